@@ -1,0 +1,70 @@
+# certify — every entry point a developer or CI needs. `make run` and `make test` do all set-up.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
+UV_VERSION := 0.13.8
+PACKAGES := libs/common libs/testkit $(patsubst %/pyproject.toml,%,$(wildcard services/*/pyproject.toml))
+PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
+STAMP := $(VENV)/.installed
+SYSTEM_STAMP := .tools/.system-installed
+SRC_DIRS := libs/common/src $(wildcard services/*/src)
+DOCKERFILES := $(wildcard services/*/Dockerfile)
+
+.PHONY: help install system run demo test test-unit test-integration test-e2e lint format bench constraints config-docs clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+install: $(STAMP) $(SYSTEM_STAMP) ## create .venv with every package (editable) and the dev tools; idempotent
+
+$(STAMP): constraints.txt requirements.in $(PYPROJECTS)
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@test -x $(UV) && $(UV) --version | grep -q "$(UV_VERSION)" || $(PY) -m pip install -q "uv==$(UV_VERSION)"
+	$(UV) pip install --quiet --python $(PY) -c constraints.txt -r requirements.in $(addprefix -e ,$(PACKAGES))
+	@touch $@
+
+$(SYSTEM_STAMP): scripts/install-system.sh
+	scripts/install-system.sh
+	@mkdir -p .tools && touch $@
+
+system: ## install the system peers (zbar-tools, MCP Inspector)
+	scripts/install-system.sh
+
+constraints: ## recompile constraints.txt (pins + hashes, no index URLs) from requirements.in
+	@test -x $(UV) || $(MAKE) install
+	$(UV) pip compile requirements.in --python-version 3.11 --generate-hashes --no-header --no-annotate -o constraints.txt
+
+run: install ## start the stack on embedded defaults and keep it running (Ctrl-C stops it)
+	$(PY) -m certify_testkit.stack run
+
+demo: install ## start the stack, run the main job once, stop; exit status tells
+	$(PY) -m certify_testkit.stack demo
+
+test: install ## unit, integration and e2e tests (PostgreSQL/Redis from DATABASE_URL/REDIS_URL)
+	$(PY) -m pytest libs services tests
+
+test-unit: install
+	$(PY) -m pytest libs services -m "not integration and not e2e"
+
+lint: install ## ruff, mypy strict, hadolint
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy $(SRC_DIRS)
+	$(VENV)/bin/hadolint $(DOCKERFILES)
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+config-docs: install ## rewrite README's configuration tables from the settings classes
+	$(PY) scripts/config_docs.py --write
+
+bench: install ## benchmarks that print figures (never fail on timing)
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) .tools .test-logs

@@ -1,0 +1,1 @@
+"""certify's shared kit. No business logic lives here."""

@@ -1,0 +1,50 @@
+"""The one error model every service speaks: ``{code, message, retryable, details}``.
+
+Expected outcomes are values, not exceptions: domain functions return a :class:`Failure`, tools
+turn it into an ``isError`` MCP result with the failure as structured content, and the proxy maps
+codes to HTTP statuses in one table.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Failure(BaseModel):
+    """An expected failure a caller can act on.
+
+    ``code`` is snake_case and stable (callers switch on it); ``message`` is for people;
+    ``retryable`` says whether the same call may succeed later; ``details`` carries
+    machine-readable extras such as ``retry_after`` (seconds) or an upstream's own fields.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    code: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    message: str
+    retryable: bool = False
+    details: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def retry_after(self) -> float | None:
+        """Seconds to wait before retrying, when the failure says so."""
+        value = self.details.get("retry_after")
+        return float(value) if isinstance(value, int | float) else None
+
+
+class FailureError(Exception):
+    """Carries a :class:`Failure` through layers that cannot return it (e.g. deep inside a client).
+
+    Catch it at the boundary and turn it back into a value.
+    """
+
+    def __init__(self, failure: Failure) -> None:
+        super().__init__(f"{failure.code}: {failure.message}")
+        self.failure = failure
+
+
+def failure(code: str, message: str, *, retryable: bool = False, **details: Any) -> Failure:
+    """Shorthand for building a :class:`Failure` with keyword details."""
+    return Failure(code=code, message=message, retryable=retryable, details=details)

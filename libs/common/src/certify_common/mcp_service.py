@@ -1,0 +1,157 @@
+"""One factory for every MCP service: an mcp 2.x ``MCPServer`` mounted in FastAPI at ``/mcp``.
+
+Streamable HTTP, stateless, JSON responses, DNS-rebinding protection with the configured allowed
+hosts, next to ``/healthz``, ``/readyz``, ``/health`` and ``/metrics``, with request logging and
+per-tool metrics. Tools return :func:`ok` / :func:`failed` results so a caller reads both the data
+and the structured failure.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Response
+from mcp.server import MCPServer
+from mcp.server.transport_security import TransportSecuritySettings
+from mcp.types import CallToolResult, TextContent
+from pydantic import BaseModel
+
+from certify_common.errors import Failure
+from certify_common.health import ReadinessCheck, health_router
+from certify_common.http_logging import RequestLoggingMiddleware
+from certify_common.logs import bound, configure_logging
+from certify_common.metrics import MCP_TOOL_CALLS, MCP_TOOL_DURATION, render_latest
+from certify_common.settings import ServiceSettings
+
+logger = logging.getLogger("certify.mcp")
+
+DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
+
+
+def ok(result: BaseModel) -> CallToolResult:
+    """A successful tool result: the model as structured content and as JSON text."""
+    payload = result.model_dump(mode="json", by_alias=True)
+    return CallToolResult(
+        content=[TextContent(type="text", text=json.dumps(payload, separators=(",", ":")))],
+        structured_content=payload,
+    )
+
+
+def failed(failure: Failure) -> CallToolResult:
+    """An ``isError`` tool result whose structured content is the failure ``{code, message, retryable, details}``."""
+    payload = failure.model_dump(mode="json")
+    return CallToolResult(
+        content=[TextContent(type="text", text=json.dumps(payload, separators=(",", ":")))],
+        structured_content=payload,
+        is_error=True,
+    )
+
+
+def result_of(value: BaseModel | Failure) -> CallToolResult:
+    """Map a domain outcome to a tool result."""
+    return failed(value) if isinstance(value, Failure) else ok(value)
+
+
+def _outcome(result: Any) -> str:
+    is_error = getattr(result, "is_error", None)
+    if is_error is None and isinstance(result, dict):
+        is_error = result.get("isError")
+    if not is_error:
+        return "ok"
+    structured = getattr(result, "structured_content", None)
+    if structured is None and isinstance(result, dict):
+        structured = result.get("structuredContent")
+    return "failure" if isinstance(structured, dict) and "code" in structured else "error"
+
+
+def _tool_middleware(server_name: str) -> Callable[..., Awaitable[Any]]:
+    async def middleware(ctx: Any, call_next: Callable[[Any], Awaitable[Any]]) -> Any:
+        if ctx.method != "tools/call":
+            return await call_next(ctx)
+        params: Mapping[str, Any] = ctx.params or {}
+        tool = str(params.get("name", "unknown"))
+        start = time.perf_counter()
+        outcome = "error"
+        with bound(tool=tool):
+            try:
+                result = await call_next(ctx)
+                outcome = _outcome(result)
+                return result
+            finally:
+                elapsed = time.perf_counter() - start
+                MCP_TOOL_DURATION.labels(server_name, tool).observe(elapsed)
+                MCP_TOOL_CALLS.labels(server_name, tool, outcome).inc()
+                logger.info(
+                    "tool call",
+                    extra={"tool": tool, "outcome": outcome, "duration_ms": round(elapsed * 1000, 2)},
+                )
+
+    return middleware
+
+
+def new_mcp_server(name: str, instructions: str, version: str = "0.1.0") -> MCPServer:
+    """An ``MCPServer`` with per-tool metrics and logs; register tools on it, then call :func:`create_service`."""
+    return MCPServer(name=name, instructions=instructions, version=version, middleware=[_tool_middleware(name)])
+
+
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+
+def create_service(
+    settings: ServiceSettings,
+    mcp: MCPServer,
+    *,
+    readiness: Mapping[str, ReadinessCheck] | None = None,
+    lifespan: Lifespan | None = None,
+    max_request_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+) -> FastAPI:
+    """Build the FastAPI app of one MCP service. Call once per app object (tests build many)."""
+    configure_logging(settings.log_level, settings.service_name)
+
+    @asynccontextmanager
+    async def app_lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with mcp.session_manager.run():
+            if lifespan is None:
+                yield
+            else:
+                async with lifespan(app):
+                    yield
+
+    app = FastAPI(title=f"certify {settings.service_name}", lifespan=app_lifespan, docs_url=None, redoc_url=None)
+    app.add_middleware(RequestLoggingMiddleware)
+    app.include_router(health_router(settings.service_name, readiness or {}))
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        body, content_type = render_latest()
+        return Response(body, media_type=content_type)
+
+    mcp_app = mcp.streamable_http_app(
+        streamable_http_path="/mcp",
+        json_response=True,
+        stateless_http=True,
+        max_request_body_size=max_request_body_bytes,
+        transport_security=TransportSecuritySettings(
+            enable_dns_rebinding_protection=True,
+            allowed_hosts=list(settings.allowed_hosts),
+            allowed_origins=[f"http://{host}" for host in settings.allowed_hosts]
+            + [f"https://{host}" for host in settings.allowed_hosts],
+        ),
+        host=settings.host,
+    )
+    # Mounted last: FastAPI's own routes must match before the catch-all mount.
+    app.mount("/", mcp_app)
+    return app
+
+
+def serve(app: FastAPI, settings: ServiceSettings) -> None:
+    """Run one process with uvicorn (``python -m certify_<name>``); containers use gunicorn instead."""
+    import uvicorn
+
+    configure_logging(settings.log_level, settings.service_name)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, timeout_graceful_shutdown=5)

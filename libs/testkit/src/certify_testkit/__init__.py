@@ -1,0 +1,1 @@
+"""Helpers for certify's tests. Never imported by product code."""

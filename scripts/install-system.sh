@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# System tools the tests use as independent peers: zbarimg (QR decoder), rsvg-convert (SVG
+# rasteriser) and the MCP Inspector CLI (an MCP client that is not ours). Idempotent: installs only
+# what is missing. Needs root (or sudo) for apt; CI and development machines here run as root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v zbarimg >/dev/null 2>&1 || need_apt+=(zbar-tools)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "installing system packages: ${need_apt[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+# npm tools live in .tools/node (git-ignored); versions are pinned here, no lock file records hosts.
+INSPECTOR_VERSION=0.15.0
+inspector_pkg=.tools/node/node_modules/@modelcontextprotocol/inspector/package.json
+if ! grep -q "\"version\": \"$INSPECTOR_VERSION\"" "$inspector_pkg" 2>/dev/null; then
+  echo "installing @modelcontextprotocol/inspector@$INSPECTOR_VERSION"
+  mkdir -p .tools/node
+  npm install --silent --no-audit --no-fund --no-package-lock --prefix .tools/node \
+    "@modelcontextprotocol/inspector@$INSPECTOR_VERSION" >/dev/null 2>&1 \
+    || npm install --no-audit --no-fund --no-package-lock --prefix .tools/node "@modelcontextprotocol/inspector@$INSPECTOR_VERSION"
+fi
