@@ -1,0 +1,59 @@
+"""EIP-681 ERC-20 transfer URIs for x402 payment requirements — the one encoder every service uses.
+
+``ethereum:<token>@<chainId>/transfer?address=<payTo>&uint256=<atomic amount>``. Such a URI makes
+the payer broadcast a plain ``transfer``: it is *not* an x402 payment and no facilitator can settle
+it (shared/specs/x402.md, "Wallet links").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from certify_common.errors import Failure, failure
+from certify_common.evm import UsdcNetwork, lookup
+
+_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+
+
+@dataclass(frozen=True)
+class TransferRequest:
+    """The facts of one ERC-20 transfer, taken from v1 or v2 payment requirements."""
+
+    network: UsdcNetwork
+    token: str
+    pay_to: str
+    amount_atomic: int
+
+
+def transfer_from_requirements(requirements: Mapping[str, Any]) -> TransferRequest | Failure:
+    """Read network, asset, payTo and amount from x402 v1 (``maxAmountRequired``) or v2 (``amount``)."""
+    network_id = str(requirements.get("network", ""))
+    network = lookup(network_id)
+    if network is None:
+        return failure("unknown_network", f"network {network_id!r} is not supported", network=network_id)
+    token = str(requirements.get("asset", ""))
+    pay_to = str(requirements.get("payTo", ""))
+    for name, value in (("asset", token), ("payTo", pay_to)):
+        if not _ADDRESS.match(value):
+            return failure("invalid_address", f"{name} is not a 0x-prefixed 20-byte address", field=name)
+    raw_amount = requirements.get("amount", requirements.get("maxAmountRequired"))
+    if raw_amount is None or not str(raw_amount).isdigit() or int(str(raw_amount)) <= 0:
+        return failure("invalid_amount", "the amount must be a positive integer of atomic units")
+    return TransferRequest(network, token, pay_to, int(str(raw_amount)))
+
+
+def eip681_uri(transfer: TransferRequest) -> str:
+    """The EIP-681 URI of an ERC-20 ``transfer`` (amount in atomic units, plain decimal)."""
+    return (
+        f"ethereum:{transfer.token}@{transfer.network.chain_id}/transfer"
+        f"?address={transfer.pay_to}&uint256={transfer.amount_atomic}"
+    )
+
+
+def eip681_from_requirements(requirements: Mapping[str, Any]) -> str | Failure:
+    """Shorthand: requirements (v1 or v2) → EIP-681 URI, or the failure explaining why not."""
+    transfer = transfer_from_requirements(requirements)
+    return transfer if isinstance(transfer, Failure) else eip681_uri(transfer)
