@@ -1,0 +1,30 @@
+"""The Redis KeyValue meets the shared contract and is atomic across independent clients."""
+
+import asyncio
+import sys
+from pathlib import Path
+
+from certify_common.kv import RedisKeyValue
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
+from kv_contract import check_contract  # noqa: E402
+
+
+async def test_redis_store_meets_the_contract(redis_url: str, redis_prefix: str) -> None:
+    kv = RedisKeyValue(redis_url, redis_prefix)
+    try:
+        await check_contract(kv)
+    finally:
+        await kv.close()
+
+
+async def test_sequence_and_set_if_absent_are_atomic_across_clients(redis_url: str, redis_prefix: str) -> None:
+    clients = [RedisKeyValue(redis_url, redis_prefix) for _ in range(4)]
+    try:
+        values = await asyncio.gather(*(clients[i % 4].next_in_sequence("nonce", 1) for i in range(100)))
+        assert sorted(values) == list(range(1, 101))
+        wins = await asyncio.gather(*(clients[i % 4].set("once", str(i), only_if_absent=True) for i in range(40)))
+        assert wins.count(True) == 1
+    finally:
+        for kv in clients:
+            await kv.close()

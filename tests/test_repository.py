@@ -1,0 +1,101 @@
+"""Repository rules: docs match code, every package declares what it imports, pins are clean."""
+
+from __future__ import annotations
+
+import ast
+import re
+import subprocess
+import sys
+import tomllib
+from importlib.metadata import packages_distributions
+from pathlib import Path
+
+import pytest
+
+from certify_testkit.paths import repo_root
+
+ROOT = repo_root()
+PACKAGES = sorted(p.parent for p in [*ROOT.glob("libs/*/pyproject.toml"), *ROOT.glob("services/*/pyproject.toml")])
+STDLIB = set(sys.stdlib_module_names)
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _declared(package: Path) -> set[str]:
+    project = tomllib.loads((package / "pyproject.toml").read_text())["project"]
+    return {_normalise(re.split(r"[ <>=!\[;]", dep, maxsplit=1)[0]) for dep in project.get("dependencies", [])}
+
+
+def _imported_top_levels(package: Path) -> set[str]:
+    names: set[str] = set()
+    for path in (package / "src").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names.add(node.module.split(".")[0])
+    return names
+
+
+def test_readme_configuration_tables_match_the_settings_classes() -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "config_docs.py")], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_readme_shows_the_two_commands_and_every_service() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert "make run" in readme and "make test" in readme
+    for package in PACKAGES:
+        if package.parent.name == "services":
+            assert f"services/{package.name}" in readme
+            assert f"<!-- config:{package.name} -->" in readme
+
+
+@pytest.mark.parametrize("package", PACKAGES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_every_package_declares_the_distributions_it_imports(package: Path) -> None:
+    distributions = packages_distributions()
+    own = {path.name for path in (package / "src").iterdir() if path.is_dir()}
+    missing = []
+    for module in sorted(_imported_top_levels(package) - STDLIB - own):
+        provided_by = {_normalise(dist) for dist in distributions.get(module, [module])}
+        if not provided_by & _declared(package):
+            missing.append(f"{module} (from {sorted(provided_by)})")
+    assert not missing, f"{package.name} imports undeclared distributions: {missing}"
+
+
+@pytest.mark.parametrize(
+    "package", [p for p in PACKAGES if p.parent.name == "services"], ids=lambda p: p.name
+)
+def test_every_service_has_its_entry_point_dockerfile_and_readme(package: Path) -> None:
+    module = f"certify_{package.name}"
+    assert (package / "src" / module / "__main__.py").exists()
+    assert (package / "src" / module / "settings.py").exists()
+    assert (package / "Dockerfile").exists()
+    assert (package / "README.md").exists()
+    dockerfile = (package / "Dockerfile").read_text()
+    assert "USER " in dockerfile and dockerfile.count("FROM ") >= 2, "multi-stage and non-root"
+
+
+def test_third_party_requirements_are_pinned_with_hashes_and_no_index() -> None:
+    constraints = (ROOT / "constraints.txt").read_text()
+    assert "--index-url" not in constraints and "--find-links" not in constraints and "://" not in constraints
+    pinned = {_normalise(line.split("==")[0]) for line in constraints.splitlines() if "==" in line}
+    assert constraints.count("--hash=sha256:") >= len(pinned)
+    required = {
+        _normalise(re.split(r"[ <>=!\[;]", line, maxsplit=1)[0])
+        for line in (ROOT / "requirements.in").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    assert required <= pinned
+    internal = {_normalise(f"certify-{p.name}") for p in PACKAGES}
+    for package in PACKAGES:
+        assert _declared(package) - internal <= required, f"{package.name} declares deps missing from requirements.in"
+
+
+def test_no_lock_file_with_download_urls_is_tracked() -> None:
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert not [line for line in tracked.splitlines() if line.endswith(("uv.lock", "package-lock.json"))]
