@@ -11,7 +11,10 @@ PACKAGES := libs/common libs/testkit $(patsubst %/pyproject.toml,%,$(wildcard se
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
 STAMP := $(VENV)/.installed
 SYSTEM_STAMP := .tools/.system-installed
-SRC_DIRS := libs/common/src $(wildcard services/*/src)
+SRC_DIRS := libs/common/src libs/testkit/src $(wildcard services/*/src)
+MYPY_PACKAGES := $(foreach d,$(SRC_DIRS),$(addprefix -p ,$(notdir $(wildcard $(d)/certify_*))))
+empty :=
+space := $(empty) $(empty)
 DOCKERFILES := $(wildcard services/*/Dockerfile)
 
 .PHONY: help install system run demo test test-unit test-integration test-e2e lint format bench constraints config-docs clean
@@ -53,7 +56,7 @@ test-unit: install
 lint: install ## ruff, mypy strict, hadolint
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy $(SRC_DIRS)
+	MYPYPATH=$(subst $(space),:,$(SRC_DIRS)) $(VENV)/bin/mypy $(MYPY_PACKAGES)
 	$(VENV)/bin/hadolint $(DOCKERFILES)
 
 format: install

@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from certify_common.errors import Failure, failure
 from certify_common.evm import UsdcNetwork, lookup
@@ -57,3 +58,8 @@ def eip681_from_requirements(requirements: Mapping[str, Any]) -> str | Failure:
     """Shorthand: requirements (v1 or v2) → EIP-681 URI, or the failure explaining why not."""
     transfer = transfer_from_requirements(requirements)
     return transfer if isinstance(transfer, Failure) else eip681_uri(transfer)
+
+
+def with_callback(uri: str, callback_url: str) -> str:
+    """The EIP-681 URI with ``&callback=<callback_url, percent-encoded>`` appended (wallets ignore unknown keys)."""
+    return f"{uri}&callback={quote(callback_url, safe='')}"

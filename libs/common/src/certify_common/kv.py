@@ -12,7 +12,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Protocol
 
 import redis.asyncio as aioredis
@@ -52,19 +52,13 @@ class KeyValue(Protocol):
         """Atomically set the key to ``max(current + 1, floor)`` (current = -1 when unset) and return it."""
         ...
 
-    def lock(self, name: str, *, ttl_s: float, wait_s: float) -> AsyncIteratorContext:
+    def lock(self, name: str, *, ttl_s: float, wait_s: float) -> AbstractAsyncContextManager[None]:
         """A mutual-exclusion lock held at most ``ttl_s``; raise :class:`LockTimeoutError` after ``wait_s``."""
         ...
 
     async def ping(self) -> bool: ...
 
     async def close(self) -> None: ...
-
-
-class AsyncIteratorContext(Protocol):
-    async def __aenter__(self) -> None: ...
-
-    async def __aexit__(self, *exc: object) -> None: ...
 
 
 class MemoryKeyValue:
@@ -121,7 +115,7 @@ class MemoryKeyValue:
         finally:
             lock.release()
 
-    def lock(self, name: str, *, ttl_s: float, wait_s: float) -> AsyncIteratorContext:
+    def lock(self, name: str, *, ttl_s: float, wait_s: float) -> AbstractAsyncContextManager[None]:
         return self._lock(name, ttl_s, wait_s)
 
     async def ping(self) -> bool:
@@ -176,7 +170,7 @@ class RedisKeyValue:
         finally:
             await self._release_script(keys=[key], args=[token])
 
-    def lock(self, name: str, *, ttl_s: float, wait_s: float) -> AsyncIteratorContext:
+    def lock(self, name: str, *, ttl_s: float, wait_s: float) -> AbstractAsyncContextManager[None]:
         return self._lock(name, ttl_s, wait_s)
 
     async def ping(self) -> bool:

@@ -17,6 +17,7 @@ from typing import Any
 
 from fastapi import FastAPI, Response
 from mcp.server import MCPServer
+from mcp.server.context import ServerMiddleware, ServerRequestContext
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel
@@ -43,13 +44,33 @@ def ok(result: BaseModel) -> CallToolResult:
 
 
 def failed(failure: Failure) -> CallToolResult:
-    """An ``isError`` tool result whose structured content is the failure ``{code, message, retryable, details}``."""
+    """An ``isError`` tool result whose text is the failure ``{code, message, retryable, details}`` as JSON.
+
+    The failure travels as JSON text, not as structured content: structured content must match the
+    tool's output schema, and clients such as the TypeScript SDK reject an error result whose
+    structured content does not (typescript-sdk#1943). :func:`failure_from_result` reads it back.
+    """
     payload = failure.model_dump(mode="json")
     return CallToolResult(
         content=[TextContent(type="text", text=json.dumps(payload, separators=(",", ":")))],
-        structured_content=payload,
         is_error=True,
     )
+
+
+def failure_from_result(result: CallToolResult) -> Failure | None:
+    """The :class:`Failure` carried by an ``isError`` result of a certify tool, or None if there is none.
+
+    Errors raised outside our model (argument validation, unexpected exceptions) come as plain text;
+    they map to ``tool_error`` with the text as message.
+    """
+    if not result.is_error:
+        return None
+    text = "".join(block.text for block in result.content if isinstance(block, TextContent))
+    try:
+        payload = json.loads(text)
+        return Failure.model_validate(payload)
+    except ValueError:
+        return Failure(code="tool_error", message=text[:500] or "the tool failed without a message")
 
 
 def result_of(value: BaseModel | Failure) -> CallToolResult:
@@ -58,19 +79,22 @@ def result_of(value: BaseModel | Failure) -> CallToolResult:
 
 
 def _outcome(result: Any) -> str:
-    is_error = getattr(result, "is_error", None)
-    if is_error is None and isinstance(result, dict):
-        is_error = result.get("isError")
-    if not is_error:
+    if isinstance(result, dict):
+        result = CallToolResult.model_validate(result)
+    if not isinstance(result, CallToolResult) or not result.is_error:
         return "ok"
-    structured = getattr(result, "structured_content", None)
-    if structured is None and isinstance(result, dict):
-        structured = result.get("structuredContent")
-    return "failure" if isinstance(structured, dict) and "code" in structured else "error"
+    found = failure_from_result(result)
+    return "error" if found is None or found.code == "tool_error" else "failure"
 
 
-def _tool_middleware(server_name: str) -> Callable[..., Awaitable[Any]]:
-    async def middleware(ctx: Any, call_next: Callable[[Any], Awaitable[Any]]) -> Any:
+ToolResult = BaseModel | dict[str, Any] | None
+
+
+def _tool_middleware(server_name: str) -> ServerMiddleware[Any]:
+    async def middleware(
+        ctx: ServerRequestContext[Any, Any],
+        call_next: Callable[[ServerRequestContext[Any, Any]], Awaitable[ToolResult]],
+    ) -> ToolResult:
         if ctx.method != "tools/call":
             return await call_next(ctx)
         params: Mapping[str, Any] = ctx.params or {}

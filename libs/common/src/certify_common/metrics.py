@@ -18,9 +18,9 @@ from prometheus_client import (
     Counter,
     Histogram,
     generate_latest,
+    multiprocess,
 )
 from prometheus_client import REGISTRY as DEFAULT_REGISTRY
-from prometheus_client import multiprocess
 
 MCP_TOOL_CALLS = Counter(
     "certify_mcp_tool_calls_total",

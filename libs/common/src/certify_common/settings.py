@@ -43,14 +43,17 @@ class ServiceSettings(BaseSettings):
     )
     allowed_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["127.0.0.1:*", "localhost:*", "[::1]:*"],
-        description="Host headers accepted on /mcp (DNS-rebinding protection), comma-separated; `name:*` allows any port.",
+        description=(
+            "Host headers accepted on /mcp (DNS-rebinding protection), comma-separated; `name:*` allows any port."
+        ),
     )
     redis_url: str | None = Field(
         None, description="redis://… shared by replicas and workers; unset means an in-process fallback."
     )
 
     redis_prefix: str = Field(
-        "certify", description="Prefix of every Redis key this service writes (lets deployments and tests share a server)."
+        "certify",
+        description="Prefix of every Redis key this service writes (lets deployments and tests share a server).",
     )
 
     @field_validator("allowed_hosts", mode="before")

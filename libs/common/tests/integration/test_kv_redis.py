@@ -7,7 +7,7 @@ from pathlib import Path
 from certify_common.kv import RedisKeyValue
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
-from kv_contract import check_contract  # noqa: E402
+from kv_contract import check_contract
 
 
 async def test_redis_store_meets_the_contract(redis_url: str, redis_prefix: str) -> None:

@@ -5,7 +5,6 @@ import pytest
 from certify_common.eip681 import eip681_from_requirements
 from certify_common.errors import Failure
 from certify_common.evm import NETWORKS
-
 from certify_testkit.paths import vectors
 
 VECTORS = vectors("x402_vectors")["eip681_and_metamask"]

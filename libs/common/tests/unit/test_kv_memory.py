@@ -3,9 +3,9 @@
 import asyncio
 
 import pytest
+from kv_contract import check_contract
 
 from certify_common.kv import LockTimeoutError, MemoryKeyValue
-from kv_contract import check_contract
 
 
 async def test_memory_store_meets_the_contract() -> None:

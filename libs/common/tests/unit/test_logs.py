@@ -49,9 +49,7 @@ def test_exception_messages_do_not_leak_into_tracebacks() -> None:
     except ValueError:
         import sys
 
-        record = logging.getLogger("t").makeRecord(
-            "t", logging.ERROR, __file__, 1, "boom", None, sys.exc_info()
-        )
+        record = logging.getLogger("t").makeRecord("t", logging.ERROR, __file__, 1, "boom", None, sys.exc_info())
     assert RedactionFilter().filter(record)
     assert secret not in (record.exc_text or "")
     assert record.__dict__["exception_type"] == "ValueError"

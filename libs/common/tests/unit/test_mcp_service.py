@@ -8,7 +8,7 @@ from mcp.types import CallToolResult
 from pydantic import BaseModel
 
 from certify_common.errors import failure
-from certify_common.mcp_service import create_service, new_mcp_server, result_of
+from certify_common.mcp_service import create_service, failure_from_result, new_mcp_server, result_of
 from certify_common.settings import ServiceSettings
 
 
@@ -70,12 +70,9 @@ async def test_failures_are_error_results_with_the_common_model() -> None:
         bad = await client.call_tool("echo", {"value": -1})
     assert (good.is_error, good.structured_content) == (False, {"value": 3, "note": None})
     assert bad.is_error
-    assert bad.structured_content == {
-        "code": "negative_value",
-        "message": "value must be >= 0",
-        "retryable": False,
-        "details": {"got": -1},
-    }
+    assert bad.structured_content is None
+    assert failure_from_result(bad) == failure("negative_value", "value must be >= 0", got=-1)
+    assert failure_from_result(good) is None
 
 
 def test_tool_calls_are_counted_by_outcome() -> None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import jsonschema
 from mcp import Client
-from mcp.types import CallToolResult, Tool
+from mcp.types import CallToolResult, TextContent, Tool
 
 
 async def list_tools(target: Any) -> dict[str, Tool]:
@@ -33,11 +34,14 @@ def assert_matches_output_schema(tool: Tool, result: CallToolResult) -> dict[str
 
 
 def failure_of(result: CallToolResult) -> dict[str, Any]:
-    """The structured failure ``{code, message, retryable, details}`` of an ``isError`` result."""
+    """The failure ``{code, message, retryable, details}`` of an ``isError`` result (carried as JSON text)."""
     assert result.is_error, result.structured_content
-    structured = result.structured_content
-    assert isinstance(structured, dict) and set(structured) == {"code", "message", "retryable", "details"}
-    return structured
+    assert result.structured_content is None, "failures travel as JSON text, not structured content"
+    text = "".join(block.text for block in result.content if isinstance(block, TextContent))
+    payload = json.loads(text)
+    assert isinstance(payload, dict)
+    assert set(payload) == {"code", "message", "retryable", "details"}
+    return payload
 
 
 def schema_requires_documented_fields(tool: Tool) -> None:

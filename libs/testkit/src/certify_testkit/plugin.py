@@ -7,6 +7,7 @@ headers) with :func:`forbid_in_logs`; at the end the whole captured log is scann
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from pathlib import Path
@@ -27,10 +28,8 @@ def forbid_in_logs(label: str, *values: str | bytes) -> None:
             variants = [value.hex()]
             if len(value) >= 12:
                 variants.append(base64.b64encode(value).decode()[:16])
-            try:
+            with contextlib.suppress(UnicodeDecodeError):
                 variants.append(value.decode())
-            except UnicodeDecodeError:
-                pass
         else:
             variants = [value]
         for variant in variants:

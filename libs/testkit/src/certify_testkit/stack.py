@@ -1,0 +1,138 @@
+"""The local stack behind `make run` and `make demo`: every service as a process on embedded defaults.
+
+SQLite instead of PostgreSQL, in-process caches instead of Redis, the sandbox instead of the outside
+world. `run` starts everything, runs the demo job once and keeps the stack up until Ctrl-C; `demo` runs
+the job and exits with its status. Either way every process it started is stopped on the way out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import signal
+import socket
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from certify_testkit.paths import repo_root
+from certify_testkit.processes import ServiceProcess
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    port: int
+
+    @property
+    def module(self) -> str:
+        return f"certify_{self.name}"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+#: Start order: what a service calls is started before it.
+SERVICES = (
+    Service("sandbox", 8499),
+    Service("quote", 8404),
+    Service("qr", 8405),
+    Service("x402", 8402),
+    Service("circular", 8403),
+    Service("proxy", 8080),
+)
+
+
+def available() -> list[Service]:
+    """The services whose package is installed (the stack grows as services land)."""
+    return [service for service in SERVICES if importlib.util.find_spec(service.module) is not None]
+
+
+def stack_env(state_dir: Path) -> dict[str, str]:
+    """Environment wiring every service to the sandbox and to each other on embedded defaults."""
+    sandbox = "http://127.0.0.1:8499"
+    env = {
+        "CERTIFY_ENV": "development",
+        "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
+        "COINGECKO_URL": f"{sandbox}/coingecko/api/v3",
+        "X402_FACILITATOR_URL": f"{sandbox}/facilitator",
+        "CIRCULAR_NAG_URL": f"{sandbox}/nag/NAG.php?cep=",
+        "MCP_X402_URL": "http://127.0.0.1:8402/mcp",
+        "MCP_CIRCULAR_URL": "http://127.0.0.1:8403/mcp",
+        "MCP_QUOTE_URL": "http://127.0.0.1:8404/mcp",
+        "MCP_QR_URL": "http://127.0.0.1:8405/mcp",
+        "DATABASE_URL": f"sqlite+aiosqlite:///{state_dir / 'certify.db'}",
+    }
+    for name in ("REDIS_URL", "CERTIFY_LOG_FILE"):
+        os.environ.pop(name, None)
+    return env
+
+
+def port_taken(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+class Stack:
+    """Starts and stops the processes; safe to stop twice, from a signal handler or on exit."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+        self.processes: list[ServiceProcess] = []
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        services = available()
+        taken = [service for service in services if port_taken(service.port)]
+        if taken:
+            names = ", ".join(f"{s.name} :{s.port}" for s in taken)
+            raise SystemExit(f"port already in use ({names}): stop whatever listens there, then try again")
+        os.environ["CERTIFY_TEST_LOG_DIR"] = str(self.state_dir / "logs")
+        env = stack_env(self.state_dir)
+        for service in services:
+            process = ServiceProcess(service.module, env=env, port=service.port)
+            self.processes.append(process)
+            print(f"starting {service.name:<9} {service.url}  (log: {process.log_path})", flush=True)
+            process.start(ready_path="/readyz" if service.name != "proxy" else "/healthz", timeout_s=60)
+
+    def stop(self) -> None:
+        with self._lock:
+            for process in reversed(self.processes):
+                process.stop(timeout_s=10)
+            self.processes.clear()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="stack", description=__doc__)
+    parser.add_argument("mode", choices=["run", "demo"])
+    args = parser.parse_args(argv)
+    state_dir = repo_root() / ".certify"
+    state_dir.mkdir(exist_ok=True)
+    stack = Stack(state_dir)
+
+    def on_signal(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        stack.start()
+        from certify_testkit.demo import run_demo
+
+        status = run_demo()
+        if args.mode == "demo":
+            return status
+        print("\nthe stack is running; Ctrl-C stops it", flush=True)
+        threading.Event().wait()
+        return status
+    except KeyboardInterrupt:
+        print("\nstopping", flush=True)
+        return 0
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
