@@ -1,0 +1,60 @@
+"""Turning text into a QR symbol with segno, or a :class:`Failure` saying why it cannot be one."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import segno
+from certify_common.errors import Failure, failure
+
+#: Error-correction levels, from most capacity (L, ~7 % recoverable) to most robustness (H, ~30 %).
+ErrorLevel = Literal["L", "M", "Q", "H"]
+_LEVELS: dict[str, ErrorLevel] = {"L": "L", "M": "M", "Q": "Q", "H": "H"}
+ERROR_LEVELS = tuple(_LEVELS)
+DEFAULT_ERROR_LEVEL: ErrorLevel = "M"
+#: The most characters any QR symbol holds (version 40-L, digits only); longer text never fits.
+MAX_DATA_CHARS = 7089
+#: The quiet zone the QR standard asks for around the symbol, in modules.
+QUIET_ZONE_MODULES = 4
+
+
+def error_level(value: str | None) -> ErrorLevel | Failure:
+    """Normalise an error-correction level (case-insensitive, None → the default)."""
+    level = _LEVELS.get(DEFAULT_ERROR_LEVEL if value is None else value.strip().upper())
+    if level is None:
+        return failure(
+            "invalid_error_correction",
+            f"error_correction must be one of {', '.join(ERROR_LEVELS)}",
+            allowed=list(ERROR_LEVELS),
+        )
+    return level
+
+
+def make_symbol(data: str, error_correction: str | None = None) -> segno.QRCode | Failure:
+    """A full-size QR code (never a Micro QR, which phone cameras rarely read) holding ``data``.
+
+    Text outside Latin-1 is stored as UTF-8 bytes, which every phone reader and zbar decode.
+    """
+    if data == "":
+        return failure("empty_data", "data must not be empty")
+    level = error_level(error_correction)
+    if isinstance(level, Failure):
+        return level
+    too_long = failure(
+        "data_too_long",
+        f"the data does not fit in a QR code at error correction {level}; shorten it or use level L",
+        length=len(data),
+        error_correction=level,
+    )
+    if len(data) > MAX_DATA_CHARS:
+        return too_long
+    try:
+        return segno.make_qr(data, error=level, boost_error=False)
+    except segno.DataOverflowError:
+        return too_long
+
+
+def symbol_facts(symbol: segno.QRCode) -> tuple[int, ErrorLevel, int]:
+    """(version, error-correction level, modules per side without the quiet zone)."""
+    side, _ = symbol.symbol_size(scale=1, border=0)
+    return int(symbol.version), _LEVELS[str(symbol.error)], int(side)
