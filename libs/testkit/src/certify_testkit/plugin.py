@@ -49,6 +49,9 @@ def scan_logs(directory: Path | None = None) -> list[str]:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # One folder per test session: concurrent runs in one checkout must not wipe each other's logs.
+    if "CERTIFY_TEST_LOG_DIR" not in os.environ:
+        os.environ["CERTIFY_TEST_LOG_DIR"] = str(log_dir() / f"session-{os.getpid()}")
     directory = log_dir()
     if not hasattr(config, "workerinput"):
         shutil.rmtree(directory, ignore_errors=True)
