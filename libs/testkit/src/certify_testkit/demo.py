@@ -10,9 +10,12 @@ import asyncio
 import base64
 import hashlib
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mcp import Client
+
+if TYPE_CHECKING:
+    from certify_testkit.stack import Stack
 
 SAMPLE_DOCUMENT = b"certify sample document\nThe quick brown fox jumps over the lazy dog.\n"
 
@@ -45,15 +48,15 @@ async def quote_step(quote_url: str, qr_url: str) -> dict[str, Any]:
         )
     async with Client(qr_url) as qr:
         drawn = await _tool(qr, "generate_qr_ascii", {"data": size["sha256"]})
-        print(drawn["ascii"])
+        print(drawn["text"])
     return quoted
 
 
-def run_demo() -> int:
-    """Run the demo against the default local ports; 0 on success, 1 with a message on failure."""
+def run_demo(stack: Stack) -> int:
+    """Run the demo against a started stack; 0 on success, 1 with a message on failure."""
     print("\ncertifying a sample document end to end", flush=True)
     try:
-        asyncio.run(quote_step("http://127.0.0.1:8404/mcp", "http://127.0.0.1:8405/mcp"))
+        asyncio.run(quote_step(stack.url("quote", "/mcp"), stack.url("qr", "/mcp")))
     except (DemoError, OSError) as exc:
         print(f"demo failed: {exc}", flush=True)
         return 1

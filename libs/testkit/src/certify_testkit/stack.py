@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from certify_testkit.paths import repo_root
-from certify_testkit.processes import ServiceProcess
+from certify_testkit.processes import ServiceProcess, free_port
 
 
 @dataclass(frozen=True)
@@ -29,10 +29,6 @@ class Service:
     @property
     def module(self) -> str:
         return f"certify_{self.name}"
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
 
 #: Start order: what a service calls is started before it.
@@ -51,19 +47,30 @@ def available() -> list[Service]:
     return [service for service in SERVICES if importlib.util.find_spec(service.module) is not None]
 
 
-def stack_env(state_dir: Path) -> dict[str, str]:
+def assign_ports(services: list[Service]) -> dict[str, int]:
+    """The default ports, or free ones when ``CERTIFY_STACK_PORTS=auto`` (tests run a stack beside others)."""
+    if os.environ.get("CERTIFY_STACK_PORTS") == "auto":
+        return {service.name: free_port() for service in services}
+    return {service.name: service.port for service in services}
+
+
+def stack_env(state_dir: Path, ports: dict[str, int]) -> dict[str, str]:
     """Environment wiring every service to the sandbox and to each other on embedded defaults."""
-    sandbox = "http://127.0.0.1:8499"
+
+    def url(name: str, path: str = "") -> str:
+        return f"http://127.0.0.1:{ports.get(name, 0)}{path}"
+
+    sandbox = url("sandbox")
     env = {
         "CERTIFY_ENV": "development",
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
         "COINGECKO_URL": f"{sandbox}/coingecko/api/v3",
         "X402_FACILITATOR_URL": f"{sandbox}/facilitator",
         "CIRCULAR_NAG_URL": f"{sandbox}/nag/NAG.php?cep=",
-        "MCP_X402_URL": "http://127.0.0.1:8402/mcp",
-        "MCP_CIRCULAR_URL": "http://127.0.0.1:8403/mcp",
-        "MCP_QUOTE_URL": "http://127.0.0.1:8404/mcp",
-        "MCP_QR_URL": "http://127.0.0.1:8405/mcp",
+        "MCP_X402_URL": url("x402", "/mcp"),
+        "MCP_CIRCULAR_URL": url("circular", "/mcp"),
+        "MCP_QUOTE_URL": url("quote", "/mcp"),
+        "MCP_QR_URL": url("qr", "/mcp"),
         "DATABASE_URL": f"sqlite+aiosqlite:///{state_dir / 'certify.db'}",
     }
     for name in ("REDIS_URL", "CERTIFY_LOG_FILE"):
@@ -82,20 +89,25 @@ class Stack:
     def __init__(self, state_dir: Path) -> None:
         self.state_dir = state_dir
         self.processes: list[ServiceProcess] = []
+        self.services = available()
+        self.ports = assign_ports(self.services)
         self._lock = threading.Lock()
 
+    def url(self, name: str, path: str = "") -> str:
+        """Base URL (plus path) of one service of this stack."""
+        return f"http://127.0.0.1:{self.ports[name]}{path}"
+
     def start(self) -> None:
-        services = available()
-        taken = [service for service in services if port_taken(service.port)]
+        taken = [name for name, port in self.ports.items() if port_taken(port)]
         if taken:
-            names = ", ".join(f"{s.name} :{s.port}" for s in taken)
+            names = ", ".join(f"{name} :{self.ports[name]}" for name in taken)
             raise SystemExit(f"port already in use ({names}): stop whatever listens there, then try again")
         os.environ["CERTIFY_TEST_LOG_DIR"] = str(self.state_dir / "logs")
-        env = stack_env(self.state_dir)
-        for service in services:
-            process = ServiceProcess(service.module, env=env, port=service.port)
+        env = stack_env(self.state_dir, self.ports)
+        for service in self.services:
+            process = ServiceProcess(service.module, env=env, port=self.ports[service.name])
             self.processes.append(process)
-            print(f"starting {service.name:<9} {service.url}  (log: {process.log_path})", flush=True)
+            print(f"starting {service.name:<9} {self.url(service.name)}  (log: {process.log_path})", flush=True)
             process.start(ready_path="/readyz" if service.name != "proxy" else "/healthz", timeout_s=60)
 
     def stop(self) -> None:
@@ -109,8 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="stack", description=__doc__)
     parser.add_argument("mode", choices=["run", "demo"])
     args = parser.parse_args(argv)
-    state_dir = repo_root() / ".certify"
-    state_dir.mkdir(exist_ok=True)
+    state_dir = Path(os.environ.get("CERTIFY_STATE_DIR", repo_root() / ".certify"))
+    state_dir.mkdir(parents=True, exist_ok=True)
     stack = Stack(state_dir)
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -121,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         stack.start()
         from certify_testkit.demo import run_demo
 
-        status = run_demo()
+        status = run_demo(stack)
         if args.mode == "demo":
             return status
         print("\nthe stack is running; Ctrl-C stops it", flush=True)
