@@ -17,7 +17,7 @@ from certify_sandbox.faults import Faults, control_router
 from certify_sandbox.settings import SandboxSettings
 
 #: Modules of the stand-ins served by the sandbox, each with ``build_router(faults)``.
-STAND_INS = ("certify_sandbox.coingecko",)
+STAND_INS = ("certify_sandbox.coingecko", "certify_sandbox.nag")
 
 
 def create_app(settings: SandboxSettings | None = None) -> FastAPI:
