@@ -10,8 +10,10 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import secrets
 import signal
 import socket
+import subprocess
 import sys
 import threading
 from dataclasses import dataclass
@@ -73,9 +75,38 @@ def stack_env(state_dir: Path, ports: dict[str, int]) -> dict[str, str]:
         "MCP_QR_URL": url("qr", "/mcp"),
         "DATABASE_URL": f"sqlite+aiosqlite:///{state_dir / 'certify.db'}",
     }
+    env["CIRCULAR_CEP_TESTNET_PRIVATE_KEY"] = dev_key(
+        state_dir / "dev-circular-key", "CIRCULAR_CEP_TESTNET_PRIVATE_KEY"
+    )
     for name in ("REDIS_URL", "CERTIFY_LOG_FILE"):
         os.environ.pop(name, None)
     return env
+
+
+def dev_key(path: Path, env_name: str) -> str:
+    """A development private key: from the environment, else made once and kept in the stack's state folder."""
+    if os.environ.get(env_name):
+        return os.environ[env_name]
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def prepare(service: Service, env: dict[str, str], sandbox_url: str) -> None:
+    """What a service needs before it starts on the sandbox (the circular wallet registered and funded)."""
+    if service.name == "circular":
+        done = subprocess.run(  # noqa: S603 - fixed interpreter and module
+            [sys.executable, "-m", "certify_circular.devwallet", "--fund", "1000", "--sandbox-url", sandbox_url],
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise SystemExit(f"could not register the circular dev wallet: {done.stderr.strip()[-500:]}")
+        print(f"circular dev wallet {done.stdout.strip()} registered and funded on the sandbox", flush=True)
 
 
 def port_taken(port: int) -> bool:
@@ -105,6 +136,8 @@ class Stack:
         os.environ["CERTIFY_TEST_LOG_DIR"] = str(self.state_dir / "logs")
         env = stack_env(self.state_dir, self.ports)
         for service in self.services:
+            if "sandbox" in self.ports:
+                prepare(service, env, self.url("sandbox"))
             process = ServiceProcess(service.module, env=env, port=self.ports[service.name])
             self.processes.append(process)
             print(f"starting {service.name:<9} {self.url(service.name)}  (log: {process.log_path})", flush=True)
