@@ -17,7 +17,12 @@ from certify_sandbox.faults import Faults, control_router
 from certify_sandbox.settings import SandboxSettings
 
 #: Modules of the stand-ins served by the sandbox, each with ``build_router(faults)``.
-STAND_INS = ("certify_sandbox.coingecko", "certify_sandbox.nag")
+STAND_INS = (
+    "certify_sandbox.coingecko",
+    "certify_sandbox.nag",
+    "certify_sandbox.facilitator",
+    "certify_sandbox.evm_rpc",
+)
 
 
 def create_app(settings: SandboxSettings | None = None) -> FastAPI:

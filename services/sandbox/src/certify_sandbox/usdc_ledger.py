@@ -1,0 +1,261 @@
+"""An in-memory USDC contract per network with EIP-3009 ``transferWithAuthorization`` semantics.
+
+What the real FiatToken enforces, here: the signature recovers to ``from`` under the token's own
+EIP-712 domain (name, version, chainId, verifyingContract), ``validAfter < now < validBefore``,
+``authorizationState(from, nonce)`` unused, and the balance. Each transfer is a transaction in a
+new block (block numbers grow) with ``Transfer`` and ``AuthorizationUsed`` logs. One ledger set per
+sandbox app, found through the app's :class:`Faults` (a fresh app has fresh ledgers). Minimal EIP-1271
+smart wallets (an owner's ECDSA signature is the wallet's) stand in for contract-wallet payers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import time
+import weakref
+from dataclasses import dataclass, field
+from typing import Any
+
+from eth_account import Account
+from eth_account.messages import _hash_eip191_message, encode_typed_data
+
+from certify_common.evm import NETWORKS, UsdcNetwork
+from certify_sandbox.faults import Faults
+
+TRANSFER_TOPIC = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
+AUTHORIZATION_USED_TOPIC = "0x98de503528ee59b575ef0c0a2576a82497bfc029a5685b209e9ec333479b10a5"
+ZERO_ADDRESS = "0x" + "0" * 40
+FIRST_BLOCK = 20_000_000
+
+_TYPES = {
+    "EIP712Domain": [
+        {"name": "name", "type": "string"},
+        {"name": "version", "type": "string"},
+        {"name": "chainId", "type": "uint256"},
+        {"name": "verifyingContract", "type": "address"},
+    ],
+    "TransferWithAuthorization": [
+        {"name": "from", "type": "address"},
+        {"name": "to", "type": "address"},
+        {"name": "value", "type": "uint256"},
+        {"name": "validAfter", "type": "uint256"},
+        {"name": "validBefore", "type": "uint256"},
+        {"name": "nonce", "type": "bytes32"},
+    ],
+}
+
+
+@dataclass(frozen=True)
+class TransferAuthorization:
+    """The signed EIP-3009 message."""
+
+    from_address: str
+    to: str
+    value: int
+    valid_after: int
+    valid_before: int
+    nonce: str
+
+
+@dataclass
+class Transaction:
+    """A mined transaction of the token contract."""
+
+    tx_hash: str
+    block_number: int
+    from_address: str
+    to: str
+    value: int
+    nonce: str | None
+    kind: str  # "mint" (faucet) or "authorization"
+
+
+class LedgerError(Exception):
+    """A contract revert: ``reason`` is the SDK's reason code for it."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _word(address: str) -> str:
+    return "0x" + address.lower().removeprefix("0x").rjust(64, "0")
+
+
+EIP1271_MAGIC = "0x1626ba7e"
+
+
+def recover_hash(digest: bytes, signature: bytes) -> str | None:
+    """ecrecover of a 65-byte ``r‖s‖v`` signature over a 32-byte hash."""
+    if len(signature) != 65:
+        return None
+    try:
+        return str(Account._recover_hash(digest, signature=signature))
+    except Exception:  # noqa: BLE001 - eth-keys' BadSignature (not re-exported by eth-account) or ValueError
+        return None
+
+
+def authorization_digest(network: UsdcNetwork, auth: TransferAuthorization) -> bytes:
+    """The EIP-712 digest of the authorization under this network's real USDC domain."""
+    typed = {
+        "types": _TYPES,
+        "primaryType": "TransferWithAuthorization",
+        "domain": {
+            "name": network.eip712_name,
+            "version": network.eip712_version,
+            "chainId": network.chain_id,
+            "verifyingContract": network.usdc_address,
+        },
+        "message": {
+            "from": auth.from_address,
+            "to": auth.to,
+            "value": auth.value,
+            "validAfter": auth.valid_after,
+            "validBefore": auth.valid_before,
+            "nonce": auth.nonce,
+        },
+    }
+    return bytes(_hash_eip191_message(encode_typed_data(full_message=typed)))
+
+
+@dataclass
+class UsdcLedger:
+    """The token contract of one network."""
+
+    network: UsdcNetwork
+    balances: dict[str, int] = field(default_factory=dict)
+    used_nonces: set[tuple[str, str]] = field(default_factory=set)
+    transactions: dict[str, Transaction] = field(default_factory=dict)
+    block_number: int = FIRST_BLOCK
+    #: EIP-1271 smart wallets: wallet address → owner whose ECDSA signatures the wallet accepts.
+    contract_wallets: dict[str, str] = field(default_factory=dict)
+    _serial: itertools.count[int] = field(default_factory=itertools.count)
+
+    def balance_of(self, address: str) -> int:
+        return self.balances.get(address.lower(), 0)
+
+    def add_contract_wallet(self, owner: str) -> str:
+        """Deploy a minimal EIP-1271 wallet owned by ``owner``; its address is derived from the owner."""
+        wallet = "0x" + hashlib.sha256(f"wallet:{owner.lower()}".encode()).hexdigest()[:40]
+        self.contract_wallets[wallet] = owner.lower()
+        return wallet
+
+    def has_code(self, address: str) -> bool:
+        return address.lower() in self.contract_wallets or address.lower() == self.network.usdc_address.lower()
+
+    def is_valid_signature(self, wallet: str, digest: bytes, signature: bytes) -> bool:
+        """EIP-1271 ``isValidSignature``: the wallet's owner signed the hash (first 65 bytes)."""
+        owner = self.contract_wallets.get(wallet.lower())
+        signer = recover_hash(digest, signature[:65])
+        return owner is not None and signer is not None and signer.lower() == owner
+
+    def signed_by(self, auth: TransferAuthorization, signature: str) -> bool:
+        """SignatureChecker semantics: EIP-1271 for addresses with code, ecrecover otherwise."""
+        raw = bytes.fromhex(signature.removeprefix("0x"))
+        digest = authorization_digest(self.network, auth)
+        if self.has_code(auth.from_address):
+            return self.is_valid_signature(auth.from_address, digest, raw)
+        signer = recover_hash(digest, raw)
+        return signer is not None and signer.lower() == auth.from_address.lower()
+
+    def authorization_state(self, authorizer: str, nonce: str) -> bool:
+        return (authorizer.lower(), nonce.lower()) in self.used_nonces
+
+    def _mine(self, from_address: str, to: str, value: int, nonce: str | None, kind: str) -> Transaction:
+        self.block_number += 1
+        seed = f"{self.network.name}:{next(self._serial)}:{from_address}:{to}:{value}:{nonce}:{time.time_ns()}"
+        tx = Transaction(
+            "0x" + hashlib.sha256(seed.encode()).hexdigest(), self.block_number, from_address, to, value, nonce, kind
+        )
+        self.transactions[tx.tx_hash] = tx
+        return tx
+
+    def mint(self, address: str, amount: int) -> Transaction:
+        """Faucet: credit ``amount`` atomic units (a Transfer from the zero address)."""
+        self.balances[address.lower()] = self.balance_of(address) + amount
+        return self._mine(ZERO_ADDRESS, address, amount, None, "mint")
+
+    def check(self, auth: TransferAuthorization, signature: str, now: int) -> None:
+        """Raise :class:`LedgerError` where ``transferWithAuthorization`` would revert."""
+        if now <= auth.valid_after:
+            raise LedgerError("invalid_exact_evm_payload_authorization_valid_after")
+        if now >= auth.valid_before:
+            raise LedgerError("invalid_exact_evm_payload_authorization_valid_before")
+        if self.authorization_state(auth.from_address, auth.nonce):
+            raise LedgerError("invalid_exact_evm_nonce_already_used")
+        if not self.signed_by(auth, signature):
+            raise LedgerError("invalid_exact_evm_payload_signature")
+        if self.balance_of(auth.from_address) < auth.value:
+            raise LedgerError("invalid_exact_evm_insufficient_balance")
+
+    def transfer_with_authorization(self, auth: TransferAuthorization, signature: str, now: int) -> Transaction:
+        """Execute the authorization atomically (the event loop runs one call at a time)."""
+        self.check(auth, signature, now)
+        self.used_nonces.add((auth.from_address.lower(), auth.nonce.lower()))
+        self.balances[auth.from_address.lower()] = self.balance_of(auth.from_address) - auth.value
+        self.balances[auth.to.lower()] = self.balance_of(auth.to) + auth.value
+        return self._mine(auth.from_address, auth.to, auth.value, auth.nonce, "authorization")
+
+    def authorization_transfers(self) -> int:
+        """How many payments moved money (faucet mints excluded)."""
+        return sum(1 for tx in self.transactions.values() if tx.kind == "authorization")
+
+    def logs_of(self, tx: Transaction) -> list[dict[str, Any]]:
+        """The receipt logs: Transfer, plus AuthorizationUsed for EIP-3009 transfers."""
+        base = {
+            "address": self.network.usdc_address,
+            "blockNumber": hex(tx.block_number),
+            "transactionHash": tx.tx_hash,
+            "removed": False,
+        }
+        logs = [
+            {
+                **base,
+                "logIndex": "0x0",
+                "topics": [TRANSFER_TOPIC, _word(tx.from_address), _word(tx.to)],
+                "data": "0x" + format(tx.value, "064x"),
+            }
+        ]
+        if tx.nonce is not None:
+            logs.append(
+                {
+                    **base,
+                    "logIndex": "0x1",
+                    "topics": [AUTHORIZATION_USED_TOPIC, _word(tx.from_address), tx.nonce],
+                    "data": "0x",
+                }
+            )
+        return logs
+
+
+class Ledgers:
+    """Every network's ledger, plus facilitator state shared by the routers of one sandbox app."""
+
+    def __init__(self) -> None:
+        self.by_network = {name: UsdcLedger(network) for name, network in NETWORKS.items()}
+        self.settlement_pending = False
+        #: signature → transaction hash of settlements answered ``settlement_pending`` (the SDK's pending store).
+        self.pending: dict[str, str] = {}
+        self.reconciled = 0
+
+    def find(self, network_id: str) -> UsdcLedger | None:
+        """A ledger by certify name, v1 name or CAIP-2 id."""
+        for ledger in self.by_network.values():
+            if network_id in (ledger.network.name, ledger.network.caip2, ledger.network.v1_name):
+                return ledger
+        return None
+
+    def authorization_transfers(self) -> int:
+        return sum(ledger.authorization_transfers() for ledger in self.by_network.values())
+
+
+_LEDGERS: weakref.WeakKeyDictionary[Faults, Ledgers] = weakref.WeakKeyDictionary()
+
+
+def ledgers_for(faults: Faults) -> Ledgers:
+    """The ledgers of the sandbox app that owns ``faults`` (created on first use)."""
+    ledgers = _LEDGERS.get(faults)
+    if ledgers is None:
+        ledgers = _LEDGERS[faults] = Ledgers()
+    return ledgers

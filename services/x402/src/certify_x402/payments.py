@@ -1,0 +1,157 @@
+"""verify and settle, end to end: decode, offline checks, replay guard, on-chain and facilitator checks.
+
+The replay guard runs before any network call: an authorization this service has settled or is
+settling (a record in shared state) is ``nonce_already_used`` for ``verify``, while ``settle`` of
+the very same payment returns the recorded answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from certify_common.errors import Failure, failure
+from certify_common.evm import UsdcNetwork
+from certify_x402.chain import EvmRpc
+from certify_x402.eip3009 import digest
+from certify_x402.facilitator import Facilitator, request_body
+from certify_x402.payment import Payment, Requirement, decode_header, parse_requirements
+from certify_x402.records import fingerprint
+from certify_x402.settings import X402Settings
+from certify_x402.settlement import Settled, Settlement
+from certify_x402.verification import Verdict, check_payment, domain_of, our_reason
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A verification outcome with what was decoded (payment is None when the header was malformed)."""
+
+    verdict: Verdict
+    payment: Payment | None
+    requirement: Requirement
+
+
+class Payments:
+    """The payment operations behind the MCP tools."""
+
+    def __init__(
+        self,
+        settings: X402Settings,
+        settlement: Settlement,
+        facilitator: Facilitator,
+        rpc: EvmRpc,
+        clock: Callable[[], int],
+    ) -> None:
+        self.settings = settings
+        self.settlement = settlement
+        self.facilitator = facilitator
+        self.rpc = rpc
+        self.clock = clock
+
+    def _requirement(self, requirements: dict[str, Any]) -> Requirement | Failure:
+        requirement = parse_requirements(requirements)
+        if isinstance(requirement, Failure):
+            return requirement
+        if requirement.network is None or requirement.network.name not in self.settings.x402_networks:
+            return failure(
+                "unknown_network",
+                f"network {requirement.network_id!r} is not enabled here",
+                enabled=self.settings.x402_networks,
+            )
+        return requirement
+
+    async def _smart_wallet(self, verdict: Verdict, payment: Payment, requirement: Requirement) -> Verdict | Failure:
+        """A signature that does not recover may be a smart wallet's: ask it (EIP-1271) where an RPC is set."""
+        network, domain = requirement.network, domain_of(requirement)
+        if verdict.reason != "invalid_signature" or network is None or domain is None:
+            return verdict
+        if not self.rpc.configured(network):
+            return verdict
+        wallet = payment.authorization.from_address
+        is_contract = await self.rpc.has_code(network, wallet)
+        if isinstance(is_contract, Failure) or not is_contract:
+            return is_contract if isinstance(is_contract, Failure) else verdict
+        hashed = digest(payment.authorization, domain)
+        accepted = await self.rpc.eip1271_valid(network, wallet, hashed, payment.signature)
+        if isinstance(accepted, Failure) or not accepted:
+            return accepted if isinstance(accepted, Failure) else verdict
+        return check_payment(payment, requirement, self.clock(), signer_verified=True)
+
+    async def _on_chain(self, network: UsdcNetwork, payment: Payment) -> Verdict | Failure | None:
+        auth = payment.authorization
+        used = await self.rpc.authorization_used(network, auth.from_address, auth.nonce)
+        if isinstance(used, Failure):
+            return used
+        if used:
+            return Verdict(False, "nonce_already_used", "authorizationState is used on chain", auth.from_address)
+        balance = await self.rpc.balance_of(network, auth.from_address)
+        if isinstance(balance, Failure):
+            return balance
+        if balance < auth.value:
+            return Verdict(False, "insufficient_funds", "the payer's USDC balance is too low", auth.from_address)
+        return None
+
+    async def _delegate(self, network: UsdcNetwork, payment: Payment, requirement: Requirement) -> Verdict | Failure:
+        answer = await self.facilitator.post(network, "verify", request_body(payment.raw, requirement.raw))
+        if isinstance(answer, Failure):
+            return answer
+        payer = payment.authorization.from_address
+        if answer.get("isValid") is True:
+            return Verdict(True, None, None, payer)
+        reason = answer.get("invalidReason")
+        return Verdict(False, our_reason(reason), f"the facilitator says {reason}", payer)
+
+    async def verify(self, payment_header: str, requirements: dict[str, Any]) -> Checked | Failure:
+        """Every check of the spec, cheapest first; network calls only for payments that pass offline."""
+        requirement = self._requirement(requirements)
+        if isinstance(requirement, Failure):
+            return requirement
+        assert requirement.network is not None
+        payment = decode_header(payment_header)
+        if isinstance(payment, Failure):
+            return Checked(Verdict(False, payment.code, payment.message, None), None, requirement)
+        offline = check_payment(payment, requirement, self.clock())
+        if offline.reason not in (None, "invalid_signature"):
+            return Checked(offline, payment, requirement)
+        # The replay guard comes before any network call (including a smart wallet's signature check).
+        if await self.settlement.known(requirement.network, payment) is not None:
+            replay = Verdict(False, "nonce_already_used", "this authorization was settled here", offline.payer)
+            return Checked(replay, payment, requirement)
+        verdict = await self._smart_wallet(offline, payment, requirement)
+        if isinstance(verdict, Failure):
+            return verdict
+        if not verdict.is_valid:
+            return Checked(verdict, payment, requirement)
+        if self.rpc.configured(requirement.network):
+            on_chain = await self._on_chain(requirement.network, payment)
+            if isinstance(on_chain, Failure):
+                return on_chain
+            if on_chain is not None:
+                return Checked(on_chain, payment, requirement)
+        if self.settings.x402_verify_with_facilitator:
+            delegated = await self._delegate(requirement.network, payment, requirement)
+            if isinstance(delegated, Failure):
+                return delegated
+            return Checked(delegated, payment, requirement)
+        return Checked(verdict, payment, requirement)
+
+    async def settle(self, payment_header: str, requirements: dict[str, Any]) -> Settled | Failure:
+        """Settle once: a recorded authorization is answered from the record, a new one is verified first."""
+        requirement = self._requirement(requirements)
+        if isinstance(requirement, Failure):
+            return requirement
+        assert requirement.network is not None
+        payment = decode_header(payment_header)
+        if isinstance(payment, Failure):
+            return payment
+        record = await self.settlement.known(requirement.network, payment)
+        if record is None:
+            verdict = await self._smart_wallet(check_payment(payment, requirement, self.clock()), payment, requirement)
+            if isinstance(verdict, Failure):
+                return verdict
+            if not verdict.is_valid:
+                return failure(verdict.reason or "invalid_payment", verdict.message or "the payment is invalid")
+        elif record.fingerprint != fingerprint(payment, requirement.raw):
+            return failure("nonce_already_used", "another authorization with this nonce was settled here")
+        return await self.settlement.settle(requirement.network, payment, requirement.raw)

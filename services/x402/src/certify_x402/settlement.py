@@ -1,0 +1,177 @@
+"""Idempotent settlement: one authorization reaches the facilitator's /settle as one payment, ever.
+
+Under a shared lock per authorization, the first caller records the exact request body, then posts
+it. Later callers get the recorded answer without a second call. When the outcome is unknown
+(``settlement_pending``, a timeout, an outage) the record keeps the body and the next call
+*reconciles*:
+
+1. with an RPC URL for the network and a known transaction hash, the receipt decides;
+2. otherwise the identical body is posted again. That is safe and is how the SDK's own facilitator
+   reconciles: an EIP-3009 nonce can be used once on chain, so a re-sent authorization can never
+   move money twice, and the facilitator answers a re-sent pending payload from its pending store
+   (keyed by the signature) instead of broadcasting again;
+3. if that answer is "nonce already used" (our earlier attempt went through but its answer was lost), the
+   RPC's ``AuthorizationUsed(from, nonce)`` event names the transaction; without an RPC the call stays a
+   retryable ``settlement_unconfirmed``, never a second payment.
+
+A new authorization (another nonce) is never made here: only the payer can sign one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from certify_common.errors import Failure, failure
+from certify_common.evm import UsdcNetwork, lookup
+from certify_common.kv import LockTimeoutError
+from certify_x402.chain import EvmRpc
+from certify_x402.facilitator import Facilitator, request_body
+from certify_x402.payment import Payment
+from certify_x402.records import SettlementRecord, SettlementRecords, fingerprint, record_key
+from certify_x402.verification import our_reason
+
+
+@dataclass(frozen=True)
+class Settled:
+    """A final, successful settle answer (the spec's object) and whether it was replayed from the record."""
+
+    answer: dict[str, Any]
+    replayed: bool
+
+
+class Settlement:
+    """Settles through the facilitator, remembering every authorization in shared state."""
+
+    def __init__(
+        self,
+        records: SettlementRecords,
+        facilitator: Facilitator,
+        rpc: EvmRpc,
+        clock: Callable[[], int],
+        retry_after_s: int,
+        lock_ttl_s: float,
+        lock_wait_s: float,
+    ) -> None:
+        self.records = records
+        self.facilitator = facilitator
+        self.rpc = rpc
+        self.clock = clock
+        self.retry_after_s = retry_after_s
+        self.lock_ttl_s = lock_ttl_s
+        self.lock_wait_s = lock_wait_s
+
+    async def known(self, network: UsdcNetwork, payment: Payment) -> SettlementRecord | None:
+        """The record of this authorization, if this service ever tried to settle it."""
+        auth = payment.authorization
+        return await self.records.load(record_key(network, auth.from_address, auth.nonce))
+
+    def _outcome(self, record: SettlementRecord, replayed: bool) -> Settled | Failure:
+        answer = record.answer or {}
+        if answer.get("success") is True:
+            return Settled(answer, replayed)
+        reason = str(answer.get("errorReason") or "")
+        return failure(
+            our_reason(reason) if reason else "settlement_failed",
+            f"the facilitator refused the settlement ({reason or 'no reason'})",
+            error_reason=reason or None,
+            transaction=answer.get("transaction") or None,
+            replayed=replayed,
+        )
+
+    def _pending(self, record: SettlementRecord, code: str, message: str) -> Failure:
+        return failure(code, message, retryable=True, retry_after=self.retry_after_s, transaction=record.transaction)
+
+    async def settle(self, network: UsdcNetwork, payment: Payment, requirements: dict[str, Any]) -> Settled | Failure:
+        """Settle a payment already verified by the caller (a replayed record needs no verification)."""
+        auth = payment.authorization
+        key = record_key(network, auth.from_address, auth.nonce)
+        mine = fingerprint(payment, requirements)
+        try:
+            async with self.records.kv.lock(key, ttl_s=self.lock_ttl_s, wait_s=self.lock_wait_s):
+                record = await self.records.load(key)
+                if record is not None and record.fingerprint != mine:
+                    return failure("nonce_already_used", "another authorization with this nonce was settled")
+                if record is not None and record.state == "done":
+                    return self._outcome(record, replayed=True)
+                if record is None:
+                    record = SettlementRecord(mine, "attempting", request_body(payment.raw, requirements))
+                    await self._save(key, record, payment)
+                    answer = await self.facilitator.post(network, "settle", record.body)
+                    return await self._finish(key, record, payment, answer, reconciling=False)
+                return await self._reconcile(key, record, network, payment)
+        except LockTimeoutError:
+            return failure(
+                "settlement_in_progress",
+                "another call is settling this authorization",
+                retryable=True,
+                retry_after=self.retry_after_s,
+            )
+
+    async def _save(self, key: str, record: SettlementRecord, payment: Payment) -> None:
+        await self.records.save(key, record, valid_before=payment.authorization.valid_before, now=self.clock())
+
+    async def _reconcile(
+        self, key: str, record: SettlementRecord, network: UsdcNetwork, payment: Payment
+    ) -> Settled | Failure:
+        if record.transaction and self.rpc.configured(network):
+            status = await self.rpc.receipt_status(network, record.transaction)
+            if status in (0, 1):
+                record.state = "done"
+                record.answer = {
+                    "success": status == 1,
+                    "errorReason": None if status == 1 else "transaction_failed",
+                    "payer": payment.authorization.from_address,
+                    "transaction": record.transaction if status == 1 else "",
+                    "network": record.body["paymentRequirements"].get("network"),
+                }
+                await self._save(key, record, payment)
+                return self._outcome(record, replayed=False)
+        answer = await self.facilitator.post(network, "settle", record.body)
+        return await self._finish(key, record, payment, answer, reconciling=True)
+
+    async def _found_on_chain(self, key: str, record: SettlementRecord, payment: Payment) -> Settled | Failure:
+        requirements = record.body["paymentRequirements"]
+        network = lookup(str(requirements.get("network")))
+        auth = payment.authorization
+        if network is not None and self.rpc.configured(network):
+            tx_hash = await self.rpc.transaction_using(network, auth.from_address, auth.nonce)
+            if isinstance(tx_hash, Failure):
+                return tx_hash
+            if tx_hash:
+                record.state, record.transaction = "done", tx_hash
+                record.answer = {
+                    "success": True,
+                    "payer": auth.from_address,
+                    "transaction": tx_hash,
+                    "network": requirements.get("network"),
+                }
+                await self._save(key, record, payment)
+                return self._outcome(record, replayed=False)
+        return self._pending(record, "settlement_unconfirmed", "the nonce is used; the transaction is not known yet")
+
+    async def _finish(
+        self,
+        key: str,
+        record: SettlementRecord,
+        payment: Payment,
+        answer: dict[str, Any] | Failure,
+        *,
+        reconciling: bool,
+    ) -> Settled | Failure:
+        if isinstance(answer, Failure):
+            # Unknown outcome: keep the record "attempting" so the next call reconciles it.
+            return answer
+        reason = answer.get("errorReason")
+        if answer.get("success") is not True and reason == "settlement_pending":
+            record.state, record.transaction = "pending", str(answer.get("transaction") or "") or record.transaction
+            await self._save(key, record, payment)
+            return self._pending(record, "settlement_pending", "broadcast, not confirmed yet: ask again later")
+        if answer.get("success") is not True and reconciling and our_reason(reason) == "nonce_already_used":
+            # Our own earlier attempt may have used the nonce (its answer was lost): the chain tells.
+            return await self._found_on_chain(key, record, payment)
+        record.state, record.answer = "done", answer
+        record.transaction = str(answer.get("transaction") or "") or record.transaction
+        await self._save(key, record, payment)
+        return self._outcome(record, replayed=False)
