@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# System tools the tests use as independent peers: zbarimg (QR decoder), rsvg-convert (SVG
-# rasteriser) and the MCP Inspector CLI (an MCP client that is not ours). Idempotent: installs only
-# what is missing. Needs root (or sudo) for apt; CI and development machines here run as root.
+# System tools the tests use as independent peers: zbarimg (QR decoder), Chromium (a real browser for
+# the payment page; Playwright drives it by executable path) and the MCP Inspector CLI (an MCP client
+# that is not ours). Idempotent: installs only what is missing. Needs root (or sudo) for apt; CI and development machines here run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v zbarimg >/dev/null 2>&1 || need_apt+=(zbar-tools)
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
