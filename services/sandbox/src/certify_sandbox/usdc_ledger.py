@@ -20,6 +20,7 @@ from typing import Any
 from eth_account import Account
 from eth_account.messages import _hash_eip191_message, encode_typed_data
 
+from certify_common import eip3009
 from certify_common.evm import NETWORKS, UsdcNetwork
 from certify_sandbox.faults import Faults
 
@@ -27,23 +28,6 @@ TRANSFER_TOPIC = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523
 AUTHORIZATION_USED_TOPIC = "0x98de503528ee59b575ef0c0a2576a82497bfc029a5685b209e9ec333479b10a5"
 ZERO_ADDRESS = "0x" + "0" * 40
 FIRST_BLOCK = 20_000_000
-
-_TYPES = {
-    "EIP712Domain": [
-        {"name": "name", "type": "string"},
-        {"name": "version", "type": "string"},
-        {"name": "chainId", "type": "uint256"},
-        {"name": "verifyingContract", "type": "address"},
-    ],
-    "TransferWithAuthorization": [
-        {"name": "from", "type": "address"},
-        {"name": "to", "type": "address"},
-        {"name": "value", "type": "uint256"},
-        {"name": "validAfter", "type": "uint256"},
-        {"name": "validBefore", "type": "uint256"},
-        {"name": "nonce", "type": "bytes32"},
-    ],
-}
 
 
 @dataclass(frozen=True)
@@ -98,24 +82,18 @@ def recover_hash(digest: bytes, signature: bytes) -> str | None:
 
 def authorization_digest(network: UsdcNetwork, auth: TransferAuthorization) -> bytes:
     """The EIP-712 digest of the authorization under this network's real USDC domain."""
-    typed = {
-        "types": _TYPES,
-        "primaryType": "TransferWithAuthorization",
-        "domain": {
-            "name": network.eip712_name,
-            "version": network.eip712_version,
-            "chainId": network.chain_id,
-            "verifyingContract": network.usdc_address,
-        },
-        "message": {
-            "from": auth.from_address,
-            "to": auth.to,
-            "value": auth.value,
-            "validAfter": auth.valid_after,
-            "validBefore": auth.valid_before,
-            "nonce": auth.nonce,
-        },
-    }
+    typed = eip3009.typed_data(
+        name=network.eip712_name,
+        version=network.eip712_version,
+        chain_id=network.chain_id,
+        verifying_contract=network.usdc_address,
+        from_address=auth.from_address,
+        to=auth.to,
+        value=auth.value,
+        valid_after=auth.valid_after,
+        valid_before=auth.valid_before,
+        nonce=auth.nonce,
+    )
     return bytes(_hash_eip191_message(encode_typed_data(full_message=typed)))
 
 

@@ -12,24 +12,8 @@ from typing import Any
 from eth_account import Account
 from eth_account.messages import _hash_eip191_message, encode_typed_data
 
+from certify_common import eip3009
 from certify_x402.payment import Authorization
-
-TYPES: dict[str, list[dict[str, str]]] = {
-    "EIP712Domain": [
-        {"name": "name", "type": "string"},
-        {"name": "version", "type": "string"},
-        {"name": "chainId", "type": "uint256"},
-        {"name": "verifyingContract", "type": "address"},
-    ],
-    "TransferWithAuthorization": [
-        {"name": "from", "type": "address"},
-        {"name": "to", "type": "address"},
-        {"name": "value", "type": "uint256"},
-        {"name": "validAfter", "type": "uint256"},
-        {"name": "validBefore", "type": "uint256"},
-        {"name": "nonce", "type": "bytes32"},
-    ],
-}
 
 
 @dataclass(frozen=True)
@@ -44,24 +28,18 @@ class Domain:
 
 def typed_data(authorization: Authorization, domain: Domain) -> dict[str, Any]:
     """The full ``eth_signTypedData_v4`` document a wallet signs."""
-    return {
-        "types": TYPES,
-        "primaryType": "TransferWithAuthorization",
-        "domain": {
-            "name": domain.name,
-            "version": domain.version,
-            "chainId": domain.chain_id,
-            "verifyingContract": domain.verifying_contract,
-        },
-        "message": {
-            "from": authorization.from_address,
-            "to": authorization.to,
-            "value": authorization.value,
-            "validAfter": authorization.valid_after,
-            "validBefore": authorization.valid_before,
-            "nonce": authorization.nonce,
-        },
-    }
+    return eip3009.typed_data(
+        name=domain.name,
+        version=domain.version,
+        chain_id=domain.chain_id,
+        verifying_contract=domain.verifying_contract,
+        from_address=authorization.from_address,
+        to=authorization.to,
+        value=authorization.value,
+        valid_after=authorization.valid_after,
+        valid_before=authorization.valid_before,
+        nonce=authorization.nonce,
+    )
 
 
 def digest(authorization: Authorization, domain: Domain) -> str:
