@@ -1,0 +1,132 @@
+"""The proxy's FastAPI application: ``create_app(settings)`` (one per test, one per worker)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from prometheus_fastapi_instrumentator import Instrumentator
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from certify_common.errors import failure
+from certify_common.health import ReadinessCheck, health_router
+from certify_common.http_logging import RequestLoggingMiddleware
+from certify_common.logs import configure_logging, register_secret
+from certify_common.metrics import render_latest
+from certify_proxy.auth import ensure_key
+from certify_proxy.errors import ApiError, error_response
+from certify_proxy.middleware import BodyLimitMiddleware
+from certify_proxy.routes import certify, pay, qr, quote, status
+from certify_proxy.runtime import Runtime
+from certify_proxy.settings import ProxySettings
+from certify_proxy.store.db import ping, transaction
+
+logger = logging.getLogger("certify.proxy")
+
+#: Room for base64 overhead and the JSON around a maximal document.
+BODY_OVERHEAD_BYTES = 64 * 1024
+
+
+def _readiness(app: FastAPI, settings: ProxySettings) -> dict[str, ReadinessCheck]:
+    def runtime() -> Runtime:
+        value: Runtime = app.state.runtime
+        return value
+
+    async def database() -> bool:
+        return await ping(runtime().engine)
+
+    async def redis() -> bool:
+        return await runtime().kv.ping()
+
+    checks: dict[str, ReadinessCheck] = {"database": database}
+    if settings.redis_url:
+        checks["redis"] = redis
+    for name in settings.mcp_urls:
+
+        async def server_ready(name: str = name) -> bool:
+            return await runtime().pool.ready(name)
+
+        checks[f"mcp_{name}"] = server_ready
+    return checks
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def api_error(_request: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc.failure, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        # Only locations and messages: the offending input may be the document itself.
+        errors = [{"loc": [str(part) for part in error["loc"]], "msg": error["msg"]} for error in exc.errors()]
+        return error_response(failure("invalid_request", "the request is not valid", errors=errors))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        response = error_response(failure(code, str(exc.detail)))
+        response.status_code = exc.status_code
+        return response
+
+    @app.exception_handler(Exception)
+    async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        # The traceback is kept (the redaction filter masks secrets and blobs in it); the client gets no detail.
+        logger.error("unhandled error", exc_info=exc)
+        return JSONResponse(
+            {"code": "internal_error", "message": "internal error", "retryable": True, "details": {}}, status_code=500
+        )
+
+
+def create_app(settings: ProxySettings | None = None) -> FastAPI:
+    """Build the proxy. The database must already be migrated (``python -m certify_proxy`` does it)."""
+    settings = settings or ProxySettings()
+    configure_logging(settings.log_level, settings.service_name)
+    register_secret(settings.dev_api_key)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = Runtime.build(settings)
+        app.state.runtime = runtime
+        if settings.dev_api_key:
+            async with transaction(runtime.sessions) as session:
+                await ensure_key(session, "development", settings.dev_api_key)
+        await runtime.pool.start()
+        try:
+            yield
+        finally:
+            await runtime.close()
+
+    app = FastAPI(
+        title="certify",
+        version="0.1.0",
+        summary="Certify documents on the Circular Protocol blockchain, paid per use with x402 (USDC).",
+        lifespan=lifespan,
+    )
+    _install_error_handlers(app)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["GET", "POST"],
+        allow_headers=["X-API-Key", "Content-Type", "X-PAYMENT", "PAYMENT-SIGNATURE", "Prefer", "X-Request-ID"],
+        expose_headers=["PAYMENT-REQUIRED", "PAYMENT-RESPONSE", "X-PAYMENT-RESPONSE", "Retry-After", "X-Request-ID"],
+    )
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_data_bytes * 4 // 3 + BODY_OVERHEAD_BYTES)
+    app.add_middleware(RequestLoggingMiddleware)
+    for module in (quote, certify, status, qr, pay):
+        app.include_router(module.router)
+    app.include_router(health_router(settings.service_name, _readiness(app, settings)))
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        body, content_type = render_latest()
+        return Response(body, media_type=content_type)
+
+    Instrumentator(excluded_handlers=["/metrics", "/healthz", "/readyz", "/health"]).instrument(app)
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,health,metrics")
+    return app

@@ -1,0 +1,129 @@
+"""FastAPI dependencies: the runtime, the caller (API key or IP), rate limits, public-link tokens."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Header, Query, Request
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from certify_common.errors import failure
+from certify_proxy.auth import Principal, authenticate
+from certify_proxy.errors import ApiError
+from certify_proxy.metrics import RATE_LIMITED
+from certify_proxy.runtime import Runtime
+from certify_proxy.store import repositories as repo
+from certify_proxy.store.models import CertificationRequest
+
+PAYMENT_HEADERS = ("payment-signature", "x-payment")
+
+
+def get_runtime(request: Request) -> Runtime:
+    """The process's runtime, set by the lifespan."""
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
+    """A read session for the request (writes use explicit transactions in the workflow)."""
+    async with runtime.sessions() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+def client_ip(request: Request) -> str:
+    """The peer address (a proxy in front sets it through uvicorn/gunicorn's forwarded-allow-ips)."""
+    return request.client.host if request.client is not None else "unknown"
+
+
+async def get_principal(
+    request: Request,
+    runtime: RuntimeDep,
+    x_api_key: Annotated[str | None, Header(description="Your API key (not needed when AUTH_MODE=open).")] = None,
+) -> Principal:
+    """The caller: an active API key, or in open mode an anonymous client keyed by IP."""
+    if runtime.settings.auth_mode == "open" and not x_api_key:
+        return Principal(subject=f"ip:{client_ip(request)}", api_key_id=None, is_admin=False)
+    if not x_api_key:
+        raise ApiError(failure("missing_api_key", "send your key in the X-API-Key header"))
+    async with runtime.sessions() as session:
+        principal = await authenticate(session, x_api_key)
+    if principal is None:
+        raise ApiError(failure("invalid_api_key", "unknown or revoked API key"))
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+async def enforce_limit(runtime: Runtime, subject: str, kind: str) -> None:
+    """Count one request of ``kind`` (writes or reads) for ``subject``; 429 with Retry-After when over."""
+    limit = (
+        runtime.settings.rate_limit_writes_per_min if kind == "writes" else runtime.settings.rate_limit_reads_per_min
+    )
+    decision = await runtime.limiter.hit(f"{kind}:{subject}", limit, 60.0)
+    if not decision.allowed:
+        RATE_LIMITED.labels(kind).inc()
+        raise ApiError(
+            failure(
+                "rate_limited",
+                f"more than {limit} {kind} per minute",
+                retryable=True,
+                retry_after=round(decision.retry_after_s, 3),
+                limit=limit,
+            )
+        )
+
+
+def payment_header(request: Request) -> tuple[str, str] | None:
+    """(header name, value) of an x402 payment on the request, if any."""
+    for name in PAYMENT_HEADERS:
+        value = request.headers.get(name)
+        if value:
+            return name, value
+    return None
+
+
+async def write_limited(request: Request, runtime: RuntimeDep, principal: PrincipalDep) -> Principal:
+    """Writes count against the write limit, except a paid retry (it carries a payment header)."""
+    if payment_header(request) is None:
+        await enforce_limit(runtime, principal.subject, "writes")
+    return principal
+
+
+async def read_limited(runtime: RuntimeDep, principal: PrincipalDep) -> Principal:
+    """Reads count against the read limit."""
+    await enforce_limit(runtime, principal.subject, "reads")
+    return principal
+
+
+WriteCaller = Annotated[Principal, Depends(write_limited)]
+ReadCaller = Annotated[Principal, Depends(read_limited)]
+
+
+async def public_request(
+    request: Request,
+    request_id: str,
+    runtime: RuntimeDep,
+    token: Annotated[str | None, Query(description="The unguessable token of the request's public links.")] = None,
+) -> CertificationRequest:
+    """The request a public link points at; 404 unless the token matches (no hint whether the id exists)."""
+    await enforce_limit(runtime, f"ip:{client_ip(request)}", "reads")
+    not_found = ApiError(failure("not_found", "no such link"))
+    if not token:
+        raise not_found
+    async with runtime.sessions() as session:
+        row = await repo.get_request(session, request_id)
+    if row is None or not hmac.compare_digest(row.public_token.encode(), token.encode()):
+        raise not_found
+    return row
+
+
+PublicRequest = Annotated[CertificationRequest, Depends(public_request)]

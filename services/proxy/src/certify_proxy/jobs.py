@@ -1,0 +1,59 @@
+"""Enqueue work into the durable jobs table (the worker loop that runs it belongs to the workflow engine).
+
+A job is written in the same transaction as the state change that calls for it, so a settled
+payment can never exist without its certification job. ``dedupe_key`` makes enqueueing idempotent.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from certify_proxy.store.models import Job, utcnow
+
+QUEUED = "queued"
+CERTIFY = "certify"
+SETTLE_RECONCILE = "settle_reconcile"
+
+
+async def enqueue(
+    session: AsyncSession,
+    kind: str,
+    dedupe_key: str,
+    payload: dict[str, Any],
+    *,
+    max_attempts: int,
+    delay_s: float = 0.0,
+) -> Job:
+    """Add a job unless one with the same ``dedupe_key`` exists (then return that one)."""
+    existing: Job | None = (await session.execute(select(Job).where(Job.dedupe_key == dedupe_key))).scalar_one_or_none()  # type: ignore[arg-type]
+    if existing is not None:
+        return existing
+    now = utcnow()
+    job = Job(
+        kind=kind,
+        dedupe_key=dedupe_key,
+        payload=json.dumps(payload, separators=(",", ":"), sort_keys=True),
+        status=QUEUED,
+        attempts=0,
+        max_attempts=max_attempts,
+        run_at=now + timedelta(seconds=delay_s),
+        lease_until=None,
+        locked_by=None,
+        last_error=None,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(job)
+    await session.flush()
+    return job
+
+
+async def job_for_request(session: AsyncSession, kind: str, request_id: str) -> Job | None:
+    """The job of ``kind`` enqueued for a request, if any."""
+    statement = select(Job).where(Job.dedupe_key == f"{kind}:{request_id}")  # type: ignore[arg-type]
+    return (await session.execute(statement)).scalar_one_or_none()

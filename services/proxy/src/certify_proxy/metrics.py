@@ -1,0 +1,31 @@
+"""The proxy's domain metrics (names from ARCHITECTURE.md; labels only from bounded sets)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+CERTIFICATIONS = Counter("certify_certifications_total", "Certification requests by final status.", ["status"])
+CERTIFICATION_DURATION = Histogram(
+    "certify_certification_duration_seconds",
+    "From request creation to a final state, by client type.",
+    ["client_type"],
+    buckets=(1, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600),
+)
+PAYMENT_VERIFICATIONS = Counter(
+    "certify_payment_verifications_total", "Payment verifications by result (valid or the reason code).", ["result"]
+)
+CIRX_WALLET_BALANCE = Gauge("certify_cirx_wallet_balance", "Last CIRX balance read from the service wallet.")
+STATE_TRANSITIONS = Counter("certify_state_transitions_total", "Lifecycle transitions by target state.", ["to_state"])
+MCP_CLIENT_CALLS = Counter(
+    "certify_mcp_client_calls_total",
+    "MCP tool calls made by the proxy, by server, tool and outcome.",
+    ["server", "tool", "outcome"],
+)
+MCP_CLIENT_DURATION = Histogram(
+    "certify_mcp_client_call_duration_seconds",
+    "Round trip of MCP tool calls made by the proxy.",
+    ["server", "tool"],
+    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+MCP_SERVER_UP = Gauge("certify_mcp_server_up", "1 while the proxy holds a working session to the server.", ["server"])
+RATE_LIMITED = Counter("certify_rate_limited_total", "Requests refused by the rate limiter, by class.", ["kind"])

@@ -1,0 +1,170 @@
+"""Paid submissions: look the authorization up, verify, settle, record, enqueue — each authorization once.
+
+Every submission of one authorization is serialised by a lock in shared state (Redis across
+processes), then by the request's own lock; inside, the payments table is read first, so a
+repeated or concurrent submission answers with the current state instead of settling again.
+The x402 server's own replay guard and the table's UNIQUE (network, payer, nonce) back this up.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from certify_common.errors import Failure, failure
+from certify_common.kv import LockTimeoutError
+from certify_proxy import jobs
+from certify_proxy.auth import Principal
+from certify_proxy.authorization import Authorization, decode_payment_header
+from certify_proxy.errors import ApiError
+from certify_proxy.metrics import PAYMENT_VERIFICATIONS
+from certify_proxy.receipts import block_number
+from certify_proxy.runtime import Runtime
+from certify_proxy.states import AWAITING_PAYMENT, State
+from certify_proxy.store import repositories as repo
+from certify_proxy.store.db import transaction
+from certify_proxy.store.models import CertificationRequest, Payment, aware, utcnow
+from certify_proxy.workflow import Outcome, current_state
+
+logger = logging.getLogger("certify.proxy.payments")
+_CODE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+def _fail(fail: Failure) -> ApiError:
+    return ApiError(fail)
+
+
+async def _load(runtime: Runtime, request_id: str, principal: Principal | None) -> CertificationRequest:
+    async with runtime.sessions() as session:
+        request = await repo.get_request(session, request_id)
+    if request is None or (principal is not None and request.api_key_id != principal.api_key_id):
+        raise _fail(failure("request_not_found", "no such request", request_id=request_id))
+    return request
+
+
+async def pay(runtime: Runtime, request_id: str, header: str, principal: Principal | None) -> Outcome:
+    """Handle one paid submission (``principal`` None when authorised by the request's public token)."""
+    decoded = decode_payment_header(header)
+    if isinstance(decoded, Failure):
+        PAYMENT_VERIFICATIONS.labels(decoded.code).inc()
+        raise _fail(decoded)
+    auth, _payment = decoded
+    request = await _load(runtime, request_id, principal)
+    lock_s = runtime.settings.payment_lock_s
+    try:
+        async with (
+            runtime.kv.lock(f"pay:auth:{auth.key}", ttl_s=lock_s, wait_s=lock_s),
+            runtime.kv.lock(f"pay:request:{request_id}", ttl_s=lock_s, wait_s=lock_s),
+        ):
+            return await _pay_locked(runtime, request, auth, header)
+    except LockTimeoutError as exc:
+        raise _fail(
+            failure("payment_in_progress", "this payment is being processed; retry", retryable=True, retry_after=2)
+        ) from exc
+
+
+async def _recorded(runtime: Runtime, request: CertificationRequest, auth: Authorization) -> Outcome | None:
+    async with runtime.sessions() as session:
+        payment = await repo.payment_by_authorization(session, auth.network, auth.payer, auth.nonce)
+        if payment is None:
+            payment = await repo.payment_for_request(session, request.request_id)
+            if payment is None:
+                return None
+            # The request is already paid by another authorization: never charge twice.
+        elif payment.request_id != request.request_id:
+            raise _fail(failure("nonce_already_used", "this authorization already paid for another request"))
+    return await current_state(runtime, request)
+
+
+def _requirements(request: CertificationRequest, auth: Authorization) -> dict[str, Any]:
+    offer = json.loads(request.offer_json or "{}")
+    x402 = offer.get("x402") or {}
+    if auth.network != request.network:
+        raise _fail(failure("network_mismatch", f"this request is paid on {request.network}", expected=request.network))
+    requirements = x402.get("requirements_v1") if auth.x402_version == 1 else x402.get("requirements_v2")
+    if not isinstance(requirements, dict):
+        raise _fail(failure("network_mismatch", f"{request.network} is offered through x402 v2 only"))
+    return requirements
+
+
+async def _pay_locked(runtime: Runtime, request: CertificationRequest, auth: Authorization, header: str) -> Outcome:
+    recorded = await _recorded(runtime, request, auth)
+    if recorded is not None:
+        return recorded
+    request = await _load(runtime, request.request_id, None)
+    if State(request.status) not in AWAITING_PAYMENT:
+        return await current_state(runtime, request)
+    requirements = _requirements(request, auth)
+    valid_until = aware(request.quote_valid_until)
+    if valid_until is not None and valid_until < utcnow():
+        raise _fail(failure("quote_expired", "the quote expired: send the request again for a new offer"))
+    arguments = {"payment_header": header, "payment_requirements": requirements}
+    verdict = await runtime.pool.call("x402", "verify_payment", arguments)
+    if isinstance(verdict, Failure):
+        raise _fail(verdict)
+    reason = None if verdict["is_valid"] else str(verdict.get("reason") or "payment_invalid")
+    PAYMENT_VERIFICATIONS.labels(reason or "valid").inc()
+    if reason is not None and reason != "nonce_already_used":
+        code = reason if _CODE.match(reason) else "payment_invalid"
+        raise _fail(failure(code, str(verdict.get("message") or "the payment is not valid")))
+    # nonce_already_used with no payment of ours on record: this very authorization may have been settled
+    # by a proxy that died before recording it. settle_payment replays the first result for the same
+    # authorization (no second transfer) and refuses any other with nonce_already_used.
+    settled = await runtime.pool.call("x402", "settle_payment", arguments)
+    if isinstance(settled, Failure):
+        logger.warning("settlement failed", extra={"code": settled.code, "retryable": settled.retryable})
+        raise _fail(settled)
+    return await _record_payment(runtime, request, auth, settled)
+
+
+async def _record_payment(
+    runtime: Runtime, request: CertificationRequest, auth: Authorization, settled: dict[str, Any]
+) -> Outcome:
+    receipt = str(settled["payment_response_header"])
+    tx_hash = str(settled["transaction"]) or None
+    block = await block_number(runtime.http, runtime.settings.evm_rpc_urls.get(auth.network), tx_hash)
+    headers = {"PAYMENT-RESPONSE": receipt, "X-PAYMENT-RESPONSE": receipt}
+    try:
+        async with transaction(runtime.sessions) as session:
+            locked = await repo.get_request(session, request.request_id, for_update=True)
+            assert locked is not None
+            now = utcnow()
+            session.add(
+                Payment(
+                    request_id=locked.request_id,
+                    network=auth.network,
+                    payer=auth.payer,
+                    nonce=auth.nonce,
+                    amount_atomic=auth.value_atomic,
+                    status="settled",
+                    tx_hash=tx_hash,
+                    block_number=block,
+                    settle_json=json.dumps(settled["settle_response"], separators=(",", ":")),
+                    settled_at=now,
+                    created_at=now,
+                )
+            )
+            if State(locked.status) == State.QUOTED:  # not a resting state, but never lose a settled payment
+                repo.transition(session, locked, State.PAYMENT_PENDING, "payment received")
+            repo.transition(session, locked, State.PAYMENT_VERIFIED, f"payment settled: {settled['transaction']}")
+            await jobs.enqueue(
+                session,
+                jobs.CERTIFY,
+                f"{jobs.CERTIFY}:{locked.request_id}",
+                {"request_id": locked.request_id},
+                max_attempts=runtime.settings.job_max_attempts,
+            )
+    except IntegrityError:
+        # Recorded meanwhile by a process that did not share our lock (no Redis): report that state.
+        recorded = await _recorded(runtime, request, auth)
+        if recorded is None:
+            raise
+        recorded.headers.update(headers)
+        return recorded
+    outcome = await current_state(runtime, request)
+    outcome.headers.update(headers)
+    return outcome

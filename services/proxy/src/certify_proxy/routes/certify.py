@@ -1,0 +1,45 @@
+"""``POST /v1/certify``: a new request gets a 402 offer; the paid retry settles and queues the work."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import JSONResponse
+
+from certify_proxy import paying, workflow
+from certify_proxy.deps import RuntimeDep, WriteCaller, payment_header
+from certify_proxy.routes.common import prefer_wait, respond, settle_wait
+from certify_proxy.schemas import CertifyBody, ErrorBody
+
+router = APIRouter(tags=["certify"])
+
+
+@router.post(
+    "/v1/certify",
+    summary="Request a certification (402 with the offer) or pay for it (X-PAYMENT / PAYMENT-SIGNATURE)",
+    responses={
+        200: {"description": "Final status (within Prefer: wait=N)."},
+        202: {"description": "Paid; the certification is under way."},
+        402: {"description": "Payment required: x402 v1 body fields + PAYMENT-REQUIRED header (v2)."},
+        409: {"model": ErrorBody, "description": "request_id reused with different data or network."},
+    },
+)
+async def post_certify(
+    body: CertifyBody,
+    request: Request,
+    runtime: RuntimeDep,
+    caller: WriteCaller,
+    prefer: Annotated[str | None, Header(description="wait=N: answer 200 if final within N seconds (N ≤ 60).")] = None,
+) -> JSONResponse:
+    """New request → 402; the same request_id with a payment header → 202 (or 200 when final in time)."""
+    paid = payment_header(request)
+    if paid is None:
+        return respond(await workflow.new_request(runtime, body, caller))
+    if body.data is not None or body.data_hash is not None:
+        # A paid retry that repeats the whole body (as x402 clients do) must describe the same request.
+        await workflow.check_same_request(runtime, body, caller)
+    outcome = await paying.pay(runtime, body.request_id, paid[1], caller)
+    return respond(
+        await settle_wait(runtime, outcome, body.request_id, prefer_wait(prefer, runtime.settings.max_wait_s))
+    )

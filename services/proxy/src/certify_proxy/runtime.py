@@ -1,0 +1,56 @@
+"""What a running proxy holds: settings, database, shared state, rate limiter and MCP pool."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from certify_common.kv import KeyValue, RedisKeyValue, create_kv
+from certify_proxy.mcp_pool import McpPool
+from certify_proxy.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from certify_proxy.settings import ProxySettings
+from certify_proxy.store.db import create_engine, session_factory
+
+
+@dataclass
+class Runtime:
+    """Long-lived clients of one process, created in the lifespan and closed at shutdown.
+
+    ``http`` serves the JSON-RPC receipt lookups; MCP calls go through ``pool``.
+    """
+
+    settings: ProxySettings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    kv: KeyValue
+    limiter: RateLimiter
+    pool: McpPool
+    http: httpx.AsyncClient
+
+    @classmethod
+    def build(cls, settings: ProxySettings) -> Runtime:
+        """Create (not yet connect) every client from the settings."""
+        engine = create_engine(settings)
+        kv = create_kv(settings.redis_url, settings.redis_prefix)
+        limiter: RateLimiter = (
+            RedisRateLimiter(kv.client, settings.redis_prefix) if isinstance(kv, RedisKeyValue) else MemoryRateLimiter()
+        )
+        pool = McpPool(
+            settings.mcp_urls,
+            call_timeout_s=settings.mcp_call_timeout_s,
+            connect_timeout_s=settings.mcp_connect_timeout_s,
+            max_backoff_s=settings.mcp_reconnect_max_backoff_s,
+            retry_attempts=settings.mcp_retry_attempts,
+        )
+        http = httpx.AsyncClient(timeout=settings.evm_rpc_timeout_s)
+        return cls(settings, engine, session_factory(engine), kv, limiter, pool, http)
+
+    async def close(self) -> None:
+        """Close every client."""
+        await self.pool.stop()
+        await self.http.aclose()
+        await self.kv.close()
+        await self.engine.dispose()

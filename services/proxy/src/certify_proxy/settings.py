@@ -1,0 +1,157 @@
+"""Proxy settings: environment variables (optionally over ``CERTIFY_CONFIG`` YAML), validated once at start."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import NoDecode
+
+from certify_common.evm import NETWORKS
+from certify_common.settings import ServiceSettings
+
+NetworkName = Literal["base", "base-sepolia", "arbitrum", "arbitrum-sepolia"]
+
+
+_ALL_NETWORKS: tuple[NetworkName, ...] = ("base-sepolia", "base", "arbitrum-sepolia", "arbitrum")
+
+
+def _split(value: Any) -> Any:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class ProxySettings(ServiceSettings):
+    """Everything the proxy reads from its environment."""
+
+    service_name: ClassVar[str] = "proxy"
+
+    port: int = Field(8080, ge=1, le=65535, description="TCP port to listen on.")
+    database_url: str = Field(
+        "sqlite+aiosqlite:///./certify-proxy.db",
+        description="SQLAlchemy async URL: postgresql+asyncpg://… in production, a SQLite file by default.",
+    )
+    database_pool_size: int = Field(10, ge=1, le=200, description="Connections per process (PostgreSQL only).")
+    mcp_x402_url: str = Field("http://127.0.0.1:8402/mcp", description="Streamable-HTTP URL of the x402 MCP server.")
+    mcp_circular_url: str = Field(
+        "http://127.0.0.1:8403/mcp", description="Streamable-HTTP URL of the circular MCP server."
+    )
+    mcp_quote_url: str = Field("http://127.0.0.1:8404/mcp", description="Streamable-HTTP URL of the quote MCP server.")
+    mcp_qr_url: str = Field("http://127.0.0.1:8405/mcp", description="Streamable-HTTP URL of the qr MCP server.")
+    mcp_call_timeout_s: float = Field(
+        30.0, gt=0, le=120, description="Per-call timeout of MCP tool calls (longer than any wait a tool is asked for)."
+    )
+    mcp_connect_timeout_s: float = Field(5.0, gt=0, le=60, description="Timeout of one MCP connection attempt.")
+    mcp_retry_attempts: int = Field(
+        2, ge=1, le=5, description="Attempts for idempotent MCP tools (non-idempotent tools are called once)."
+    )
+    mcp_reconnect_max_backoff_s: float = Field(
+        10.0, gt=0, le=300, description="Longest pause between reconnection attempts to an unreachable MCP server."
+    )
+    auth_mode: Literal["api_key", "open"] = Field(
+        "api_key", description="api_key: X-API-Key on /v1/*; open: keyless (the payment authorizes), limits per IP."
+    )
+    dev_api_key: str | None = Field(
+        None, description="A key registered at start outside production (what `make run` prints); unset: none."
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Origins allowed by CORS, comma-separated; empty allows none."
+    )
+    public_base_url: str = Field(
+        "http://127.0.0.1:8080", description="Base URL of this proxy as clients see it (payment links, QR codes)."
+    )
+    rate_limit_writes_per_min: int = Field(
+        10, ge=1, description="POST /v1/quote and new POST /v1/certify per key (per IP when open) per minute."
+    )
+    rate_limit_reads_per_min: int = Field(120, ge=1, description="Status and QR reads per key (or IP) per minute.")
+    default_network: NetworkName = Field("base-sepolia", description="Network offered when a request names none.")
+    x402_networks: Annotated[list[NetworkName], NoDecode] = Field(
+        default_factory=lambda: list(_ALL_NETWORKS),
+        description="Networks payments are accepted on, comma-separated.",
+    )
+    evm_rpc_urls: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict,
+        description="EVM JSON-RPC per network, `network=url` comma-separated: the block number of each "
+        "settlement is read from its receipt (unset: block_number stays null).",
+    )
+    evm_rpc_timeout_s: float = Field(3.0, gt=0, le=30, description="Timeout of one receipt lookup.")
+    max_data_bytes: int = Field(10 * 1024 * 1024, ge=1, description="Largest document accepted, in decoded bytes.")
+    max_wait_s: int = Field(60, ge=0, le=60, description="Largest `Prefer: wait=N` honoured, in seconds.")
+    payment_lock_s: float = Field(
+        60.0, gt=0, description="How long one submission of an authorization may hold its lock (verify + settle)."
+    )
+    allow_http_callbacks: bool = Field(
+        False, description="Accept http:// callback URLs (local webhook receivers); always on in development."
+    )
+    job_max_attempts: int = Field(10, ge=1, description="Attempts of a certification job before the dead-letter queue.")
+
+    @field_validator("cors_origins", "x402_networks", mode="before")
+    @classmethod
+    def _split_lists(cls, value: Any) -> Any:
+        return _split(value)
+
+    @field_validator("evm_rpc_urls", mode="before")
+    @classmethod
+    def _pairs(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            pairs = [part.split("=", 1) for part in value.split(",") if part.strip()]
+            if any(len(pair) != 2 for pair in pairs):
+                raise ValueError("EVM_RPC_URLS must be network=url pairs")
+            return {name.strip(): url.strip() for name, url in pairs}
+        return value
+
+    @field_validator("dev_api_key", mode="before")
+    @classmethod
+    def _empty_key(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _default_network_enabled(self) -> ProxySettings:
+        if self.default_network not in self.x402_networks:
+            raise ValueError("DEFAULT_NETWORK must be one of X402_NETWORKS")
+        unknown = [name for name in self.x402_networks if name not in NETWORKS]
+        if unknown:
+            raise ValueError(f"unknown networks in X402_NETWORKS: {unknown}")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True when the database is a SQLite file (development only)."""
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def http_callbacks_allowed(self) -> bool:
+        """Whether http:// callback URLs are accepted (never in production)."""
+        return self.allow_http_callbacks or self.certify_env == "development"
+
+    @property
+    def mcp_urls(self) -> dict[str, str]:
+        """Server name → MCP URL, for the pool."""
+        return {
+            "x402": self.mcp_x402_url,
+            "circular": self.mcp_circular_url,
+            "quote": self.mcp_quote_url,
+            "qr": self.mcp_qr_url,
+        }
+
+    def check_production(self) -> None:
+        """Production refuses SQLite, a development key, plain-HTTP links and an in-process rate limiter."""
+        if self.is_sqlite:
+            raise ValueError("DATABASE_URL must name PostgreSQL in production, not SQLite")
+        if not self.public_base_url.startswith("https://"):
+            raise ValueError("PUBLIC_BASE_URL must be https:// in production")
+        if self.dev_api_key is not None:
+            raise ValueError("DEV_API_KEY must not be set in production (create keys with certify-admin)")
+        if self.allow_http_callbacks:
+            raise ValueError("ALLOW_HTTP_CALLBACKS must be off in production")
+        if not self.redis_url:
+            raise ValueError("REDIS_URL must be set in production (rate limits and locks shared by replicas)")
+        for name, url in self.mcp_urls.items():
+            if "sandbox" in url:
+                raise ValueError(f"MCP_{name.upper()}_URL points at the sandbox")

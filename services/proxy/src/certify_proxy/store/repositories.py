@@ -1,0 +1,105 @@
+"""Queries and writes on the proxy's tables; every function takes the caller's session (and transaction)."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from certify_proxy.metrics import CERTIFICATION_DURATION, CERTIFICATIONS, STATE_TRANSITIONS
+from certify_proxy.states import FINAL, State, check_transition
+from certify_proxy.store.models import (
+    Certification,
+    CertificationRequest,
+    Payment,
+    StateTransition,
+    aware,
+    utcnow,
+)
+
+logger = logging.getLogger("certify.proxy.states")
+
+
+async def get_request(
+    session: AsyncSession, request_id: str, *, for_update: bool = False
+) -> CertificationRequest | None:
+    """The request row, optionally locked for the rest of the transaction (PostgreSQL)."""
+    statement = select(CertificationRequest).where(CertificationRequest.request_id == request_id)  # type: ignore[arg-type]
+    if for_update:
+        statement = statement.with_for_update()
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+def transition(session: AsyncSession, request: CertificationRequest, target: State, reason: str) -> None:
+    """Move a request to ``target`` (validated) and record the step; flushed with the caller's transaction."""
+    current = State(request.status)
+    check_transition(current, target)
+    now = utcnow()
+    request.status = target.value
+    request.updated_at = now
+    if target in FINAL:
+        request.completed_at = now
+        CERTIFICATIONS.labels(target.value).inc()
+        created = aware(request.created_at)
+        if created is not None:
+            CERTIFICATION_DURATION.labels(request.client_type).observe((now - created).total_seconds())
+    session.add(request)
+    session.add(
+        StateTransition(request_id=request.request_id, from_state=current.value, to_state=target, reason=reason, at=now)
+    )
+    STATE_TRANSITIONS.labels(target.value).inc()
+    logger.info(
+        "state transition",
+        extra={"certify_request_id": request.request_id, "from_state": current, "to_state": target, "reason": reason},
+    )
+
+
+def record_initial(session: AsyncSession, request: CertificationRequest, reason: str) -> None:
+    """Record the first state of a new request."""
+    session.add(
+        StateTransition(
+            request_id=request.request_id,
+            from_state=None,
+            to_state=request.status,
+            reason=reason,
+            at=request.created_at,
+        )
+    )
+
+
+async def history(session: AsyncSession, request_id: str) -> list[StateTransition]:
+    """Every recorded step of a request, oldest first."""
+    statement = (
+        select(StateTransition)
+        .where(StateTransition.request_id == request_id)  # type: ignore[arg-type]
+        .order_by(StateTransition.id)  # type: ignore[arg-type]
+    )
+    return list((await session.execute(statement)).scalars())
+
+
+async def payment_by_authorization(session: AsyncSession, network: str, payer: str, nonce: str) -> Payment | None:
+    """The payment recorded for one authorization (network, payer, nonce), if any."""
+    statement = select(Payment).where(
+        Payment.network == network,  # type: ignore[arg-type]
+        Payment.payer == payer.lower(),  # type: ignore[arg-type]
+        Payment.nonce == nonce.lower(),  # type: ignore[arg-type]
+    )
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def payment_for_request(session: AsyncSession, request_id: str) -> Payment | None:
+    """The payment of a request, if one was recorded."""
+    statement = select(Payment).where(Payment.request_id == request_id)  # type: ignore[arg-type]
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def certification_for_request(session: AsyncSession, request_id: str) -> Certification | None:
+    """The stored proof of a request, if it completed."""
+    statement = select(Certification).where(Certification.request_id == request_id)  # type: ignore[arg-type]
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def count_rows(session: AsyncSession, model: type[object]) -> int:
+    """How many rows a table holds (tests compare counts before and after bad input)."""
+    return int((await session.execute(select(func.count()).select_from(model))).scalar_one())  # type: ignore[arg-type]

@@ -1,0 +1,83 @@
+"""Keys (create, revoke), per-key write limits with Retry-After, and paid retries outside the write limit."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import io
+import json
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+
+from certify_proxy.cli import main
+
+pytestmark = pytest.mark.integration
+
+
+def _admin(db_url: str, *args: str) -> dict[str, Any]:
+    """Run ``certify-admin`` (its main, in process) against the test database and read its JSON line."""
+    output = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(output):
+        patch.setenv("DATABASE_URL", db_url)
+        patch.setenv("CERTIFY_ENV", "test")
+        assert main(list(args)) == 0
+    return json.loads(output.getvalue().strip().splitlines()[-1])
+
+
+def _new(proxy: Any, key: str, **extra: Any) -> httpx.Response:
+    body = {
+        "request_id": f"lim-{uuid.uuid4().hex[:10]}",
+        "data": base64.b64encode(uuid.uuid4().bytes).decode(),
+        **extra,
+    }
+    return httpx.post(proxy.url + "/v1/certify", json=body, headers={"X-API-Key": key}, timeout=30)
+
+
+def test_created_keys_work_until_revoked_and_are_stored_hashed(proxy: Any, db: Any) -> None:
+    created = _admin(db.url, "keys", "create", "someone")
+    key = created["api_key"]
+    assert _new(proxy, key).status_code == 402
+    stored = db.fetch("SELECT key_hash FROM api_keys WHERE id = $1", created["id"])[0]["key_hash"]
+    assert key not in stored
+    assert len(stored) == 64
+    assert _admin(db.url, "keys", "revoke", str(created["id"])) == {"id": created["id"], "revoked": True}
+    refused = _new(proxy, key)
+    assert (refused.status_code, refused.json()["code"]) == (401, "invalid_api_key")
+
+
+def test_writes_over_the_limit_get_429_with_retry_after_but_paid_retries_pass(
+    proxy_b: Any, stack: Any, kit: Any, db: Any
+) -> None:
+    key = _admin(db.url, "keys", "create", "busy")["api_key"]
+    offers = [_new(proxy_b, key) for _ in range(10)]
+    assert [offer.status_code for offer in offers] == [402] * 10
+    refused = _new(proxy_b, key)
+    assert (refused.status_code, refused.json()["code"], refused.json()["retryable"]) == (429, "rate_limited", True)
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    kit.fund(stack["sandbox"], "base-sepolia", kit.payer)
+    offer = offers[0].json()
+    paid = httpx.post(
+        proxy_b.url + "/v1/certify",
+        json={"request_id": offer["request_id"]},
+        headers={"X-API-Key": key, "X-PAYMENT": kit.sign(offer)},
+        timeout=30,
+    )
+    assert paid.status_code == 202, paid.text
+
+
+def test_another_clients_request_is_not_visible(proxy: Any, api: Any, db: Any) -> None:
+    offer = _new(proxy, api()["X-API-Key"]).json()
+    other = _admin(db.url, "keys", "create", "other")["api_key"]
+    answer = httpx.get(f"{proxy.url}/v1/status/{offer['request_id']}", headers={"X-API-Key": other}, timeout=30)
+    assert (answer.status_code, answer.json()["code"]) == (404, "request_not_found")
+
+
+def test_reads_over_the_limit_get_429(proxy_b: Any, db: Any) -> None:
+    key = _admin(db.url, "keys", "create", "reader")["api_key"]
+    offer = _new(proxy_b, key).json()
+    with httpx.Client(base_url=proxy_b.url, headers={"X-API-Key": key}, timeout=30) as client:
+        statuses = [client.get(f"/v1/status/{offer['request_id']}").status_code for _ in range(121)]
+    assert statuses == [200] * 120 + [429]
