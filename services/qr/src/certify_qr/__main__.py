@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from certify_common.mcp_service import serve
-
 from certify_qr.app import create_app
 from certify_qr.settings import QrSettings
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from certify_common.mcp_service import create_service
 from fastapi import FastAPI
 
+from certify_common.mcp_service import create_service
 from certify_qr.settings import QrSettings
 from certify_qr.tools import build_server
 

@@ -9,7 +9,6 @@ import base64
 from typing import Literal
 
 from certify_common.errors import Failure, failure
-
 from certify_qr import render
 from certify_qr.models import AsciiQr, QrImage
 from certify_qr.symbol import make_symbol, symbol_facts

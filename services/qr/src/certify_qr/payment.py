@@ -18,7 +18,6 @@ from urllib.parse import urlsplit
 from certify_common.eip681 import eip681_uri, transfer_from_requirements, with_callback
 from certify_common.errors import Failure, failure
 from certify_common.evm import lookup
-
 from certify_qr.drawing import draw_image
 from certify_qr.models import PaymentQr
 from certify_qr.symbol import ErrorLevel

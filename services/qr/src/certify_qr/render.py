@@ -9,9 +9,9 @@ import io
 from dataclasses import dataclass
 
 import segno
-from certify_common.errors import Failure, failure
 from PIL import Image
 
+from certify_common.errors import Failure, failure
 from certify_qr.symbol import QUIET_ZONE_MODULES
 
 MIN_SIZE_PX = 64

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from certify_common.settings import ServiceSettings
 from pydantic import Field
+
+from certify_common.settings import ServiceSettings
 
 
 class QrSettings(ServiceSettings):

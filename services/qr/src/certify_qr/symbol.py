@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 import segno
+
 from certify_common.errors import Failure, failure
 
 #: Error-correction levels, from most capacity (L, ~7 % recoverable) to most robustness (H, ~30 %).

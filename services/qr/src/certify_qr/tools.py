@@ -6,11 +6,11 @@ import asyncio
 import inspect
 from typing import Annotated, Any
 
-from certify_common.mcp_service import new_mcp_server, result_of
 from mcp.server import MCPServer
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
+from certify_common.mcp_service import new_mcp_server, result_of
 from certify_qr.drawing import FORMATS, draw_ascii, draw_image
 from certify_qr.models import AsciiQr, PaymentQr, QrImage
 from certify_qr.payment import payment_qr

@@ -6,12 +6,13 @@ import base64
 from typing import Any
 
 import pytest
+from mcp import Client
+from mcp.server import MCPServer
+
 from certify_qr.settings import QrSettings
 from certify_qr.tools import build_server
 from certify_testkit.paths import vectors
 from certify_testkit.qrdecode import decode_png, png_size, svg_to_png, text_to_png
-from mcp import Client
-from mcp.server import MCPServer
 
 X402 = vectors("x402_vectors")
 PAYMENT_URI = X402["eip681_and_metamask"]["base-sepolia"]["eip681_uri"]

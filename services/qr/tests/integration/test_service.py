@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import httpx
 import jsonschema
 import pytest
+
 from certify_testkit.inspector import inspector
 from certify_testkit.paths import vectors
 from certify_testkit.processes import ServiceProcess

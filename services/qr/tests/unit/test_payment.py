@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from mcp import Client
+from mcp.server import MCPServer
+from mcp.types import CallToolResult
+
 from certify_qr.settings import QrSettings
 from certify_qr.tools import build_server
 from certify_testkit.mcp_calls import assert_matches_output_schema, failure_of
 from certify_testkit.paths import vectors
-from mcp import Client
-from mcp.server import MCPServer
-from mcp.types import CallToolResult
 
 X402 = vectors("x402_vectors")
 CALLBACK = "https://pay.example.com/v1/callback?request_id=abc&x=1"

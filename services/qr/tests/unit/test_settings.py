@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from certify_qr.settings import QrSettings
 from pydantic import ValidationError
+
+from certify_qr.settings import QrSettings
 
 
 def test_every_setting_is_described() -> None:

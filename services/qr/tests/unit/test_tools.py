@@ -7,13 +7,14 @@ import threading
 from typing import Any
 
 import pytest
+from mcp import Client
+from mcp.server import MCPServer
+from mcp.types import CallToolResult, Tool
+
 from certify_qr.settings import QrSettings
 from certify_qr.tools import build_server
 from certify_testkit.mcp_calls import assert_matches_output_schema, failure_of, schema_requires_documented_fields
 from certify_testkit.qrdecode import png_size
-from mcp import Client
-from mcp.server import MCPServer
-from mcp.types import CallToolResult, Tool
 
 TOOLS = {"generate_qr_ascii", "generate_qr_image", "encode_x402_to_qr"}
 
