@@ -19,4 +19,7 @@ SUBMISSIONS = Counter(
     "Circular_AddTransaction_ outcomes (accepted, recovered, rejected, unavailable, unknown).",
     ["outcome"],
 )
-CIRX_BALANCE = Gauge("certify_cirx_wallet_balance", "CIRX balance of the service wallet, as last read.")
+CIRX_BALANCE = Gauge(
+    "certify_circular_wallet_balance_cirx",
+    "CIRX balance of the service wallet as the circular server last read it (the proxy exports the monitored one).",
+)
