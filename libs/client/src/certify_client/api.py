@@ -1,0 +1,177 @@
+"""A small typed client of certify's REST API (async, one long-lived httpx client)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from certify_client.payment import SignedPayment, decode_offer
+from certify_client.proof import Proof
+
+DEFAULT_URL = "http://127.0.0.1:8080"
+DEFAULT_TIMEOUT_S = 30.0
+FINAL_STATES = ("completed", "failed")
+#: Longest pause honoured when the API answers 429 with a retry_after.
+MAX_RATE_LIMIT_PAUSE_S = 30.0
+
+
+class CertifyApiError(Exception):
+    """The API answered with an error body ``{code, message, retryable, details}``."""
+
+    def __init__(self, status_code: int, code: str, message: str, retryable: bool, details: dict[str, Any]) -> None:
+        super().__init__(f"{status_code} {code}: {message}")
+        self.status_code = status_code
+        self.code = code
+        self.message = message
+        self.retryable = retryable
+        self.details = details
+
+
+@dataclass(frozen=True)
+class Offer:
+    """The answer to a new certification request: a 402 offer, or the current state of a known request."""
+
+    status_code: int
+    body: dict[str, Any]
+    payment_required: dict[str, Any] | None
+
+    @property
+    def needs_payment(self) -> bool:
+        """True for a 402 (the request waits for its payment)."""
+        return self.status_code == 402
+
+
+def _error(response: httpx.Response) -> CertifyApiError:
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    if not isinstance(body, dict):
+        body = {}
+    details = body.get("details")
+    return CertifyApiError(
+        response.status_code,
+        str(body.get("code", "http_error")),
+        str(body.get("message", response.reason_phrase)),
+        bool(body.get("retryable", response.status_code >= 500)),
+        details if isinstance(details, dict) else {},
+    )
+
+
+def _json(response: httpx.Response, *expected: int) -> dict[str, Any]:
+    if response.status_code not in expected:
+        raise _error(response)
+    body = response.json()
+    if not isinstance(body, dict):
+        raise CertifyApiError(response.status_code, "bad_response", "the answer is not a JSON object", False, {})
+    return body
+
+
+class CertifyClient:
+    """``quote``, ``request_certification``, ``pay``, ``status``, ``wait``, ``proof`` and ``verify``."""
+
+    def __init__(
+        self,
+        base_url: str = DEFAULT_URL,
+        api_key: str | None = None,
+        *,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        headers = {"X-API-Key": api_key} if api_key else {}
+        self.http = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"), headers=headers, timeout=timeout_s, transport=transport
+        )
+
+    async def __aenter__(self) -> CertifyClient:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self.http.aclose()
+
+    async def quote(self, data: bytes) -> dict[str, Any]:
+        """``POST /v1/quote``: the price of certifying ``data`` now."""
+        response = await self.http.post("/v1/quote", json={"data": base64.b64encode(data).decode("ascii")})
+        return _json(response, 200)
+
+    async def request_certification(
+        self,
+        request_id: str,
+        data: bytes,
+        *,
+        network: str | None = None,
+        file_name: str | None = None,
+        client_type: str | None = None,
+    ) -> Offer:
+        """``POST /v1/certify`` without payment: a 402 offer (or the state of an already paid request)."""
+        body: dict[str, Any] = {"request_id": request_id, "data": base64.b64encode(data).decode("ascii")}
+        optional = {"network": network, "file_name": file_name, "client_type": client_type}
+        body.update({key: value for key, value in optional.items() if value is not None})
+        response = await self.http.post("/v1/certify", json=body)
+        answer = _json(response, 200, 202, 402)
+        header = response.headers.get("PAYMENT-REQUIRED")
+        offer = decode_offer(header) if response.status_code == 402 and header else None
+        return Offer(response.status_code, answer, offer)
+
+    async def pay(self, request_id: str, payment: SignedPayment, *, wait_s: int = 0) -> dict[str, Any]:
+        """The paid retry of ``POST /v1/certify``: 202 (queued) or 200 (final within ``wait_s``)."""
+        headers = {payment.header_name: payment.header_value}
+        if wait_s > 0:
+            headers["Prefer"] = f"wait={wait_s}"
+        response = await self.http.post("/v1/certify", json={"request_id": request_id}, headers=headers)
+        return _json(response, 200, 202)
+
+    async def status(self, request_id: str) -> dict[str, Any]:
+        """``GET /v1/status/{id}``."""
+        for _ in range(5):
+            response = await self.http.get(f"/v1/status/{request_id}")
+            if response.status_code != 429:
+                return _json(response, 200)
+            await asyncio.sleep(min(float(response.headers.get("Retry-After", "1")), MAX_RATE_LIMIT_PAUSE_S))
+        raise _error(response)
+
+    async def wait(
+        self,
+        request_id: str,
+        *,
+        timeout_s: float = 300.0,
+        interval_s: float = 2.0,
+        until: tuple[str, ...] = FINAL_STATES,
+        on_change: Callable[[dict[str, Any]], Awaitable[None] | None] | None = None,
+    ) -> dict[str, Any]:
+        """Poll the status until it reaches one of ``until`` or ``timeout_s`` passes (then the last status)."""
+        deadline = time.monotonic() + timeout_s
+        last: str | None = None
+        while True:
+            current = await self.status(request_id)
+            if current.get("status") != last and on_change is not None:
+                maybe = on_change(current)
+                if maybe is not None:
+                    await maybe
+            last = str(current.get("status"))
+            if last in until or time.monotonic() >= deadline:
+                return current
+            await asyncio.sleep(min(interval_s, max(deadline - time.monotonic(), 0.0)))
+
+    async def proof(self, request_id: str) -> Proof:
+        """``GET /v1/certificates/{id}/proof``: the portable proof of a completed request."""
+        response = await self.http.get(f"/v1/certificates/{request_id}/proof")
+        return Proof.model_validate(_json(response, 200))
+
+    async def verify(self, proof: Proof, sha256_hex: str) -> dict[str, Any]:
+        """``POST /v1/verify``: the service's own verdict (``certify verify`` does not need it)."""
+        body = {"proof": proof.model_dump(mode="json", by_alias=True), "sha256": sha256_hex}
+        return _json(await self.http.post("/v1/verify", json=body), 200)
