@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,7 +34,7 @@ class Service:
         return f"certify_{self.name}"
 
 
-#: Start order: what a service calls is started before it.
+#: Every service (start stages below: what a service calls is started before it).
 SERVICES = (
     Service("sandbox", 8499),
     Service("quote", 8404),
@@ -42,6 +43,8 @@ SERVICES = (
     Service("circular", 8403),
     Service("proxy", 8080),
 )
+#: Start stages: the sandbox first (the circular wallet is registered on it), the MCP servers together, the proxy.
+STAGES = (("sandbox",), ("quote", "qr", "x402", "circular"), ("proxy",))
 
 
 def available() -> list[Service]:
@@ -74,6 +77,10 @@ def stack_env(state_dir: Path, ports: dict[str, int]) -> dict[str, str]:
         "MCP_QUOTE_URL": url("quote", "/mcp"),
         "MCP_QR_URL": url("qr", "/mcp"),
         "DATABASE_URL": f"sqlite+aiosqlite:///{state_dir / 'certify.db'}",
+        "PUBLIC_BASE_URL": url("proxy"),
+        "DEV_API_KEY": dev_key(state_dir / "dev-api-key", "DEV_API_KEY"),
+        # The demo waits for a certificate: poll the sandbox chain every second instead of every 5 s.
+        "CERTIFY_POLL_INTERVAL_S": "1",
     }
     env["CIRCULAR_CEP_TESTNET_PRIVATE_KEY"] = dev_key(
         state_dir / "dev-circular-key", "CIRCULAR_CEP_TESTNET_PRIVATE_KEY"
@@ -122,6 +129,7 @@ class Stack:
         self.processes: list[ServiceProcess] = []
         self.services = available()
         self.ports = assign_ports(self.services)
+        self.api_key = dev_key(state_dir / "dev-api-key", "DEV_API_KEY")
         self._lock = threading.Lock()
 
     def url(self, name: str, path: str = "") -> str:
@@ -135,13 +143,47 @@ class Stack:
             raise SystemExit(f"port already in use ({names}): stop whatever listens there, then try again")
         os.environ["CERTIFY_TEST_LOG_DIR"] = str(self.state_dir / "logs")
         env = stack_env(self.state_dir, self.ports)
-        for service in self.services:
-            if "sandbox" in self.ports:
-                prepare(service, env, self.url("sandbox"))
-            process = ServiceProcess(service.module, env=env, port=self.ports[service.name])
+        for stage in STAGES:
+            services = [service for service in self.services if service.name in stage]
+            # A stage's services start side by side (each spends most of its start-up importing). The pool
+            # is always joined, even on Ctrl-C, so stop() sees every process that was spawned.
+            with ThreadPoolExecutor(max_workers=max(len(services), 1)) as pool:
+                list(pool.map(lambda service: self._start_one(service, env), services))
+
+    def _start_one(self, service: Service, env: dict[str, str]) -> None:
+        if "sandbox" in self.ports:
+            prepare(service, env, self.url("sandbox"))
+        process = ServiceProcess(service.module, env=env, port=self.ports[service.name])
+        with self._lock:
             self.processes.append(process)
-            print(f"starting {service.name:<9} {self.url(service.name)}  (log: {process.log_path})", flush=True)
-            process.start(ready_path="/readyz" if service.name != "proxy" else "/healthz", timeout_s=60)
+        print(f"starting {service.name:<9} {self.url(service.name)}  (log: {process.log_path})", flush=True)
+        process.start(ready_path="/readyz" if service.name != "proxy" else "/healthz", timeout_s=90)
+
+    def describe(self) -> str:
+        """What `make run` prints once the stack is up: URLs, the development key, how to use them."""
+        lines = ["", "the stack is running:"]
+        lines += [f"  {service.name:<9} {self.url(service.name)}" for service in self.services]
+        if "proxy" in self.ports:
+            lines += [
+                f"  API docs  {self.url('proxy', '/docs')}",
+                f"  development API key: {self.api_key}",
+                "",
+                "try the certify command against it:",
+                f"  export CERTIFY_URL={self.url('proxy')} CERTIFY_API_KEY={self.api_key}",
+                "  certify quote README.md",
+            ]
+        lines += [f"logs: {self.state_dir / 'logs'}", "Ctrl-C stops it"]
+        return "\n".join(lines)
+
+    def watch(self, interval_s: float = 1.0) -> int:
+        """Block until a service exits on its own (returns 1, naming it) or Ctrl-C/SIGTERM interrupts."""
+        tick = threading.Event()  # never set: its wait is an interruptible pause
+        while True:
+            tick.wait(interval_s)
+            for process in self.processes:
+                if process.proc is not None and process.proc.poll() is not None:
+                    print(f"\n{process.module} exited with status {process.proc.returncode}; see {process.log_path}")
+                    return 1
 
     def stop(self) -> None:
         with self._lock:
@@ -153,6 +195,7 @@ class Stack:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="stack", description=__doc__)
     parser.add_argument("mode", choices=["run", "demo"])
+    parser.add_argument("--skip-demo", action="store_true", help="run: start the stack without certifying the sample")
     args = parser.parse_args(argv)
     state_dir = Path(os.environ.get("CERTIFY_STATE_DIR", repo_root() / ".certify"))
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -162,20 +205,27 @@ def main(argv: list[str] | None = None) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_signal)
+    # Ctrl-C stops the stack even when started from a shell that had SIGINT ignored (a background job).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         stack.start()
         from certify_testkit.demo import run_demo
 
-        status = run_demo(stack)
+        status = 0 if args.skip_demo and args.mode == "run" else run_demo(stack)
         if args.mode == "demo":
             return status
-        print("\nthe stack is running; Ctrl-C stops it", flush=True)
-        threading.Event().wait()
-        return status
+        print(stack.describe(), flush=True)
+        return stack.watch() or status
     except KeyboardInterrupt:
         print("\nstopping", flush=True)
         return 0
+    except (RuntimeError, TimeoutError) as exc:
+        print(f"\nthe stack did not start: {exc}", flush=True)
+        return 1
     finally:
+        # A second Ctrl-C must not interrupt the shutdown half-way and leave processes behind.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         stack.stop()
 
 

@@ -20,9 +20,10 @@ from certify_common.http_logging import RequestLoggingMiddleware
 from certify_common.logs import configure_logging, register_secret
 from certify_common.metrics import render_latest
 from certify_proxy.auth import ensure_key
+from certify_proxy.background import Background
 from certify_proxy.errors import ApiError, error_response
 from certify_proxy.middleware import BodyLimitMiddleware
-from certify_proxy.routes import certify, pay, qr, quote, status
+from certify_proxy.routes import account, admin, certificates, certify, pay, qr, quote, status
 from certify_proxy.runtime import Runtime
 from certify_proxy.settings import ProxySettings
 from certify_proxy.store.db import ping, transaction
@@ -88,6 +89,7 @@ def create_app(settings: ProxySettings | None = None) -> FastAPI:
     settings = settings or ProxySettings()
     configure_logging(settings.log_level, settings.service_name)
     register_secret(settings.dev_api_key)
+    register_secret(settings.webhook_secret)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -97,9 +99,12 @@ def create_app(settings: ProxySettings | None = None) -> FastAPI:
             async with transaction(runtime.sessions) as session:
                 await ensure_key(session, "development", settings.dev_api_key)
         await runtime.pool.start()
+        background = Background(runtime)
+        background.start()
         try:
             yield
         finally:
+            await background.stop()
             await runtime.close()
 
     app = FastAPI(
@@ -118,7 +123,7 @@ def create_app(settings: ProxySettings | None = None) -> FastAPI:
     )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_data_bytes * 4 // 3 + BODY_OVERHEAD_BYTES)
     app.add_middleware(RequestLoggingMiddleware)
-    for module in (quote, certify, status, qr, pay):
+    for module in (quote, certify, status, qr, pay, certificates, admin, account):
         app.include_router(module.router)
     app.include_router(health_router(settings.service_name, _readiness(app, settings)))
 

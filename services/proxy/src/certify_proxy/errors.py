@@ -25,6 +25,8 @@ STATUS_BY_CODE: dict[str, int] = {
     "data_too_large": 413,
     "body_too_large": 413,
     "request_conflict": 409,
+    "proof_not_ready": 409,
+    "proof_unavailable": 500,
     "request_not_found": 404,
     "not_found": 404,
     # auth and limits

@@ -8,9 +8,11 @@ The x402 server's own replay guard and the table's UNIQUE (network, payer, nonce
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -24,6 +26,7 @@ from certify_proxy.errors import ApiError
 from certify_proxy.metrics import PAYMENT_VERIFICATIONS
 from certify_proxy.receipts import block_number
 from certify_proxy.runtime import Runtime
+from certify_proxy.settlement_job import defer_settlement
 from certify_proxy.states import AWAITING_PAYMENT, State
 from certify_proxy.store import repositories as repo
 from certify_proxy.store.db import transaction
@@ -103,6 +106,7 @@ async def _pay_locked(runtime: Runtime, request: CertificationRequest, auth: Aut
     if valid_until is not None and valid_until < utcnow():
         raise _fail(failure("quote_expired", "the quote expired: send the request again for a new offer"))
     arguments = {"payment_header": header, "payment_requirements": requirements}
+    started = utcnow()
     verdict = await runtime.pool.call("x402", "verify_payment", arguments)
     if isinstance(verdict, Failure):
         raise _fail(verdict)
@@ -117,12 +121,17 @@ async def _pay_locked(runtime: Runtime, request: CertificationRequest, auth: Aut
     settled = await runtime.pool.call("x402", "settle_payment", arguments)
     if isinstance(settled, Failure):
         logger.warning("settlement failed", extra={"code": settled.code, "retryable": settled.retryable})
-        raise _fail(settled)
-    return await _record_payment(runtime, request, auth, settled)
+        if not settled.retryable:
+            raise _fail(settled)
+        # The outcome is unknown or pending: a job reconciles it (same authorization, never a second payment).
+        with contextlib.suppress(IntegrityError):  # recorded meanwhile by another process: report that state
+            await defer_settlement(runtime, request.request_id, auth, arguments, settled)
+        return await current_state(runtime, request)
+    return await _record_payment(runtime, request, auth, settled, started)
 
 
 async def _record_payment(
-    runtime: Runtime, request: CertificationRequest, auth: Authorization, settled: dict[str, Any]
+    runtime: Runtime, request: CertificationRequest, auth: Authorization, settled: dict[str, Any], started: datetime
 ) -> Outcome:
     receipt = str(settled["payment_response_header"])
     tx_hash = str(settled["transaction"]) or None
@@ -145,7 +154,7 @@ async def _record_payment(
                     block_number=block,
                     settle_json=json.dumps(settled["settle_response"], separators=(",", ":")),
                     settled_at=now,
-                    created_at=now,
+                    created_at=started,
                 )
             )
             if State(locked.status) == State.QUOTED:  # not a resting state, but never lose a settled payment

@@ -8,7 +8,8 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import NoDecode
 
 from certify_common.evm import NETWORKS
-from certify_common.settings import ServiceSettings
+from certify_common.settings import require_real_secret
+from certify_proxy.workflow_settings import WorkflowSettings
 
 NetworkName = Literal["base", "base-sepolia", "arbitrum", "arbitrum-sepolia"]
 
@@ -22,7 +23,7 @@ def _split(value: Any) -> Any:
     return value
 
 
-class ProxySettings(ServiceSettings):
+class ProxySettings(WorkflowSettings):
     """Everything the proxy reads from its environment."""
 
     service_name: ClassVar[str] = "proxy"
@@ -144,6 +145,9 @@ class ProxySettings(ServiceSettings):
         """Production refuses SQLite, a development key, plain-HTTP links and an in-process rate limiter."""
         if self.is_sqlite:
             raise ValueError("DATABASE_URL must name PostgreSQL in production, not SQLite")
+        if self.auth_mode == "open":
+            # Keyless requests' webhooks are signed with the deployment secret: never unsigned in production.
+            require_real_secret("WEBHOOK_SECRET", self.webhook_secret)
         if not self.public_base_url.startswith("https://"):
             raise ValueError("PUBLIC_BASE_URL must be https:// in production")
         if self.dev_api_key is not None:

@@ -25,7 +25,8 @@ ALLOWED: dict[State, frozenset[State]] = {
     State.PAYMENT_VERIFIED: frozenset({State.CERTIFYING, State.FAILED}),
     State.CERTIFYING: frozenset({State.COMPLETED, State.FAILED}),
     State.COMPLETED: frozenset(),
-    State.FAILED: frozenset(),
+    # Failed is final for the client; only an operator re-queueing the dead letter reopens a certification.
+    State.FAILED: frozenset({State.CERTIFYING}),
 }
 
 FINAL = frozenset({State.COMPLETED, State.FAILED})

@@ -10,6 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from certify_proxy.jobs import CERTIFY, job_for_request
 from certify_proxy.states import FINAL, State
+from certify_proxy.steps import history_entries, step_durations
 from certify_proxy.store import repositories as repo
 from certify_proxy.store.models import CertificationRequest, aware
 
@@ -72,9 +73,8 @@ async def status_view(session: AsyncSession, request: CertificationRequest, base
             "last_error": job.last_error,
         },
         "error": error,
-        "history": [
-            {"from": step.from_state, "to": step.to_state, "reason": step.reason, "at": _iso(step.at)} for step in steps
-        ],
+        "history": history_entries(steps, completed),
+        "steps": step_durations(steps, payment, job),
         "created_at": _iso(created),
         "updated_at": _iso(request.updated_at),
         "completed_at": _iso(completed),

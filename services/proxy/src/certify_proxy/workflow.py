@@ -137,6 +137,7 @@ async def new_request(runtime: Runtime, body: CertifyBody, principal: Principal)
             return await _existing(runtime, existing, print_, principal)
         client_type = body.client_type or "agent"
         token = secrets.token_urlsafe(24)
+        started = utcnow()
         offer, offer_body = await _offer(runtime, body.request_id, network, document, client_type, token)
         now = utcnow()
         request = CertificationRequest(
@@ -151,7 +152,7 @@ async def new_request(runtime: Runtime, body: CertifyBody, principal: Principal)
             callback_url=body.callback_url,
             file_name=body.file_name,
             public_token=token,
-            created_at=now,
+            created_at=started,
             updated_at=now,
         )
         _apply_offer(request, offer, offer_body)
@@ -197,7 +198,10 @@ async def _existing(runtime: Runtime, request: CertificationRequest, print_: str
                 request_id=request.request_id,
             )
         )
-    if State(request.status) not in AWAITING_PAYMENT:
+    async with runtime.sessions() as session:
+        paid = await repo.payment_for_request(session, request.request_id)
+    if State(request.status) not in AWAITING_PAYMENT or paid is not None:
+        # A payment is recorded (possibly still settling): never offer a second one.
         return await current_state(runtime, request)
     valid_until = aware(request.quote_valid_until)
     if valid_until is not None and valid_until - REQUOTE_MARGIN > utcnow():

@@ -72,6 +72,8 @@ def test_a_sound_production_configuration_is_accepted() -> None:
         {"redis_url": None},
         {"allow_http_callbacks": True},
         {"mcp_quote_url": "http://sandbox:8499/mcp"},
+        {"auth_mode": "open"},
+        {"auth_mode": "open", "webhook_secret": "changeme"},
     ],
 )
 def test_production_refuses_development_settings(change: dict[str, object]) -> None:
@@ -89,3 +91,14 @@ def test_rpc_urls_are_read_as_network_url_pairs() -> None:
     assert settings.evm_rpc_urls == {"base": "https://rpc.example/base", "arbitrum": "https://rpc.example/arb"}
     with pytest.raises(ValidationError):
         ProxySettings(evm_rpc_urls="base")
+
+
+def test_open_mode_in_production_is_accepted_with_a_real_webhook_secret() -> None:
+    assert ProxySettings(**PRODUCTION, auth_mode="open", webhook_secret="x" * 40).auth_mode == "open"
+
+
+def test_retry_schedules_are_read_as_comma_separated_seconds() -> None:
+    settings = ProxySettings(job_retry_delays_s="0.1, 0.2,1", webhook_retry_delays_s="2")
+    assert (settings.job_retry_delays_s, settings.webhook_retry_delays_s) == ([0.1, 0.2, 1.0], [2.0])
+    with pytest.raises(ValidationError):
+        ProxySettings(job_retry_delays_s="")

@@ -1,0 +1,35 @@
+"""The proxy's background work, started in the lifespan: job workers and the CIRX balance check."""
+
+from __future__ import annotations
+
+from certify_proxy import jobs
+from certify_proxy.balance import BalanceMonitor
+from certify_proxy.certification_job import CertificationJob
+from certify_proxy.runtime import Runtime
+from certify_proxy.settlement_job import SettlementJob
+from certify_proxy.webhooks import WEBHOOK, WebhookJob
+from certify_proxy.worker import JobHandler, Workers
+
+
+class Background:
+    """Workers (``JOB_WORKERS`` tasks) and the balance monitor of one process."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        settings = runtime.settings
+        handlers: dict[str, JobHandler] = {
+            jobs.CERTIFY: CertificationJob(settings.job_retry_delays_s, settings.certify_not_found_grace_s),
+            jobs.SETTLE_RECONCILE: SettlementJob(settings.job_retry_delays_s),
+            WEBHOOK: WebhookJob(settings.webhook_retry_delays_s),
+        }
+        self.workers = Workers(runtime, handlers)
+        self.balance = BalanceMonitor(runtime)
+
+    def start(self) -> None:
+        """Start every task."""
+        self.workers.start()
+        self.balance.start()
+
+    async def stop(self) -> None:
+        """Stop every task (a job cut short is taken over by any worker after its lease)."""
+        await self.workers.stop()
+        await self.balance.stop()

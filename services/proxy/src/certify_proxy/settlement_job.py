@@ -1,0 +1,167 @@
+"""Settlement retries: a paid submission whose settlement did not conclude is finished by a job.
+
+When ``settle_payment`` answers a retryable failure (the facilitator is down, timed out, or answered
+``settlement_pending``), the paid POST records the payment as ``pending`` and queues a
+``settle_reconcile`` job instead of failing the client (202 with the state). The job calls
+``settle_payment`` again with the same authorization: the x402 server reconciles it (receipt, or the
+identical body re-posted), so the payer can never be charged twice. Bounded by
+``SETTLE_MAX_ATTEMPTS``; then the job is dead-lettered and the request carries a retryable
+``settlement_unconfirmed`` error for operators. A definite refusal fails the request.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from certify_common.errors import Failure
+from certify_proxy import jobs
+from certify_proxy.authorization import Authorization
+from certify_proxy.jobrunner import ClaimedJob
+from certify_proxy.receipts import block_number
+from certify_proxy.runtime import Runtime
+from certify_proxy.states import State
+from certify_proxy.store import repositories as repo
+from certify_proxy.store.db import transaction
+from certify_proxy.store.models import CertificationRequest, Payment, utcnow
+from certify_proxy.webhooks import enqueue_webhook
+from certify_proxy.worker import Done, JobContext, Outcome, Retry
+from certify_proxy.workflow_settings import retry_delay_s
+
+logger = logging.getLogger("certify.proxy.settlement")
+
+PENDING = "pending"
+SETTLED = "settled"
+FAILED = "failed"
+
+
+async def defer_settlement(
+    runtime: Runtime, request_id: str, auth: Authorization, arguments: dict[str, Any], fail: Failure
+) -> None:
+    """Record a payment whose settlement is unconcluded and queue its reconciliation (one transaction)."""
+    settings = runtime.settings
+    async with transaction(runtime.sessions) as session:
+        locked = await repo.get_request(session, request_id, for_update=True)
+        assert locked is not None
+        now = utcnow()
+        transaction_hash = fail.details.get("transaction")
+        session.add(
+            Payment(
+                request_id=request_id,
+                network=auth.network,
+                payer=auth.payer,
+                nonce=auth.nonce,
+                amount_atomic=auth.value_atomic,
+                status=PENDING,
+                tx_hash=str(transaction_hash) if transaction_hash else None,
+                block_number=None,
+                settle_json=None,
+                settled_at=None,
+                created_at=now,
+            )
+        )
+        if State(locked.status) == State.QUOTED:
+            repo.transition(session, locked, State.PAYMENT_PENDING, "payment received")
+        locked.error_code = fail.code
+        locked.error_message = "the settlement is not confirmed yet; it is retried automatically"
+        locked.error_retryable = True
+        session.add(locked)
+        await jobs.enqueue(
+            session,
+            jobs.SETTLE_RECONCILE,
+            f"{jobs.SETTLE_RECONCILE}:{request_id}",
+            {"request_id": request_id, **arguments},
+            max_attempts=settings.settle_max_attempts,
+            delay_s=retry_delay_s(settings.job_retry_delays_s, 1),
+        )
+    logger.warning("settlement deferred", extra={"code": fail.code})
+
+
+class SettlementJob:
+    """Handler of ``settle_reconcile`` jobs (payload: request_id, payment_header, payment_requirements)."""
+
+    def __init__(self, retry_delays_s: list[float]) -> None:
+        self.retry_delays_s = retry_delays_s
+
+    async def run(self, context: JobContext) -> Outcome:
+        runtime = context.runtime
+        payload = context.job.payload
+        request_id = str(payload["request_id"])
+        async with runtime.sessions() as session:
+            payment = await repo.payment_for_request(session, request_id)
+        if payment is None or payment.status != PENDING:
+            async with transaction(runtime.sessions) as session:
+                await context.save_in(session, {"request_id": request_id})
+                await context.finish(session)
+            return Done()
+        arguments = {k: payload[k] for k in ("payment_header", "payment_requirements")}
+        settled = await runtime.pool.call("x402", "settle_payment", arguments)
+        if isinstance(settled, Failure):
+            if settled.retryable:
+                return Retry(f"{settled.code}: {settled.message}")
+            await self._refused(context, request_id, settled)
+            return Done()
+        await self._settled(context, request_id, payment.network, settled)
+        return Done()
+
+    async def _settled(self, context: JobContext, request_id: str, network: str, settled: dict[str, Any]) -> None:
+        runtime = context.runtime
+        tx_hash = str(settled["transaction"]) or None
+        block = await block_number(runtime.http, runtime.settings.evm_rpc_urls.get(network), tx_hash)
+        async with transaction(runtime.sessions) as session:
+            locked = await repo.get_request(session, request_id, for_update=True)
+            payment = await repo.payment_for_request(session, request_id)
+            assert locked is not None
+            assert payment is not None
+            now = utcnow()
+            payment.status, payment.tx_hash, payment.block_number = SETTLED, tx_hash, block
+            payment.settle_json = json.dumps(settled["settle_response"], separators=(",", ":"))
+            payment.settled_at = now
+            session.add(payment)
+            _clear_error(locked)
+            repo.transition(session, locked, State.PAYMENT_VERIFIED, f"payment settled on retry: {tx_hash}")
+            await jobs.enqueue(
+                session,
+                jobs.CERTIFY,
+                f"{jobs.CERTIFY}:{request_id}",
+                {"request_id": request_id},
+                max_attempts=runtime.settings.job_max_attempts,
+            )
+            # The authorization is spent: keep no copy of it.
+            await context.save_in(session, {"request_id": request_id})
+            await context.finish(session)
+        logger.info("deferred settlement concluded")
+
+    async def _refused(self, context: JobContext, request_id: str, fail: Failure) -> None:
+        runtime = context.runtime
+        async with transaction(runtime.sessions) as session:
+            locked = await repo.get_request(session, request_id, for_update=True)
+            payment = await repo.payment_for_request(session, request_id)
+            assert locked is not None
+            assert payment is not None
+            payment.status = FAILED
+            session.add(payment)
+            locked.error_code, locked.error_message, locked.error_retryable = fail.code, fail.message, False
+            repo.transition(session, locked, State.FAILED, f"settlement refused: {fail.code}")
+            await enqueue_webhook(session, locked, runtime.settings)
+            await context.save_in(session, {"request_id": request_id})
+            await context.finish(session)
+        logger.warning("deferred settlement refused", extra={"code": fail.code})
+
+    async def dead_lettered(self, runtime: Runtime, session: AsyncSession, job: ClaimedJob, error: str) -> None:
+        request = await repo.get_request(session, str(job.payload["request_id"]), for_update=True)
+        if request is None:
+            return
+        request.error_code = "settlement_unconfirmed"
+        request.error_message = f"the settlement was not confirmed after {job.attempts} attempts: {error}"[:2000]
+        request.error_retryable = True
+        request.updated_at = utcnow()
+        session.add(request)
+
+
+def _clear_error(request: CertificationRequest) -> None:
+    request.error_code = request.error_message = None
+    request.error_retryable = None

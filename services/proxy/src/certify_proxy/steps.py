@@ -1,0 +1,64 @@
+"""Step timings of a request for the status document: quote, settle, submit, confirm.
+
+- quote: from the request's creation to its ``quoted`` transition (the quote and offer calls);
+- settle: from the first paid submission (verify) to the recorded settlement;
+- submit: from the certification job's first submission attempt to the NAG accepting the transaction;
+- confirm: from the accepted submission to Executed.
+Each history entry also carries how long the request stayed in that state.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from certify_proxy.store.models import Job, Payment, StateTransition, aware
+
+
+def _seconds(start: datetime | None, end: datetime | None) -> float | None:
+    if start is None or end is None:
+        return None
+    return round(max((end - start).total_seconds(), 0.0), 3)
+
+
+def _parse(value: Any) -> datetime | None:
+    return aware(datetime.fromisoformat(value)) if isinstance(value, str) and value else None
+
+
+def history_entries(steps: list[StateTransition], completed_at: datetime | None) -> list[dict[str, Any]]:
+    """The transitions, oldest first, each with the time spent in its target state (open: null)."""
+    entries = []
+    for index, step in enumerate(steps):
+        at = aware(step.at)
+        nxt = aware(steps[index + 1].at) if index + 1 < len(steps) else None
+        entries.append(
+            {
+                "from": step.from_state,
+                "to": step.to_state,
+                "reason": step.reason,
+                "at": at.isoformat() if at is not None else None,
+                "duration_s": _seconds(at, nxt),
+            }
+        )
+    return entries
+
+
+def step_durations(steps: list[StateTransition], payment: Payment | None, job: Job | None) -> dict[str, float | None]:
+    """Seconds each step took (null until it finished)."""
+    first_at: dict[str, datetime] = {}
+    for step in steps:
+        moment = aware(step.at)
+        if moment is not None:
+            first_at.setdefault(step.to_state, moment)
+    progress: dict[str, Any] = json.loads(job.payload) if job is not None else {}
+    settle = None
+    if payment is not None:
+        settle = _seconds(aware(payment.created_at), aware(payment.settled_at))
+    submitted = _parse(progress.get("submitted_at"))
+    return {
+        "quote": _seconds(first_at.get("initiated"), first_at.get("quoted")),
+        "settle": settle,
+        "submit": _seconds(_parse(progress.get("submit_started_at")), submitted),
+        "confirm": _seconds(submitted, _parse(progress.get("executed_at"))),
+    }
