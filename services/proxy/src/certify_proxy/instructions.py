@@ -4,24 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from certify_common import eip3009
 from certify_proxy.settings import ProxySettings
-
-EIP712_TYPES: dict[str, list[dict[str, str]]] = {
-    "EIP712Domain": [
-        {"name": "name", "type": "string"},
-        {"name": "version", "type": "string"},
-        {"name": "chainId", "type": "uint256"},
-        {"name": "verifyingContract", "type": "address"},
-    ],
-    "TransferWithAuthorization": [
-        {"name": "from", "type": "address"},
-        {"name": "to", "type": "address"},
-        {"name": "value", "type": "uint256"},
-        {"name": "validAfter", "type": "uint256"},
-        {"name": "validBefore", "type": "uint256"},
-        {"name": "nonce", "type": "bytes32"},
-    ],
-}
 
 _PAYLOAD = {
     "signature": "<0x + the 65-byte signature>",
@@ -35,8 +19,8 @@ def typed_data(x402: dict[str, Any]) -> dict[str, Any]:
     window = requirements.get("maxTimeoutSeconds")
     extra = requirements.get("extra") or {}
     return {
-        "types": EIP712_TYPES,
-        "primaryType": "TransferWithAuthorization",
+        "types": eip3009.TYPES,
+        "primaryType": eip3009.PRIMARY_TYPE,
         "domain": {
             "name": extra.get("name"),
             "version": extra.get("version"),

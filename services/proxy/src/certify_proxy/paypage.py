@@ -17,8 +17,8 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
+from certify_common import eip3009
 from certify_common.evm import NETWORKS
-from certify_proxy.instructions import EIP712_TYPES
 from certify_proxy.states import AWAITING_PAYMENT, State
 from certify_proxy.store.models import CertificationRequest, aware
 
@@ -107,8 +107,8 @@ def _typed_data(request: CertificationRequest, x402: dict[str, Any]) -> dict[str
         return None
     extra = requirements.get("extra") or {}
     return {
-        "types": EIP712_TYPES,
-        "primaryType": "TransferWithAuthorization",
+        "types": eip3009.TYPES,
+        "primaryType": eip3009.PRIMARY_TYPE,
         "domain": {
             "name": extra.get("name"),
             "version": extra.get("version"),

@@ -21,11 +21,35 @@ from certify_proxy.errors import ApiError
 from certify_proxy.runtime import Runtime
 from certify_proxy.states import State
 from certify_proxy.store import repositories as repo
+from certify_proxy.store.models import Certification, CertificationRequest
 
 router = APIRouter(tags=["certificates"])
 
 #: How long a client should wait before asking again for the proof of a request still under way.
 PROOF_RETRY_AFTER_S = 5
+
+
+def portable_proof(request: CertificationRequest, stored: Certification | None) -> Proof:
+    """The certify-proof of a completed request from what was stored; ``proof_not_ready`` before that."""
+    if State(request.status) != State.COMPLETED or stored is None:
+        raise ApiError(
+            failure(
+                "proof_not_ready",
+                f"the request is {request.status}; the proof exists once it is completed",
+                retryable=State(request.status) != State.FAILED,
+                retry_after=PROOF_RETRY_AFTER_S,
+                status=request.status,
+            )
+        )
+    try:
+        return proof_from_circular(
+            json.loads(stored.proof_json),
+            request_id=request.request_id,
+            size_bytes=request.data_size_bytes,
+            name=request.file_name,
+        )
+    except (KeyError, TypeError, ValueError, ValidationError) as exc:
+        raise ApiError(failure("proof_unavailable", "the stored proof cannot be rendered", retryable=False)) from exc
 
 
 class VerifyBody(BaseModel):
@@ -50,25 +74,7 @@ async def get_proof(request_id: str, caller: ReadCaller, session: SessionDep) ->
     if request is None or request.api_key_id != caller.api_key_id:
         raise ApiError(failure("request_not_found", "no such request", request_id=request_id))
     stored = await repo.certification_for_request(session, request_id)
-    if State(request.status) != State.COMPLETED or stored is None:
-        raise ApiError(
-            failure(
-                "proof_not_ready",
-                f"the request is {request.status}; the proof exists once it is completed",
-                retryable=State(request.status) != State.FAILED,
-                retry_after=PROOF_RETRY_AFTER_S,
-                status=request.status,
-            )
-        )
-    try:
-        proof = proof_from_circular(
-            json.loads(stored.proof_json),
-            request_id=request_id,
-            size_bytes=request.data_size_bytes,
-            name=request.file_name,
-        )
-    except (KeyError, TypeError, ValueError, ValidationError) as exc:
-        raise ApiError(failure("proof_unavailable", "the stored proof cannot be rendered", retryable=False)) from exc
+    proof = portable_proof(request, stored)
     return proof.model_dump(mode="json", by_alias=True)
 
 

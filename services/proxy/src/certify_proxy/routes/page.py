@@ -10,16 +10,13 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
-from pydantic import ValidationError
 
-from certify_client.proof import proof_from_circular
 from certify_common.errors import failure
 from certify_proxy import paypage
 from certify_proxy.deps import PublicRequest, RuntimeDep
 from certify_proxy.errors import ApiError
-from certify_proxy.routes.certificates import PROOF_RETRY_AFTER_S
+from certify_proxy.routes.certificates import portable_proof
 from certify_proxy.runtime import Runtime
-from certify_proxy.states import State
 from certify_proxy.store import repositories as repo
 from certify_proxy.store.models import CertificationRequest, utcnow
 from certify_proxy.views import status_view
@@ -52,25 +49,7 @@ async def payment_page_proof(request: PublicRequest, runtime: RuntimeDep) -> Res
     """The certify-proof (version 1) of a completed request, as ``GET /v1/certificates/{id}/proof`` gives it."""
     async with runtime.sessions() as session:
         stored = await repo.certification_for_request(session, request.request_id)
-    if State(request.status) != State.COMPLETED or stored is None:
-        raise ApiError(
-            failure(
-                "proof_not_ready",
-                f"the request is {request.status}; the proof exists once it is completed",
-                retryable=State(request.status) != State.FAILED,
-                retry_after=PROOF_RETRY_AFTER_S,
-                status=request.status,
-            )
-        )
-    try:
-        proof = proof_from_circular(
-            json.loads(stored.proof_json),
-            request_id=request.request_id,
-            size_bytes=request.data_size_bytes,
-            name=request.file_name,
-        )
-    except (KeyError, TypeError, ValueError, ValidationError) as exc:
-        raise ApiError(failure("proof_unavailable", "the stored proof cannot be rendered", retryable=False)) from exc
+    proof = portable_proof(request, stored)
     return Response(
         proof.to_json(),
         media_type="application/json",
