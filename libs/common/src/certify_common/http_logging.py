@@ -17,6 +17,7 @@ logger = logging.getLogger("certify.http")
 
 REQUEST_ID_HEADER = b"x-request-id"
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _QUIET_PATHS = frozenset({"/healthz", "/readyz", "/health", "/metrics"})
 
 
@@ -61,6 +62,7 @@ class RequestLoggingMiddleware:
                 elapsed = time.perf_counter() - start
                 path_label = _route_label(scope)
                 method = str(scope.get("method", "GET"))
+                method = method if method in _METHODS else "OTHER"  # a label: bounded set only
                 HTTP_DURATION.labels(method, path_label, str(status)).observe(elapsed)
                 if scope.get("path") not in _QUIET_PATHS:
                     extra: dict[str, Any] = {

@@ -90,7 +90,7 @@ def _outcome(result: Any) -> str:
 ToolResult = BaseModel | dict[str, Any] | None
 
 
-def _tool_middleware(server_name: str) -> ServerMiddleware[Any]:
+def _tool_middleware(server_name: str, known_tools: Callable[[], Awaitable[set[str]]]) -> ServerMiddleware[Any]:
     async def middleware(
         ctx: ServerRequestContext[Any, Any],
         call_next: Callable[[ServerRequestContext[Any, Any]], Awaitable[ToolResult]],
@@ -98,7 +98,9 @@ def _tool_middleware(server_name: str) -> ServerMiddleware[Any]:
         if ctx.method != "tools/call":
             return await call_next(ctx)
         params: Mapping[str, Any] = ctx.params or {}
-        tool = str(params.get("name", "unknown"))
+        requested = str(params.get("name", ""))
+        # The name comes from the client: only registered tools become metric labels (bounded cardinality).
+        tool = requested if requested in await known_tools() else "unknown"
         start = time.perf_counter()
         outcome = "error"
         with bound(tool=tool):
@@ -120,7 +122,17 @@ def _tool_middleware(server_name: str) -> ServerMiddleware[Any]:
 
 def new_mcp_server(name: str, instructions: str, version: str = "0.1.0") -> MCPServer:
     """An ``MCPServer`` with per-tool metrics and logs; register tools on it, then call :func:`create_service`."""
-    return MCPServer(name=name, instructions=instructions, version=version, middleware=[_tool_middleware(name)])
+    names: set[str] = set()
+
+    async def known_tools() -> set[str]:
+        if not names:  # tools are registered before the first request; read them once
+            names.update(tool.name for tool in await server.list_tools())
+        return names
+
+    server: MCPServer = MCPServer(
+        name=name, instructions=instructions, version=version, middleware=[_tool_middleware(name, known_tools)]
+    )
+    return server
 
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]

@@ -91,3 +91,13 @@ def _counter(text: str) -> float:
         if line.startswith(prefix):
             return float(line.split()[-1])
     return 0.0
+
+
+def test_an_unregistered_tool_name_is_counted_as_unknown() -> None:
+    _, app = build()
+    call = {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "no-such-tool-42", "arguments": {}}}
+    with TestClient(app, base_url="http://127.0.0.1:8000") as client:
+        client.post("/mcp", json=call, headers=JSONRPC_HEADERS)
+        metrics = client.get("/metrics").text
+    assert "no-such-tool-42" not in metrics
+    assert 'certify_mcp_tool_calls_total{outcome="error",server="demo",tool="unknown"}' in metrics

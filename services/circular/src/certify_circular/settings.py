@@ -107,7 +107,9 @@ class CircularSettings(ServiceSettings):
         return f"CIRCULAR_CEP_{network}_PRIVATE_KEY"
 
     def check_production(self) -> None:
-        """Production needs a real key and a real, TLS-protected NAG (never the sandbox)."""
+        """Production needs Redis, a real key and a real, TLS-protected NAG (never the sandbox)."""
+        if not self.redis_url:
+            raise ValueError("REDIS_URL must be set in production: nonces and idempotency keys are shared state")
         key = self.private_key
         require_real_secret(self.private_key_env_name, None if key is None else key.get_secret_value())
         if self.circular_nag_url is not None:

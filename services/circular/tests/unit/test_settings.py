@@ -36,6 +36,9 @@ def test_keys_and_chains_are_read_from_the_environment(monkeypatch: pytest.Monke
     assert load_wallet(settings) is not None
 
 
+REDIS = "redis://redis.certify.svc:6379/0"
+
+
 @pytest.mark.parametrize(
     "nag_url",
     [
@@ -46,21 +49,32 @@ def test_keys_and_chains_are_read_from_the_environment(monkeypatch: pytest.Monke
 )
 def test_production_refuses_a_sandbox_or_plain_http_nag(nag_url: str) -> None:
     with pytest.raises(ValidationError, match="CIRCULAR_NAG_URL"):
-        CircularSettings(certify_env="production", circular_cep_testnet_private_key=KEY, circular_nag_url=nag_url)
+        CircularSettings(
+            certify_env="production", redis_url=REDIS, circular_cep_testnet_private_key=KEY, circular_nag_url=nag_url
+        )
 
 
 def test_production_refuses_a_missing_or_placeholder_key() -> None:
     with pytest.raises(ValidationError, match="CIRCULAR_CEP_TESTNET_PRIVATE_KEY"):
-        CircularSettings(certify_env="production")
+        CircularSettings(certify_env="production", redis_url=REDIS)
     with pytest.raises(ValidationError, match="CIRCULAR_CEP_MAINNET_PRIVATE_KEY"):
         CircularSettings(
-            certify_env="production", circular_network="mainnet", circular_cep_mainnet_private_key="changeme"
+            certify_env="production",
+            redis_url=REDIS,
+            circular_network="mainnet",
+            circular_cep_mainnet_private_key="changeme",
         )
 
 
 def test_production_accepts_a_real_key_and_the_documented_nag() -> None:
-    settings = CircularSettings(certify_env="production", circular_cep_testnet_private_key=KEY)
+    settings = CircularSettings(certify_env="production", redis_url=REDIS, circular_cep_testnet_private_key=KEY)
     assert settings.circular_nag_url is None
+
+
+def test_production_refuses_to_run_without_redis() -> None:
+    # Without shared state a restart forgets idempotency keys and replicas hand out the same nonces.
+    with pytest.raises(ValidationError, match="REDIS_URL"):
+        CircularSettings(certify_env="production", redis_url="", circular_cep_testnet_private_key=KEY)
 
 
 def test_a_malformed_key_stops_the_start_without_quoting_it() -> None:

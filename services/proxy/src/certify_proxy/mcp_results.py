@@ -46,5 +46,9 @@ def interpret(server_name: str, tool: str, result: CallToolResult) -> dict[str, 
     MCP_CLIENT_CALLS.labels(server_name, tool, "ok").inc()
     structured = result.structured_content
     if not isinstance(structured, dict):
-        return failure("upstream_error", f"{server_name}.{tool} returned no structured result", server=server_name)
+        # An unexpected shape says nothing about what happened upstream (a settle may have moved money):
+        # retryable, so settlement is reconciled rather than abandoned.
+        return failure(
+            "upstream_error", f"{server_name}.{tool} returned no structured result", retryable=True, server=server_name
+        )
     return structured

@@ -8,7 +8,6 @@ The x402 server's own replay guard and the table's UNIQUE (network, payer, nonce
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import re
@@ -26,11 +25,11 @@ from certify_proxy.errors import ApiError
 from certify_proxy.metrics import PAYMENT_VERIFICATIONS
 from certify_proxy.receipts import block_number
 from certify_proxy.runtime import Runtime
-from certify_proxy.settlement_job import defer_settlement
+from certify_proxy.settlement_job import cancel_reservation, defer_settlement, reserve_settlement
 from certify_proxy.states import AWAITING_PAYMENT, State
 from certify_proxy.store import repositories as repo
 from certify_proxy.store.db import transaction
-from certify_proxy.store.models import CertificationRequest, Payment, aware, utcnow
+from certify_proxy.store.models import CertificationRequest, aware, utcnow
 from certify_proxy.workflow import Outcome, current_state
 
 logger = logging.getLogger("certify.proxy.payments")
@@ -111,23 +110,38 @@ async def _pay_locked(runtime: Runtime, request: CertificationRequest, auth: Aut
     if isinstance(verdict, Failure):
         raise _fail(verdict)
     reason = None if verdict["is_valid"] else str(verdict.get("reason") or "payment_invalid")
+    if reason is not None and not _CODE.match(reason):
+        reason = "payment_invalid"  # the reason becomes a metric label: only known codes pass
     PAYMENT_VERIFICATIONS.labels(reason or "valid").inc()
     if reason is not None and reason != "nonce_already_used":
-        code = reason if _CODE.match(reason) else "payment_invalid"
-        raise _fail(failure(code, str(verdict.get("message") or "the payment is not valid")))
+        raise _fail(failure(reason, str(verdict.get("message") or "the payment is not valid")))
     # nonce_already_used with no payment of ours on record: this very authorization may have been settled
     # by a proxy that died before recording it. settle_payment replays the first result for the same
     # authorization (no second transfer) and refuses any other with nonce_already_used.
+    try:
+        # The reconciliation is due once the lock and any settle call in flight are surely over.
+        due_s = runtime.settings.payment_lock_s + runtime.settings.mcp_call_timeout_s
+        await reserve_settlement(runtime, request.request_id, auth, arguments, due_s)
+    except IntegrityError:
+        # Another authorization (or process without our lock) reserved this request first: report that state.
+        recorded = await _recorded(runtime, request, auth)
+        if recorded is None:
+            raise
+        return recorded
     settled = await runtime.pool.call("x402", "settle_payment", arguments)
     if isinstance(settled, Failure):
         logger.warning("settlement failed", extra={"code": settled.code, "retryable": settled.retryable})
         if not settled.retryable:
+            await cancel_reservation(runtime, request.request_id)
             raise _fail(settled)
-        # The outcome is unknown or pending: a job reconciles it (same authorization, never a second payment).
-        with contextlib.suppress(IntegrityError):  # recorded meanwhile by another process: report that state
-            await defer_settlement(runtime, request.request_id, auth, arguments, settled)
+        # The outcome is unknown or pending: the reserved job reconciles it (same authorization, never twice).
+        await defer_settlement(runtime, request.request_id, settled)
         return await current_state(runtime, request)
     return await _record_payment(runtime, request, auth, settled, started)
+
+
+class _AlreadyRecorded(Exception):
+    """The payment row was already settled by the reconciliation job."""
 
 
 async def _record_payment(
@@ -142,21 +156,16 @@ async def _record_payment(
             locked = await repo.get_request(session, request.request_id, for_update=True)
             assert locked is not None
             now = utcnow()
-            session.add(
-                Payment(
-                    request_id=locked.request_id,
-                    network=auth.network,
-                    payer=auth.payer,
-                    nonce=auth.nonce,
-                    amount_atomic=auth.value_atomic,
-                    status="settled",
-                    tx_hash=tx_hash,
-                    block_number=block,
-                    settle_json=json.dumps(settled["settle_response"], separators=(",", ":")),
-                    settled_at=now,
-                    created_at=started,
-                )
-            )
+            payment = await repo.payment_for_request(session, locked.request_id)
+            if payment is None:
+                raise RuntimeError("the payment reserved before settlement is missing")
+            if payment.status != "pending":
+                # The reconciliation job recorded it first (a slow settle): nothing more to write.
+                raise _AlreadyRecorded
+            payment.status, payment.tx_hash, payment.block_number = "settled", tx_hash, block
+            payment.settle_json = json.dumps(settled["settle_response"], separators=(",", ":"))
+            payment.settled_at = now
+            session.add(payment)
             if State(locked.status) == State.QUOTED:  # not a resting state, but never lose a settled payment
                 repo.transition(session, locked, State.PAYMENT_PENDING, "payment received")
             repo.transition(session, locked, State.PAYMENT_VERIFIED, f"payment settled: {settled['transaction']}")
@@ -167,6 +176,8 @@ async def _record_payment(
                 {"request_id": locked.request_id},
                 max_attempts=runtime.settings.job_max_attempts,
             )
+    except _AlreadyRecorded:
+        pass
     except IntegrityError:
         # Recorded meanwhile by a process that did not share our lock (no Redis): report that state.
         recorded = await _recorded(runtime, request, auth)

@@ -1,8 +1,9 @@
 """Settlement retries: a paid submission whose settlement did not conclude is finished by a job.
 
-When ``settle_payment`` answers a retryable failure (the facilitator is down, timed out, or answered
-``settlement_pending``), the paid POST records the payment as ``pending`` and queues a
-``settle_reconcile`` job instead of failing the client (202 with the state). The job calls
+Before ``settle_payment`` is called, the paid POST records the payment as ``pending`` together with a
+delayed ``settle_reconcile`` job (write-ahead: a crash between the transfer and its record is repaired).
+When the settle answers a retryable failure (the facilitator is down, timed out, or answered
+``settlement_pending``), the job is brought forward and the client gets 202 with the state. The job calls
 ``settle_payment`` again with the same authorization: the x402 server reconciles it (receipt, or the
 identical body re-posted), so the payer can never be charged twice. Bounded by
 ``SETTLE_MAX_ATTEMPTS``; then the job is dead-lettered and the request carries a retryable
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import timedelta
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -38,16 +40,19 @@ SETTLED = "settled"
 FAILED = "failed"
 
 
-async def defer_settlement(
-    runtime: Runtime, request_id: str, auth: Authorization, arguments: dict[str, Any], fail: Failure
+async def reserve_settlement(
+    runtime: Runtime, request_id: str, auth: Authorization, arguments: dict[str, Any], delay_s: float
 ) -> None:
-    """Record a payment whose settlement is unconcluded and queue its reconciliation (one transaction)."""
-    settings = runtime.settings
+    """Write ahead, before ``settle_payment`` is called: a ``pending`` payment and its reconciliation job.
+
+    If this process dies after the facilitator moved the money but before the answer is stored, the job
+    (due after ``delay_s``, longer than any settle call) asks x402 again; x402 replays the first result for
+    the same authorization, so the payment ends recorded and certified, never lost and never paid twice.
+    The ``pending`` row also makes the database refuse a second authorization for the same request.
+    """
     async with transaction(runtime.sessions) as session:
         locked = await repo.get_request(session, request_id, for_update=True)
         assert locked is not None
-        now = utcnow()
-        transaction_hash = fail.details.get("transaction")
         session.add(
             Payment(
                 request_id=request_id,
@@ -56,28 +61,55 @@ async def defer_settlement(
                 nonce=auth.nonce,
                 amount_atomic=auth.value_atomic,
                 status=PENDING,
-                tx_hash=str(transaction_hash) if transaction_hash else None,
+                tx_hash=None,
                 block_number=None,
                 settle_json=None,
                 settled_at=None,
-                created_at=now,
+                created_at=utcnow(),
             )
         )
         if State(locked.status) == State.QUOTED:
             repo.transition(session, locked, State.PAYMENT_PENDING, "payment received")
-        locked.error_code = fail.code
-        locked.error_message = "the settlement is not confirmed yet; it is retried automatically"
-        locked.error_retryable = True
-        session.add(locked)
         await jobs.enqueue(
             session,
             jobs.SETTLE_RECONCILE,
             f"{jobs.SETTLE_RECONCILE}:{request_id}",
             {"request_id": request_id, **arguments},
-            max_attempts=settings.settle_max_attempts,
-            delay_s=retry_delay_s(settings.job_retry_delays_s, 1),
+            max_attempts=runtime.settings.settle_max_attempts,
+            delay_s=delay_s,
         )
+
+
+async def defer_settlement(runtime: Runtime, request_id: str, fail: Failure) -> None:
+    """A settle answered a retryable failure: say so on the request and let the job retry soon."""
+    settings = runtime.settings
+    async with transaction(runtime.sessions) as session:
+        locked = await repo.get_request(session, request_id, for_update=True)
+        payment = await repo.payment_for_request(session, request_id)
+        job = await jobs.job_for_request(session, jobs.SETTLE_RECONCILE, request_id)
+        assert locked is not None
+        if payment is not None and payment.status == PENDING and fail.details.get("transaction"):
+            payment.tx_hash = str(fail.details["transaction"])
+            session.add(payment)
+        locked.error_code = fail.code
+        locked.error_message = "the settlement is not confirmed yet; it is retried automatically"
+        locked.error_retryable = True
+        session.add(locked)
+        if job is not None and job.status == jobs.QUEUED:
+            job.run_at = utcnow() + timedelta(seconds=retry_delay_s(settings.job_retry_delays_s, 1))
+            session.add(job)
     logger.warning("settlement deferred", extra={"code": fail.code})
+
+
+async def cancel_reservation(runtime: Runtime, request_id: str) -> None:
+    """A settle was definitely refused (nothing moved): drop the reservation so another payment can be tried."""
+    async with transaction(runtime.sessions) as session:
+        payment = await repo.payment_for_request(session, request_id)
+        job = await jobs.job_for_request(session, jobs.SETTLE_RECONCILE, request_id)
+        if payment is not None and payment.status == PENDING:
+            await session.delete(payment)
+        if job is not None and job.status == jobs.QUEUED:
+            await session.delete(job)
 
 
 class SettlementJob:

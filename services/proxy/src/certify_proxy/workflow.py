@@ -123,7 +123,9 @@ def _apply_offer(request: CertificationRequest, offer: offers.Offer, body: dict[
 async def new_request(runtime: Runtime, body: CertifyBody, principal: Principal) -> Outcome:
     """Handle a new-request body: create and offer, re-serve, re-quote, or report the current state."""
     settings = runtime.settings
-    document = _raise_if_failure(document_of(body.data, body.data_hash, body.data_size_bytes, settings.max_data_bytes))
+    document = _raise_if_failure(
+        await asyncio.to_thread(document_of, body.data, body.data_hash, body.data_size_bytes, settings.max_data_bytes)
+    )
     network = check_network(runtime, body.network)
     if body.callback_url is not None:
         problem = check_callback_url(body.callback_url, settings.http_callbacks_allowed)
@@ -172,7 +174,9 @@ async def new_request(runtime: Runtime, body: CertifyBody, principal: Principal)
 async def check_same_request(runtime: Runtime, body: CertifyBody, principal: Principal) -> None:
     """409 unless a paid retry's full body describes the stored request (unknown ids are left to the payment)."""
     document = _raise_if_failure(
-        document_of(body.data, body.data_hash, body.data_size_bytes, runtime.settings.max_data_bytes)
+        await asyncio.to_thread(
+            document_of, body.data, body.data_hash, body.data_size_bytes, runtime.settings.max_data_bytes
+        )
     )
     network = check_network(runtime, body.network)
     async with runtime.sessions() as session:

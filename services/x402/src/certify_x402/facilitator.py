@@ -66,10 +66,10 @@ class Facilitator:
                 return self._retryable("facilitator_bad_answer", "the facilitator answered something that is not JSON")
             expected = "isValid" if endpoint == "verify" else "success"
             if not isinstance(answer, dict) or not isinstance(answer.get(expected), bool):
-                return failure(
-                    "facilitator_bad_answer",
-                    f"the facilitator's /{endpoint} answer has no {expected}",
-                    status=response.status_code,
-                )
+                message = f"the facilitator's /{endpoint} answer has no {expected}"
+                if endpoint == "settle":
+                    # The outcome is unknown (money may have moved): retryable, so it gets reconciled.
+                    return self._retryable("facilitator_bad_answer", message, status=response.status_code)
+                return failure("facilitator_bad_answer", message, status=response.status_code)
             outcome["outcome"] = "ok"
             return answer

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from typing import Any
 
@@ -20,7 +21,9 @@ router = APIRouter(tags=["quote"])
 @router.post("/v1/quote", summary="Price a certification (data or data_hash + data_size_bytes)")
 async def post_quote(body: QuoteBody, runtime: RuntimeDep, _caller: WriteCaller) -> dict[str, Any]:
     """Quote one certification in USDC; nothing is stored."""
-    document = document_of(body.data, body.data_hash, body.data_size_bytes, runtime.settings.max_data_bytes)
+    document = await asyncio.to_thread(
+        document_of, body.data, body.data_hash, body.data_size_bytes, runtime.settings.max_data_bytes
+    )
     if isinstance(document, Failure):
         raise ApiError(document)
     if body.data is None and body.data_size_bytes is None:

@@ -33,8 +33,9 @@ def _job_progress(wf_db, request_id: str) -> dict[str, object]:  # type: ignore[
 def test_killing_the_proxy_at_each_step_loses_nothing_and_certifies_once(
     wf_env, funded_wallet, kit, flow, stack, wf_db
 ) -> None:
-    # A killed process leaves its payment lock behind until the lock's TTL ends.
-    env, port = wf_env(PAYMENT_LOCK_S="5")
+    # A killed process leaves its payment lock behind until the lock's TTL ends; the write-ahead
+    # reconciliation of a settlement is due after the lock plus one MCP call timeout (15 s here).
+    env, port = wf_env(PAYMENT_LOCK_S="5", MCP_CALL_TIMEOUT_S="10")
     accepted_before = len(flow.nag_transactions())
     stats_url = f"{stack['sandbox'].url}/_control/usdc/stats"
     transfers_before = httpx.get(stats_url, timeout=10).json()["authorization_transfers"]
@@ -74,7 +75,9 @@ def test_killing_the_proxy_at_each_step_loses_nothing_and_certifies_once(
         assert flow.calls().get(ADD, 0) == adds + 1
         done.append(request_id)
 
-        # 3. Killed while the facilitator holds the settlement: the client's retry settles nothing twice.
+        # 3. Killed while the facilitator holds the settlement, and the client never comes back: the
+        #    payment reserved before the settle call is reconciled by its job and certified; a late retry
+        #    of the client settles nothing twice.
         settles = httpx.get(stats_url, timeout=10).json()["settle_calls"]
         request_id = f"wf-{uuid.uuid4().hex[:16]}"
         body = {"request_id": request_id, "data": base64.b64encode(flow.document()).decode(), "network": "base-sepolia"}
@@ -102,11 +105,11 @@ def test_killing_the_proxy_at_each_step_loses_nothing_and_certifies_once(
         finally:
             flow.faults("facilitator")
         proxy = _restart(kit, env, port)
+        flow.wait_status(proxy, request_id, "completed", timeout_s=90)
         retried = httpx.post(
             f"{proxy.url}/v1/certify", json={"request_id": request_id}, headers=paid_headers, timeout=60
         )
         assert retried.status_code in (200, 202), retried.text
-        flow.wait_status(proxy, request_id, "completed")
         done.append(request_id)
     finally:
         proxy.stop()
