@@ -11,12 +11,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from certify_common.errors import Failure, failure
 from certify_common.evm import UsdcNetwork, lookup
 
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+MAX_CALLBACK_URL_CHARS = 2048
 
 
 @dataclass(frozen=True)
@@ -63,3 +64,49 @@ def eip681_from_requirements(requirements: Mapping[str, Any]) -> str | Failure:
 def with_callback(uri: str, callback_url: str) -> str:
     """The EIP-681 URI with ``&callback=<callback_url, percent-encoded>`` appended (wallets ignore unknown keys)."""
     return f"{uri}&callback={quote(callback_url, safe='')}"
+
+
+def check_callback_url(url: str) -> str | Failure:
+    """Accept an absolute http(s) URL with a host, no credentials and no whitespace; return it unchanged."""
+    invalid = failure(
+        "invalid_callback_url",
+        f"callback_url must be an absolute http or https URL of at most {MAX_CALLBACK_URL_CHARS} characters",
+    )
+    if len(url) > MAX_CALLBACK_URL_CHARS or any(char.isspace() for char in url):
+        return invalid
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname
+        _ = parts.port  # raises ValueError on a malformed port
+    except ValueError:
+        return invalid
+    if parts.scheme not in ("http", "https") or not hostname:
+        return invalid
+    if parts.username is not None or parts.password is not None:
+        # A QR code is shown to anyone nearby: credentials have no place in it.
+        return failure("invalid_callback_url", "callback_url must not carry a user name or password")
+    return url
+
+
+@dataclass(frozen=True)
+class PaymentTransfer:
+    """What a payment QR carries: the EIP-681 URI, the callback, and the exact QR text."""
+
+    transfer: TransferRequest
+    uri: str
+    callback_url: str
+    qr_data: str
+
+
+def payment_transfer(
+    requirements: Mapping[str, Any], callback_url: str, *, embed_callback: bool
+) -> PaymentTransfer | Failure:
+    """Requirements (v1 or v2) and a callback → the payment QR's content (identical for every service)."""
+    callback = check_callback_url(callback_url)
+    if isinstance(callback, Failure):
+        return callback
+    transfer = transfer_from_requirements(requirements)
+    if isinstance(transfer, Failure):
+        return transfer
+    uri = eip681_uri(transfer)
+    return PaymentTransfer(transfer, uri, callback, with_callback(uri, callback) if embed_callback else uri)

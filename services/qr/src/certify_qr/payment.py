@@ -13,16 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
-from certify_common.eip681 import eip681_uri, transfer_from_requirements, with_callback
+from certify_common.eip681 import check_callback_url, payment_transfer
 from certify_common.errors import Failure, failure
 from certify_common.evm import lookup
 from certify_qr.drawing import draw_image
 from certify_qr.models import PaymentQr
 from certify_qr.symbol import ErrorLevel
-
-MAX_CALLBACK_URL_CHARS = 2048
 
 #: Told with every payment QR: the honest limit of a plain transfer (shared/specs/x402.md, "Wallet links").
 TRANSFER_NOTE = (
@@ -54,28 +51,6 @@ def select_requirements(offer: Mapping[str, Any]) -> Mapping[str, Any] | Failure
     )
 
 
-def check_callback_url(url: str) -> str | Failure:
-    """Accept an absolute http(s) URL with a host, no credentials and no whitespace; return it unchanged."""
-    invalid = failure(
-        "invalid_callback_url",
-        f"callback_url must be an absolute http or https URL of at most {MAX_CALLBACK_URL_CHARS} characters",
-    )
-    if len(url) > MAX_CALLBACK_URL_CHARS or any(char.isspace() for char in url):
-        return invalid
-    try:
-        parts = urlsplit(url)
-        hostname = parts.hostname
-        _ = parts.port  # raises ValueError on a malformed port
-    except ValueError:
-        return invalid
-    if parts.scheme not in ("http", "https") or not hostname:
-        return invalid
-    if parts.username is not None or parts.password is not None:
-        # A QR code is shown to anyone nearby: credentials have no place in it.
-        return failure("invalid_callback_url", "callback_url must not carry a user name or password")
-    return url
-
-
 def payment_qr(
     offer: Mapping[str, Any], callback_url: str, *, embed_callback: bool, size_px: int, error_correction: ErrorLevel
 ) -> PaymentQr | Failure:
@@ -86,11 +61,10 @@ def payment_qr(
     requirements = select_requirements(offer)
     if isinstance(requirements, Failure):
         return requirements
-    transfer = transfer_from_requirements(requirements)
-    if isinstance(transfer, Failure):
-        return transfer
-    uri = eip681_uri(transfer)
-    qr_data = with_callback(uri, callback) if embed_callback else uri
+    content = payment_transfer(requirements, callback, embed_callback=embed_callback)
+    if isinstance(content, Failure):
+        return content
+    transfer, uri, qr_data = content.transfer, content.uri, content.qr_data
     image = draw_image(qr_data, "png", size_px, error_correction)
     if isinstance(image, Failure):
         return image

@@ -40,24 +40,6 @@ def dapp_link(wallet: Wallet, page_url: str) -> str:
     return f"https://rnbwapp.com/dapp?url={quote(page_url, safe='')}"
 
 
-MAX_CALLBACK_URL_CHARS = 2048
-
-
-def check_callback_url(url: str) -> str | Failure:
-    """An absolute http(s) URL with a host, no credentials, no whitespace, at most 2048 characters."""
-    invalid = failure("invalid_callback_url", "callback_url must be an absolute http(s) URL without credentials")
-    if len(url) > MAX_CALLBACK_URL_CHARS or any(char.isspace() for char in url):
-        return invalid
-    try:
-        parts = urlsplit(url)
-        _ = parts.port  # raises ValueError on a malformed port
-    except ValueError:
-        return invalid
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.password:
-        return invalid
-    return url
-
-
 def check_page_url(page_url: str) -> str | Failure:
     """Only absolute http(s) URLs can open in a wallet browser (https outside loopback)."""
     parts = urlsplit(page_url)

@@ -10,7 +10,7 @@ from mcp.server import MCPServer
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
-from certify_common.eip681 import eip681_uri, transfer_from_requirements, with_callback
+from certify_common.eip681 import eip681_uri, payment_transfer, transfer_from_requirements
 from certify_common.errors import Failure
 from certify_common.mcp_service import new_mcp_server, result_of
 from certify_x402 import links
@@ -238,19 +238,16 @@ def build_server(settings: X402Settings, runtime: Runtime) -> MCPServer:
         qr_data is byte-identical to the qr server's for the same input. Failures: invalid_callback_url,
         unknown_network, invalid_address, invalid_amount.
         """
-        callback = links.check_callback_url(callback_url)
-        if isinstance(callback, Failure):
-            return result_of(callback)
-        transfer = transfer_from_requirements(payment_requirements)
-        if isinstance(transfer, Failure):
-            return result_of(transfer)
-        uri = eip681_uri(transfer)
+        content = payment_transfer(payment_requirements, callback_url, embed_callback=embed_callback)
+        if isinstance(content, Failure):
+            return result_of(content)
+        transfer = content.transfer
         return result_of(
             QrPaymentResult(
-                eip681_uri=uri,
-                qr_data=with_callback(uri, callback) if embed_callback else uri,
+                eip681_uri=content.uri,
+                qr_data=content.qr_data,
                 callback_embedded=embed_callback,
-                callback_url=callback,
+                callback_url=content.callback_url,
                 network=transfer.network.name,
                 chain_id=transfer.network.chain_id,
                 token=transfer.token,
