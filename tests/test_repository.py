@@ -69,15 +69,20 @@ def test_every_package_declares_the_distributions_it_imports(package: Path) -> N
 
 
 @pytest.mark.parametrize("package", [p for p in PACKAGES if p.parent.name == "services"], ids=lambda p: p.name)
-def test_every_service_has_its_entry_point_dockerfile_and_readme(package: Path) -> None:
+def test_every_service_has_its_entry_point_and_readme(package: Path) -> None:
     module = f"certify_{package.name}"
     assert (package / "src" / module / "__main__.py").exists()
     assert (package / "src" / module / "settings.py").exists()
-    assert (package / "Dockerfile").exists()
     assert (package / "README.md").exists()
-    dockerfile = (package / "Dockerfile").read_text()
-    assert "USER " in dockerfile, "containers run as a non-root user"
+    assert not (package / "Dockerfile").exists(), "images come from the one parametrised Dockerfile at the root"
+
+
+def test_the_one_dockerfile_builds_every_service_multi_stage_as_a_non_root_user() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "ARG SERVICE" in dockerfile
+    assert "USER 10001" in dockerfile, "containers run as a non-root numeric user"
     assert dockerfile.count("FROM ") >= 2, "multi-stage build"
+    assert re.search(r"^FROM python:3\.11\.\d+-slim-bookworm", dockerfile, re.MULTILINE), "pinned base image"
 
 
 def test_third_party_requirements_are_pinned_with_hashes_and_no_index() -> None:
