@@ -5,15 +5,21 @@ See ``certify_testkit.images`` for how the build is replayed without a Docker en
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import re
 import shlex
 import signal
 import subprocess
+import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import kmock
 import pytest
 
 from certify_testkit.images import IMAGE_VENV, Replay, Stage, parse_stages, replay_build_stage
@@ -63,6 +69,62 @@ def _runtime_env(stage: Stage, replay: Replay, scratch: Path, port: int) -> dict
     }
 
 
+@contextmanager
+def _kubernetes_api(folder: Path, namespace: str) -> Iterator[Path]:
+    """An emulated Kubernetes API (kmock) on loopback for the operator, with its resources declared; yields a
+    kubeconfig pointing at it. Runs on its own event loop in a thread, stopped on exit."""
+    ready = threading.Event()
+    stop: list[asyncio.Event] = []
+    url: list[str] = []
+
+    async def serve() -> None:
+        verbs = {"get", "list", "watch", "create", "update", "patch", "delete"}
+        async with kmock.KubernetesEmulator() as emulator, kmock.Server(emulator) as server:
+            for path, kind, namespaced in [
+                ("ops.certify.dev/v1alpha1/certifywallets", "CertifyWallet", True),
+                ("ops.certify.dev/v1alpha1/deadletters", "DeadLetter", True),
+                ("kopf.dev/v1/kopfpeerings", "KopfPeering", True),
+                ("v1/events", "Event", True),
+                ("v1/secrets", "Secret", True),
+                ("v1/namespaces", "Namespace", False),
+                ("apiextensions.k8s.io/v1/customresourcedefinitions", "CustomResourceDefinition", False),
+            ]:
+                emulator.resources[path] = kmock.ResourceInfo(kind=kind, namespaced=namespaced, verbs=verbs)
+            async with httpx.AsyncClient(base_url=str(server.url)) as http:
+                peering = {"apiVersion": "kopf.dev/v1", "kind": "KopfPeering", "status": {}}
+                peering["metadata"] = {"name": "certify-operator", "namespace": namespace}
+                created = await http.post(f"/apis/kopf.dev/v1/namespaces/{namespace}/kopfpeerings", json=peering)
+                created.raise_for_status()
+            stop.append(asyncio.Event())
+            url.append(str(server.url).rstrip("/"))
+            ready.set()
+            await stop[0].wait()
+
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True)
+    thread.start()
+    wait_until(ready.is_set, 30.0, what="the emulated Kubernetes API")
+    kubeconfig = folder / "kubeconfig"
+    context = {"cluster": "kmock", "user": "kmock", "namespace": namespace}
+    kubeconfig.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "kmock", "cluster": {"server": url[0]}}],
+                "users": [{"name": "kmock", "user": {}}],
+                "contexts": [{"name": "kmock", "context": context}],
+                "current-context": "kmock",
+            }
+        )
+    )
+    try:
+        yield kubeconfig
+    finally:
+        loop.call_soon_threadsafe(stop[0].set)
+        thread.join(timeout=30)
+
+
 def _entrypoint(stage: Stage) -> Path:
     for value in stage.values("COPY"):
         words = [word for word in shlex.split(value) if not word.startswith("--")]
@@ -99,6 +161,16 @@ def test_the_image_entry_point_serves_healthz_and_stops_on_sigterm(
     assert [user.split(":")[0] for user in final.values("USER")] == ["10001"], "non-root numeric user"
     port = free_port()
     env = _runtime_env(final, replays[service], tmp_path, port)
+    if service != "operator":
+        _run_until_healthy(service, final, env, tmp_path, port)
+        return
+    # The operator is healthy once kopf runs against an API server: it gets an emulated one.
+    with _kubernetes_api(tmp_path, "certify") as kubeconfig:
+        env.update({"KUBECONFIG": str(kubeconfig), "WATCH_NAMESPACE": "certify"})
+        _run_until_healthy(service, final, env, tmp_path, port)
+
+
+def _run_until_healthy(service: str, final: Stage, env: dict[str, str], tmp_path: Path, port: int) -> None:
     log_path = log_dir() / f"image-{service}-{port}.log"
     with log_path.open("ab") as log:
         proc = subprocess.Popen([str(_entrypoint(final))], env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)

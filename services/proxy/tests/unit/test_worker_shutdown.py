@@ -1,0 +1,68 @@
+"""Graceful shutdown (SIGTERM → lifespan stop): workers stop claiming and hand their running jobs back at once,
+so a rolling deployment does not leave jobs waiting for a lease to expire."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, cast
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from certify_proxy import jobrunner, jobs
+from certify_proxy.runtime import Runtime
+from certify_proxy.settings import ProxySettings
+from certify_proxy.store.db import create_engine, session_factory, transaction
+from certify_proxy.store.migrate import upgrade_async
+from certify_proxy.worker import Done, JobContext, Outcome, Workers
+
+
+class Blocking:
+    """A handler whose attempt runs until it is cancelled."""
+
+    def __init__(self) -> None:
+        self.retry_delays_s = [5.0]
+        self.started = asyncio.Event()
+
+    async def run(self, context: JobContext) -> Outcome:
+        self.started.set()
+        await asyncio.Event().wait()
+        return Done()
+
+    async def dead_lettered(self, *args: Any) -> None:
+        raise AssertionError("never dead-lettered here")
+
+
+@pytest.fixture
+async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'queue.db'}"
+    await upgrade_async(url)
+    settings = ProxySettings(database_url=url, job_workers=2, job_poll_interval_s=0.05, job_lease_s=300)
+    engine: AsyncEngine = create_engine(settings)
+    fake = SimpleNamespace(
+        settings=settings, engine=engine, sessions=session_factory(engine), pool=SimpleNamespace(servers={})
+    )
+    try:
+        yield cast(Runtime, fake)
+    finally:
+        await engine.dispose()
+
+
+async def test_stopping_releases_the_running_job_at_once_and_claims_nothing_more(runtime: Runtime) -> None:
+    async with transaction(runtime.sessions) as session:
+        await jobs.enqueue(session, jobs.CERTIFY, "long", {"request_id": "long"}, max_attempts=3)
+    handler = Blocking()
+    workers = Workers(runtime, {jobs.CERTIFY: handler})
+    workers.start()
+    await asyncio.wait_for(handler.started.wait(), 10)
+
+    await asyncio.wait_for(workers.stop(), 10)
+
+    async with transaction(runtime.sessions) as session:
+        await jobs.enqueue(session, jobs.CERTIFY, "after", {"request_id": "after"}, max_attempts=3)
+    # The lease was 300 s: only a release at shutdown makes the job due again right away, attempt unspent.
+    taken = [await jobrunner.claim(runtime.sessions, "next-pod", 30, postgres=False) for _ in range(2)]
+    assert sorted((job.dedupe_key, job.attempts) for job in taken if job) == [("after", 1), ("long", 1)]
