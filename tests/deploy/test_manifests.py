@@ -7,7 +7,17 @@ from typing import Any
 import pytest
 
 from certify_proxy.app import create_app
-from certify_testkit.chart import ENVIRONMENTS, component, named, of_kind, pod_specs
+from certify_testkit.chart import (
+    ENVIRONMENTS,
+    ROOT,
+    component,
+    environment_values,
+    merged,
+    named,
+    of_kind,
+    pod_specs,
+    render,
+)
 
 Manifests = dict[str, list[dict[str, Any]]]
 MCP_SERVERS = ("x402", "circular", "quote", "qr")
@@ -182,8 +192,6 @@ def test_the_proxy_shuts_down_gracefully_within_its_grace_period(environment: st
 
 
 def test_otel_variables_pass_through_only_when_set(manifests: Manifests) -> None:
-    from certify_testkit.chart import environment_values, merged, render
-
     plain = named(manifests["production"], "Deployment", "certify-quote")["spec"]["template"]["spec"]["containers"][0]
     assert not [v for v in plain["env"] if v["name"].startswith("OTEL_")]
     values = merged(environment_values("production"), {"extraEnv": {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://otel:4318"}})
@@ -203,3 +211,13 @@ def test_mcp_servers_accept_their_service_names_and_the_proxy_finds_them(
         url = proxy[f"MCP_{server.upper()}_URL"]
         assert url == f"http://certify-{server}:{config['PORT']}/mcp"
         assert f"certify-{server}:*" in config["ALLOWED_HOSTS"].split(",")
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_every_service_of_the_repository_is_deployed(environment: str, manifests: Manifests) -> None:
+    services = {path.parent.name for path in ROOT.glob("services/*/pyproject.toml")}
+    if environment != "dev":
+        services.discard("sandbox")  # local stand-ins only: production refuses them
+    deployed = {component(doc) for doc in of_kind(manifests[environment], "Deployment")}
+    assert services <= deployed
+    assert ("sandbox" in deployed) == (environment == "dev")
