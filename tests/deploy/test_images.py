@@ -22,7 +22,15 @@ import httpx
 import kmock
 import pytest
 
-from certify_testkit.images import IMAGE_VENV, Replay, Stage, parse_stages, replay_build_stage
+from certify_testkit.images import (
+    IMAGE_VENV,
+    BuildContext,
+    Replay,
+    Stage,
+    copy_sources,
+    parse_stages,
+    replay_build_stage,
+)
 from certify_testkit.paths import repo_root
 from certify_testkit.processes import free_port, log_dir, wait_until
 
@@ -205,7 +213,11 @@ def test_a_dockerfile_that_forgets_a_library_fails_the_install_test(tmp_path: Pa
     assert "libs/client" in replay.output
 
 
-def test_the_build_context_excludes_tests_and_caches() -> None:
-    ignored = (ROOT / ".dockerignore").read_text().splitlines()
-    assert "**/tests" in ignored
-    assert "**/__pycache__" in ignored
+def test_the_build_context_keeps_tests_caches_and_other_files_out_of_the_images(tmp_path: Path) -> None:
+    context = BuildContext(ROOT)
+    assert context.excluded("services/proxy/tests/unit/test_job_queue.py")
+    assert context.excluded("libs/common/src/certify_common/__pycache__/x.pyc")
+    assert context.excluded("libs/testkit/pyproject.toml")
+    assert not context.excluded("services/proxy/src/certify_proxy/app.py")
+    with pytest.raises(FileNotFoundError, match="not in the build context"):
+        copy_sources(context, tmp_path, "README.md ./")

@@ -3,8 +3,9 @@
 No Docker engine runs here, so the build stage is replayed the way the engine would run it: its
 ``COPY`` instructions copy exactly their sources (minus ``.dockerignore``'s ``**/name`` exclusions) into a
 folder standing for the stage's ``WORKDIR``, and its ``RUN`` instructions run there with the same commands,
-the image's virtualenv path pointing into that folder. A package the Dockerfile forgets to copy is
-missing from the folder, so the install step fails as it would in ``docker build``.
+the image's virtualenv path pointing into that folder. A package the Dockerfile forgets to copy (or that
+``.dockerignore`` keeps out of the context) is missing from the folder, so the install step fails as it
+would in ``docker build``.
 
 Two deliberate differences, for speed: the pinned ``pip install uv==X`` step is checked against the uv of
 this checkout and not re-run, and ``--no-cache`` is dropped so the shared uv cache serves the wheels.
@@ -72,16 +73,33 @@ def _substitute(value: str, args: dict[str, str]) -> str:
     return re.sub(r"\$\{(\w+)\}|\$(\w+)", lambda m: args.get(m.group(1) or m.group(2), m.group(0)), value)
 
 
-def dockerignore_names(context: Path) -> set[str]:
-    """Base names excluded everywhere by ``.dockerignore`` (its ``**/name`` lines)."""
-    path = context / ".dockerignore"
-    if not path.exists():
-        return set()
-    lines = [line.strip() for line in path.read_text().splitlines()]
-    return {line[3:] for line in lines if line.startswith("**/")}
+class BuildContext:
+    """The files ``docker build`` sends: the context folder less what ``.dockerignore`` excludes.
+
+    ``.dockerignore`` is read as Docker reads it: patterns in order, the last one matching a path (or one of
+    its parent folders) decides, ``!`` re-includes.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        path = root / ".dockerignore"
+        lines = path.read_text().splitlines() if path.exists() else []
+        self.patterns = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+    def excluded(self, relative: str) -> bool:
+        """Whether ``relative`` (a path inside the context, with ``/``) stays out of the build."""
+        parts = relative.split("/")
+        candidates = ["/".join(parts[: index + 1]) for index in range(len(parts))]
+        result = False
+        for pattern in self.patterns:
+            negated = pattern.startswith("!")
+            glob = pattern[1:] if negated else pattern
+            if any(fnmatch.fnmatchcase(candidate, glob) for candidate in candidates):
+                result = not negated
+        return result
 
 
-def copy_sources(context: Path, workdir: Path, copy_value: str, ignored: set[str]) -> None:
+def copy_sources(context: BuildContext, workdir: Path, copy_value: str) -> None:
     """Run one ``COPY src... dest`` (no ``--from``) from the build context into the replay folder."""
     words = [word for word in shlex.split(copy_value) if not word.startswith("--")]
     *sources, dest = words
@@ -89,16 +107,17 @@ def copy_sources(context: Path, workdir: Path, copy_value: str, ignored: set[str
         raise ValueError(f"COPY to an absolute path ({dest}) is outside the replayed WORKDIR")
     target_dir = workdir / dest
 
-    def ignore(_folder: str, names: list[str]) -> set[str]:
-        return {name for name in names if any(fnmatch.fnmatch(name, pattern) for pattern in ignored)}
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        base = Path(folder).relative_to(context.root).as_posix()
+        return {name for name in names if context.excluded(f"{base}/{name}")}
 
     for source in sources:
-        origin = context / source
-        if not origin.exists():
-            raise FileNotFoundError(f"COPY source {source} does not exist in the build context")
+        origin = context.root / source
+        if not origin.exists() or context.excluded(source.rstrip("/")):
+            raise FileNotFoundError(f"COPY source {source} is not in the build context")
         if origin.is_dir():
-            destination = target_dir if len(sources) == 1 and not dest.endswith("/") else target_dir / origin.name
-            shutil.copytree(origin, destination, ignore=ignore, dirs_exist_ok=True)
+            # Docker copies a folder's contents into the destination.
+            shutil.copytree(origin, target_dir, ignore=ignore, dirs_exist_ok=True)
         else:
             destination = target_dir / origin.name if dest.endswith("/") or len(sources) > 1 else target_dir
             destination.parent.mkdir(parents=True, exist_ok=True)
@@ -121,7 +140,7 @@ def replay_build_stage(context: Path, stage: Stage, root: Path, uv: Path) -> Rep
     workdir = root / "src"
     venv = root / "venv"
     workdir.mkdir(parents=True)
-    ignored = dockerignore_names(context)
+    build_context = BuildContext(context)
     version = subprocess.run([str(uv), "--version"], capture_output=True, text=True, check=True)  # noqa: S603
     uv_version = version.stdout.split()[1]
     env = {
@@ -135,7 +154,7 @@ def replay_build_stage(context: Path, stage: Stage, root: Path, uv: Path) -> Rep
         if kind == "COPY":
             if "--from=" in value:
                 raise ValueError("a build stage that copies from another stage is not replayable here")
-            copy_sources(context, workdir, value, ignored)
+            copy_sources(build_context, workdir, value)
         elif kind == "RUN":
             pinned = re.fullmatch(r"pip install --no-cache-dir uv==(\S+)", value.strip())
             if pinned:
