@@ -178,7 +178,19 @@ def test_the_image_entry_point_serves_healthz_and_stops_on_sigterm(
         _run_until_healthy(service, final, env, tmp_path, port)
 
 
+def _files(folder: Path) -> dict[str, float]:
+    return {str(path): path.stat().st_mtime for path in folder.rglob("*")}
+
+
 def _run_until_healthy(service: str, final: Stage, env: dict[str, str], tmp_path: Path, port: int) -> None:
+    # The image's root filesystem is read-only in Kubernetes: running must write nothing into the virtualenv.
+    venv = Path(env["PATH"].split(os.pathsep)[0]).parent
+    before = _files(venv)
+    _run(service, final, env, tmp_path, port)
+    assert _files(venv) == before, f"{service} wrote into its read-only virtualenv"
+
+
+def _run(service: str, final: Stage, env: dict[str, str], tmp_path: Path, port: int) -> None:
     log_path = log_dir() / f"image-{service}-{port}.log"
     with log_path.open("ab") as log:
         proc = subprocess.Popen([str(_entrypoint(final))], env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
