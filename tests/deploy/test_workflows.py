@@ -88,9 +88,12 @@ def test_skaffold_builds_one_artifact_per_image_and_deploys_the_chart_per_profil
     profiles = {p["name"]: p for p in config["profiles"]}
     assert release["valuesFiles"] == ["k8s/values/dev.yaml"]
     assert profiles["dev"]["portForward"][0]["resourceName"] == "certify-proxy"
+    templates = "/deploy/helm/releases/0/setValueTemplates"
     for name in ("staging", "production"):
         assert profiles[name]["patches"] == [
-            {"op": "replace", "path": "/deploy/helm/releases/0/valuesFiles", "value": [f"k8s/values/{name}.yaml"]}
+            {"op": "replace", "path": "/deploy/helm/releases/0/valuesFiles", "value": [f"k8s/values/{name}.yaml"]},
+            {"op": "add", "path": f"{templates}/x402.payTo", "value": "{{.X402_PAY_TO}}"},
+            {"op": "add", "path": f"{templates}/proxy.ingress.host", "value": "{{.INGRESS_HOST}}"},
         ]
     for values_file in ("dev", "staging", "production"):
         assert (ROOT / "k8s" / "values" / f"{values_file}.yaml").exists()
