@@ -139,6 +139,7 @@ def test_the_operator_reaches_the_api_server_and_the_proxy_admin_api(
     documents = manifests[environment]
     pods = _pods(documents)
     assert can_reach(documents, pods["operator"], Peer(None, ip="203.0.113.1"), 443)
+    assert can_reach(documents, pods["operator"], Peer(None, ip="203.0.113.1"), 6443)
     assert can_reach(documents, pods["operator"], pods["proxy"], PORTS["proxy"])
     assert not can_reach(documents, pods["operator"], pods["circular"], PORTS["circular"])
 
