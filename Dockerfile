@@ -14,8 +14,9 @@ COPY libs/client libs/client
 COPY services/${SERVICE} services/${SERVICE}
 # Third-party packages come pinned and hash-checked from constraints.txt; the repository's own libraries come
 # from their folders (local-packages.txt overrides), and only those the service's pyproject declares.
+# Bytecode is compiled here: at run time the root filesystem is read-only and nothing may be cached.
 RUN uv venv /opt/venv \
-    && uv pip install --no-cache --python /opt/venv/bin/python \
+    && uv pip install --no-cache --compile-bytecode --python /opt/venv/bin/python \
        -c constraints.txt --overrides local-packages.txt services/${SERVICE}
 
 FROM python:3.11.14-slim-bookworm

@@ -7,8 +7,9 @@ the image's virtualenv path pointing into that folder. A package the Dockerfile 
 ``.dockerignore`` keeps out of the context) is missing from the folder, so the install step fails as it
 would in ``docker build``.
 
-Two deliberate differences, for speed: the pinned ``pip install uv==X`` step is checked against the uv of
-this checkout and not re-run, and ``--no-cache`` is dropped so the shared uv cache serves the wheels.
+Deliberate differences, for speed only: the pinned ``pip install uv==X`` step is checked against the uv of
+this checkout and not re-run, ``--no-cache`` is dropped so the shared uv cache serves the wheels, and
+``--compile-bytecode`` is dropped (compiling changes no installed file's presence, only adds caches).
 """
 
 from __future__ import annotations
@@ -161,7 +162,7 @@ def replay_build_stage(context: Path, stage: Stage, root: Path, uv: Path) -> Rep
                 if pinned.group(1) != uv_version:
                     return Replay(workdir, venv, 1, f"image pins uv {pinned.group(1)}, this checkout has {uv_version}")
                 continue
-            command = value.replace(IMAGE_VENV, str(venv)).replace("--no-cache ", "")
+            command = value.replace(IMAGE_VENV, str(venv)).replace("--no-cache ", "").replace("--compile-bytecode ", "")
             result = subprocess.run(  # noqa: S603 - the Dockerfile's own command, in a scratch folder
                 ["/bin/sh", "-c", command], cwd=workdir, env=env, capture_output=True, text=True, check=False
             )
