@@ -1,10 +1,11 @@
-"""The proxy's background work, started in the lifespan: job workers and the CIRX balance check."""
+"""The proxy's background work, started in the lifespan: job workers, the CIRX balance check, queue gauges."""
 
 from __future__ import annotations
 
 from certify_proxy import jobs
 from certify_proxy.balance import BalanceMonitor
 from certify_proxy.certification_job import CertificationJob
+from certify_proxy.queue_metrics import QueueMetrics
 from certify_proxy.runtime import Runtime
 from certify_proxy.settlement_job import SettlementJob
 from certify_proxy.webhooks import WEBHOOK, WebhookJob
@@ -23,13 +24,16 @@ class Background:
         }
         self.workers = Workers(runtime, handlers)
         self.balance = BalanceMonitor(runtime)
+        self.queue_metrics = QueueMetrics(runtime)
 
     def start(self) -> None:
         """Start every task."""
         self.workers.start()
         self.balance.start()
+        self.queue_metrics.start()
 
     async def stop(self) -> None:
         """Stop every task (a job cut short is taken over by any worker after its lease)."""
         await self.workers.stop()
         await self.balance.stop()
+        await self.queue_metrics.stop()

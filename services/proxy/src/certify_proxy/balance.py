@@ -1,7 +1,9 @@
 """The CIRX wallet balance check: read it, store it, export it, warn before it runs out.
 
 A background task in every proxy process calls ``circular.get_wallet_balance`` every
-``BALANCE_CHECK_INTERVAL_S`` (the admin API runs the same check on demand). Each reading is stored
+``BALANCE_CHECK_INTERVAL_S`` (the admin API runs the same check on demand, without exporting it:
+the Kubernetes operator calls it and exports ``certify_cirx_wallet_balance`` itself, so with the
+operator deployed set ``BALANCE_CHECK_INTERVAL_S=0`` and the gauge has one source). Each reading is stored
 in ``wallet_balances``; the daily burn rate is what the readings of the last day went down by
 (top-ups are not spending), scaled to a day; under ``BALANCE_WARNING_CIRX`` a warning names the burn
 rate and the estimated time to depletion. Amounts stay ``Decimal`` (the gauge is a float by nature).
@@ -19,8 +21,7 @@ from typing import Any
 from sqlalchemy import select
 
 from certify_common.errors import Failure, failure
-from certify_proxy.metrics import CIRX_WALLET_BALANCE
-from certify_proxy.metrics_workflow import CIRX_DAILY_BURN
+from certify_proxy.metrics_workflow import balance_gauges
 from certify_proxy.runtime import Runtime
 from certify_proxy.store.db import transaction
 from certify_proxy.store.models import WalletBalance, aware, utcnow
@@ -45,8 +46,8 @@ def daily_burn(readings: list[tuple[float, Decimal]]) -> Decimal | None:
     return spent * Decimal(86400) / Decimal(str(span_s))
 
 
-async def check_balance(runtime: Runtime) -> dict[str, Any] | Failure:
-    """Read, store and export the balance; the report the admin API returns."""
+async def check_balance(runtime: Runtime, *, export: bool = False) -> dict[str, Any] | Failure:
+    """Read and store the balance (and export it when ``export``); the report the admin API returns."""
     answer = await runtime.pool.call("circular", "get_wallet_balance", {"asset": ASSET})
     if isinstance(answer, Failure):
         logger.warning("balance check failed", extra={"code": answer.code})
@@ -67,8 +68,10 @@ async def check_balance(runtime: Runtime) -> dict[str, Any] | Failure:
         rows = list((await session.execute(statement)).scalars())
     readings = [(moment.timestamp(), Decimal(row.balance)) for row in rows if (moment := aware(row.checked_at))]
     burn = daily_burn(readings)
-    CIRX_WALLET_BALANCE.set(float(balance))
-    CIRX_DAILY_BURN.set(float(burn or 0))
+    if export:
+        balance_gauge, burn_gauge = balance_gauges()
+        balance_gauge.set(float(balance))
+        burn_gauge.set(float(burn or 0))
     days_left = balance / burn if burn else None
     threshold = runtime.settings.balance_warning_cirx
     low = balance < threshold
@@ -120,7 +123,7 @@ class BalanceMonitor:
             await circular.wait_connected(min(interval, 30.0))
         while True:
             try:
-                await check_balance(self.runtime)
+                await check_balance(self.runtime, export=True)
             except Exception as exc:  # noqa: BLE001 - an outage must not end the task; the next tick retries
                 logger.warning("balance check raised", extra={"error": type(exc).__name__})
             await asyncio.sleep(interval)

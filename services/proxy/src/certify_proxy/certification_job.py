@@ -139,7 +139,9 @@ class CertificationJob:
                 return Retry(f"request {request.request_id} vanished")
             if State(locked.status) != State.COMPLETED:
                 store_proof(session, locked, proof)
-                repo.transition(session, locked, State.COMPLETED, f"certified in block {proof['block_id']}")
+                verified = await repo.verified_at(session, locked.request_id)
+                reason = f"certified in block {proof['block_id']}"
+                repo.transition(session, locked, State.COMPLETED, reason, verified_at=verified)
                 await enqueue_webhook(session, locked, runtime.settings)
             await context.save_in(session, progress)
             await context.finish(session)

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
-CERTIFICATIONS = Counter("certify_certifications_total", "Certification requests by final status.", ["status"])
+CERTIFICATIONS = Counter(
+    "certify_certifications_total", "Certification requests by first final status (each request once).", ["status"]
+)
+CERTIFICATIONS_RECOVERED = Counter(
+    "certify_certifications_recovered_total",
+    "Failed requests re-queued by an operator that reached a final status again (already counted as failed).",
+    ["status"],
+)
 CERTIFICATION_DURATION = Histogram(
     "certify_certification_duration_seconds",
-    "From request creation to a final state, by client type.",
+    "From payment verified to completed (first completions), by client type.",
     ["client_type"],
     buckets=(1, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600),
 )
 PAYMENT_VERIFICATIONS = Counter(
     "certify_payment_verifications_total", "Payment verifications by result (valid or the reason code).", ["result"]
 )
-CIRX_WALLET_BALANCE = Gauge("certify_cirx_wallet_balance", "Last CIRX balance read from the service wallet.")
 STATE_TRANSITIONS = Counter("certify_state_transitions_total", "Lifecycle transitions by target state.", ["to_state"])
 MCP_CLIENT_CALLS = Counter(
     "certify_mcp_client_calls_total",

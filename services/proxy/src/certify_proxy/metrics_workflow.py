@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from prometheus_client import Counter, Gauge
 
 JOB_RUNS = Counter(
@@ -12,4 +14,22 @@ JOB_RUNS = Counter(
 WEBHOOK_DELIVERIES = Counter(
     "certify_webhook_deliveries_total", "Webhook delivery attempts by outcome (delivered, failed).", ["outcome"]
 )
-CIRX_DAILY_BURN = Gauge("certify_cirx_daily_burn", "CIRX spent per day over the last day's balance readings.")
+JOBS_WAITING = Gauge("certify_jobs_queued", "Jobs queued or running, by kind (the queue backlog).", ["kind"])
+JOB_OLDEST_AGE = Gauge(
+    "certify_job_oldest_due_age_seconds", "How long the most overdue queued job has been due, by kind.", ["kind"]
+)
+JOBS_STUCK = Gauge("certify_jobs_stuck", "Running jobs past their lease and queued jobs overdue (STUCK_AFTER_S).")
+DEAD_LETTERS_WAITING = Gauge("certify_dead_letters", "Dead letters not re-queued yet, by job kind.", ["kind"])
+
+
+@cache
+def balance_gauges() -> tuple[Gauge, Gauge]:
+    """``certify_cirx_wallet_balance`` and ``certify_cirx_daily_burn``, registered on first use.
+
+    Only the process that runs the periodic balance check exports them (the proxy's monitor, or the
+    Kubernetes operator when the monitor is off): an unset gauge would read 0 and page someone.
+    """
+    return (
+        Gauge("certify_cirx_wallet_balance", "Last CIRX balance read from the service wallet."),
+        Gauge("certify_cirx_daily_burn", "CIRX spent per day over the last day's balance readings."),
+    )

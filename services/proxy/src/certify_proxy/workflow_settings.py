@@ -58,10 +58,19 @@ class WorkflowSettings(ServiceSettings):
         None, description="HMAC secret for webhooks of keyless (AUTH_MODE=open) requests; unset: sent unsigned."
     )
     balance_check_interval_s: float = Field(
-        300.0, ge=0, le=86400, description="Interval of the CIRX wallet balance check; 0 disables the task."
+        300.0,
+        ge=0,
+        le=86400,
+        description=(
+            "Interval of the CIRX wallet balance check; 0 disables the task. Set 0 where the Kubernetes operator"
+            " watches the wallet (the Helm chart does): certify_cirx_wallet_balance then has one source."
+        ),
     )
     balance_warning_cirx: Decimal = Field(
         Decimal(100), ge=0, description="A balance under this many CIRX logs a warning with the time to depletion."
+    )
+    queue_metrics_interval_s: float = Field(
+        15.0, ge=0, le=3600, description="How often the queue backlog and dead-letter gauges are refreshed; 0: never."
     )
     stuck_after_s: float = Field(
         300.0, gt=0, le=86400, description="A queued job overdue by this long is listed as stuck by the admin API."

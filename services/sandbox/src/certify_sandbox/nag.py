@@ -6,7 +6,8 @@ official library's ``NAG_URL + "Circular_<Name>_"`` concatenation reaches ``POST
 network does. ``GET /network/getNAG?network=`` mimics the discovery endpoint.
 
 Control (tests, `make run`): ``PUT/GET /_control/nag/plan`` (timing, stuck Pending, dropped answers,
-fees), ``POST /_control/nag/fund``, ``GET /_control/nag/transactions``, ``POST /_control/nag/reset``;
+fees), ``POST /_control/nag/fund``, ``PUT /_control/nag/balance`` (drain a wallet),
+``GET /_control/nag/transactions``, ``POST /_control/nag/reset``;
 latency, 5xx and hangs come from the shared fault plan ``nag`` and call counts from ``/_control/calls``
 (``nag.Circular_AddTransaction_`` …).
 """
@@ -143,6 +144,17 @@ class DroppedAnswer(Response):
         raise ConnectionAbortedError("sandbox NAG fault: answer dropped after the transaction was accepted")
 
 
+class BalanceSetting(BaseModel):
+    """A balance set outright on a registered wallet (draining it, for tests)."""
+
+    address: str = Field(pattern=r"^(0x)?[0-9a-f]{64}$")
+    balance: Decimal = Field(ge=0)
+    asset: str = "CIRX"
+    blockchain: str = Field(
+        "8a20baa40c45dc5055aeb26197c203e576ef389d9acb171bd62da11dc5ad72b2", pattern=r"^[0-9a-f]{64}$"
+    )
+
+
 class Funding(BaseModel):
     """CIRX (or another asset) credited to a registered wallet."""
 
@@ -201,6 +213,15 @@ def build_router(faults: Faults) -> APIRouter:
         if balance is None:
             raise HTTPException(404, "wallet not registered on this blockchain")
         return {"address": checks.unprefixed(funding.address), "asset": funding.asset, "balance": str(balance)}
+
+    @router.put("/_control/nag/balance")
+    async def set_balance(setting: BalanceSetting) -> dict[str, str]:
+        """Set a wallet's balance outright (tests drain the service wallet with it)."""
+        wallet = ledger.wallet(setting.blockchain, setting.address)
+        if wallet is None:
+            raise HTTPException(404, "wallet not registered on this blockchain")
+        wallet.balances[setting.asset] = setting.balance
+        return {"address": checks.unprefixed(setting.address), "asset": setting.asset, "balance": str(setting.balance)}
 
     @router.get("/_control/nag/transactions")
     async def transactions(address: str | None = None) -> list[dict[str, str]]:

@@ -142,3 +142,13 @@ def test_network_discovery_answers_the_sandbox_base(nag: TestClient) -> None:
         "url": "http://testserver/nag/NAG.php?cep=",
     }
     assert nag.get("/network/getNAG", params={"network": "nowhere"}).json()["status"] == "error"
+
+
+def test_a_wallet_balance_can_be_set_outright_to_drain_it_and_unknown_wallets_are_404(nag: TestClient) -> None:
+    wallet = registered(nag, fund="500")
+    drained = nag.put("/_control/nag/balance", json={"address": wallet.address, "balance": "3.5"})
+    assert drained.json() == {"address": wallet.address, "asset": "CIRX", "balance": "3.5"}
+    body = {"Blockchain": CHAIN, "Address": wallet.address, "Version": "1.0.13", "Asset": "CIRX"}
+    assert '"Balance": 3.5' in nag.post(BASE + "Circular_GetWalletBalance_", json=body).text
+    unknown = nag.put("/_control/nag/balance", json={"address": "cd" * 32, "balance": "1"})
+    assert unknown.status_code == 404

@@ -1,4 +1,5 @@
-"""Admin API (admin keys only, 403 otherwise): dead letters, re-queueing, stuck jobs, the balance check.
+"""Admin API (admin keys only, 403 otherwise): dead letters, re-queueing, any request's status,
+stuck jobs, the balance check.
 
 The Kubernetes operator mirrors dead letters as custom resources and re-queues through these routes.
 """
@@ -15,7 +16,9 @@ from certify_proxy.auth import Principal
 from certify_proxy.balance import check_balance
 from certify_proxy.deps import PrincipalDep, RuntimeDep, SessionDep
 from certify_proxy.errors import ApiError
+from certify_proxy.store import repositories as repo
 from certify_proxy.store.db import transaction
+from certify_proxy.views import status_view
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
@@ -53,6 +56,17 @@ async def requeue_dead_letter(dead_letter_id: int, _admin: Admin, runtime: Runti
         return deadletters.dead_letter_view(row)
 
 
+@router.get("/requests/{request_id}", summary="Any client's request, as its status document")
+async def get_request_status(
+    request_id: str, _admin: Admin, runtime: RuntimeDep, session: SessionDep
+) -> dict[str, Any]:
+    """What ``GET /v1/status`` shows its owner (the operator follows re-queued dead letters with it)."""
+    request = await repo.get_request(session, request_id)
+    if request is None:
+        raise ApiError(failure("request_not_found", "no such request", request_id=request_id))
+    return await status_view(session, request, runtime.settings.public_base_url)
+
+
 @router.get("/jobs/stuck", summary="Jobs whose worker died or that are long overdue")
 async def get_stuck_jobs(_admin: Admin, runtime: RuntimeDep, session: SessionDep, limit: Limit = 100) -> dict[str, Any]:
     """Running jobs past their lease and queued jobs overdue by more than ``STUCK_AFTER_S``."""
@@ -62,7 +76,10 @@ async def get_stuck_jobs(_admin: Admin, runtime: RuntimeDep, session: SessionDep
 
 @router.post("/balance-check", summary="Check the CIRX wallet balance now")
 async def balance_check(_admin: Admin, runtime: RuntimeDep) -> dict[str, Any]:
-    """Read, store and export the balance; the burn rate and time to depletion come with it."""
+    """Read and store the balance; the burn rate and time to depletion come with it.
+
+    Not exported as a metric here: the caller (the Kubernetes operator) exports it, once per cluster.
+    """
     report = await check_balance(runtime)
     if isinstance(report, Failure):
         raise ApiError(report)

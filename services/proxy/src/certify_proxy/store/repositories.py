@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from certify_proxy.metrics import CERTIFICATION_DURATION, CERTIFICATIONS, STATE_TRANSITIONS
+from certify_proxy.metrics import (
+    CERTIFICATION_DURATION,
+    CERTIFICATIONS,
+    CERTIFICATIONS_RECOVERED,
+    STATE_TRANSITIONS,
+)
 from certify_proxy.states import FINAL, State, check_transition
 from certify_proxy.store.models import (
     Certification,
@@ -31,19 +37,37 @@ async def get_request(
     return (await session.execute(statement)).scalar_one_or_none()
 
 
-def transition(session: AsyncSession, request: CertificationRequest, target: State, reason: str) -> None:
-    """Move a request to ``target`` (validated) and record the step; flushed with the caller's transaction."""
+def transition(
+    session: AsyncSession,
+    request: CertificationRequest,
+    target: State,
+    reason: str,
+    *,
+    verified_at: datetime | None = None,
+) -> None:
+    """Move a request to ``target`` (validated) and record the step; flushed with the caller's transaction.
+
+    A request is counted in ``certify_certifications_total`` once, at its first final state: a dead
+    letter re-queued by an operator that then completes was already counted as failed and is counted
+    in ``certify_certifications_recovered_total`` instead. The duration is observed for first
+    completions only, from ``verified_at`` (the payment-verified step) to now: the payer's own delay
+    before paying is not the service's time.
+    """
     current = State(request.status)
     check_transition(current, target)
     now = utcnow()
     request.status = target.value
     request.updated_at = now
     if target in FINAL:
+        first_final = request.completed_at is None
         request.completed_at = now
-        CERTIFICATIONS.labels(target.value).inc()
-        created = aware(request.created_at)
-        if created is not None:
-            CERTIFICATION_DURATION.labels(request.client_type).observe((now - created).total_seconds())
+        if first_final:
+            CERTIFICATIONS.labels(target.value).inc()
+            verified = aware(verified_at)
+            if target == State.COMPLETED and verified is not None:
+                CERTIFICATION_DURATION.labels(request.client_type).observe((now - verified).total_seconds())
+        else:
+            CERTIFICATIONS_RECOVERED.labels(target.value).inc()
     session.add(request)
     session.add(
         StateTransition(request_id=request.request_id, from_state=current.value, to_state=target, reason=reason, at=now)
@@ -66,6 +90,20 @@ def record_initial(session: AsyncSession, request: CertificationRequest, reason:
             at=request.created_at,
         )
     )
+
+
+async def verified_at(session: AsyncSession, request_id: str) -> datetime | None:
+    """When the request's payment was verified (its first step into ``payment_verified``), if it was."""
+    statement = (
+        select(StateTransition.at)
+        .where(
+            StateTransition.request_id == request_id,  # type: ignore[arg-type]
+            StateTransition.to_state == State.PAYMENT_VERIFIED.value,  # type: ignore[arg-type]
+        )
+        .order_by(StateTransition.id)  # type: ignore[arg-type]
+        .limit(1)
+    )
+    return aware((await session.execute(statement)).scalar_one_or_none())
 
 
 async def history(session: AsyncSession, request_id: str) -> list[StateTransition]:
