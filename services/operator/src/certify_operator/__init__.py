@@ -1,0 +1,1 @@
+"""The certify Kubernetes operator: CertifyWallet and DeadLetter custom resources (kopf)."""

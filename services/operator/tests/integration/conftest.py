@@ -1,0 +1,204 @@
+"""A real proxy on the sandbox (as processes, on PostgreSQL and Redis) for the operator, and an emulated
+Kubernetes API (kmock) with the operator's CRDs and kopf's peering resource declared.
+
+The proxy dead-letters a certification after one attempt (JOB_MAX_ATTEMPTS=1), so a NAG fault plan
+makes a dead letter in seconds; its own balance task is off (the operator is the gauge's source).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import asyncpg
+import httpx
+import kmock
+import pytest
+import pytest_asyncio
+
+from certify_operator.resources import DEAD_LETTER_KIND, DEAD_LETTERS, GROUP, VERSION, WALLET_KIND, WALLETS
+from certify_testkit.processes import ServiceProcess, free_port
+
+DEV_KEY = "ck_test_" + secrets.token_urlsafe(24)
+NAMESPACE = "certify"
+
+
+def _dsn(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://")
+
+
+async def _admin_sql(url: str, statement: str) -> None:
+    connection = await asyncpg.connect(_dsn(url), timeout=10)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for the operator's proxy (dropped afterwards)."""
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail("DATABASE_URL is not set in CI")
+        pytest.skip("DATABASE_URL not set")
+    name = f"operator_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin_sql(url, f'CREATE DATABASE "{name}"'))
+    yield url.rsplit("/", 1)[0] + "/" + name
+    asyncio.run(_admin_sql(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def redis_env() -> dict[str, str]:
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail("REDIS_URL is not set in CI")
+        pytest.skip("REDIS_URL not set")
+    return {"REDIS_URL": url, "REDIS_PREFIX": f"test-operator-{uuid.uuid4().hex[:10]}"}
+
+
+@pytest.fixture(scope="session")
+def stack(redis_env: dict[str, str], pg_url: str) -> Iterator[dict[str, Any]]:
+    """sandbox, x402, quote, qr, circular and a worker-enabled proxy; the circular wallet funded; an admin key."""
+    sandbox = ServiceProcess("certify_sandbox").start(timeout_s=240)
+    common = {**redis_env, "CERTIFY_ENV": "test"}
+    servers = {
+        "sandbox": sandbox,
+        "x402": ServiceProcess("certify_x402", env={**common, "X402_FACILITATOR_URL": f"{sandbox.url}/facilitator"}),
+        "quote": ServiceProcess("certify_quote", env={**common, "COINGECKO_URL": f"{sandbox.url}/coingecko/api/v3"}),
+        "qr": ServiceProcess("certify_qr", env=common),
+        "circular": ServiceProcess(
+            "certify_circular",
+            env={
+                **common,
+                "CIRCULAR_NAG_URL": f"{sandbox.url}/nag/NAG.php?cep=",
+                "CIRCULAR_CEP_TESTNET_PRIVATE_KEY": secrets.token_hex(32),
+            },
+        ),
+    }
+    try:
+        with ThreadPoolExecutor(4) as executor:
+            list(executor.map(lambda name: servers[name].start(timeout_s=240), ("x402", "quote", "qr", "circular")))
+        funded = subprocess.run(
+            [sys.executable, "-m", "certify_circular.devwallet", "--fund", "100000"],
+            env=servers["circular"].env,
+            check=True,
+            capture_output=True,
+            timeout=60,
+            text=True,
+        )
+        port = free_port()
+        env = {
+            **common,
+            "DATABASE_URL": pg_url,
+            "DEV_API_KEY": DEV_KEY,
+            "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+            "MCP_X402_URL": servers["x402"].mcp_url,
+            "MCP_QUOTE_URL": servers["quote"].mcp_url,
+            "MCP_QR_URL": servers["qr"].mcp_url,
+            "MCP_CIRCULAR_URL": servers["circular"].mcp_url,
+            "MCP_RECONNECT_MAX_BACKOFF_S": "1",
+            "RATE_LIMIT_WRITES_PER_MIN": "10000",
+            "RATE_LIMIT_READS_PER_MIN": "1000000",
+            "JOB_WORKERS": "2",
+            "JOB_POLL_INTERVAL_S": "0.1",
+            "JOB_MAX_ATTEMPTS": "1",
+            "JOB_RETRY_DELAYS_S": "0.1",
+            "CERTIFY_POLL_INTERVAL_S": "0.2",
+            "CERTIFY_DEADLINE_S": "2",
+            "QUEUE_METRICS_INTERVAL_S": "0.5",
+            "BALANCE_CHECK_INTERVAL_S": "0",
+        }
+        servers["proxy"] = ServiceProcess("certify_proxy", env=env, port=port).start(
+            ready_path="/readyz", timeout_s=240
+        )
+        made = subprocess.run(
+            [sys.executable, "-m", "certify_proxy.cli", "keys", "create", "operator", "--admin"],
+            env={**os.environ, "DATABASE_URL": pg_url},
+            check=True,
+            capture_output=True,
+            timeout=60,
+            text=True,
+        )
+        servers["dev_key"] = DEV_KEY
+        servers["database_url"] = pg_url
+        servers["admin_key"] = json.loads(made.stdout.strip().splitlines()[-1])["api_key"]
+        servers["wallet_address"] = funded.stdout.strip().splitlines()[-1].split()[0]
+        yield servers
+    finally:
+        for server in reversed([value for value in servers.values() if isinstance(value, ServiceProcess)]):
+            server.stop()
+
+
+class ApiServer(kmock.KubernetesEmulator):  # type: ignore[misc]
+    """kmock's emulator, plus what a real API server adds to a created object (uid, resourceVersion)."""
+
+    async def _handle(self, request: Any) -> Any:
+        if request.action == kmock.action.CREATE and isinstance(request.data, dict):
+            meta = request.data.setdefault("metadata", {})
+            meta.setdefault("uid", str(uuid.uuid4()))
+            meta.setdefault("resourceVersion", "1")
+            meta.setdefault("creationTimestamp", "2026-01-01T00:00:00Z")
+        return await super()._handle(request)
+
+
+def declare_resources(k8s: kmock.KubernetesEmulator) -> None:
+    """The operator's CRDs and kopf's peering resource, as the API server would discover them."""
+    verbs = {"get", "list", "watch", "create", "update", "patch", "delete"}
+    k8s.resources[f"{GROUP}/{VERSION}/{WALLETS}"] = kmock.ResourceInfo(
+        kind=WALLET_KIND, namespaced=True, subresources={"status"}, verbs=verbs, shortnames={"cw"}
+    )
+    k8s.resources[f"{GROUP}/{VERSION}/{DEAD_LETTERS}"] = kmock.ResourceInfo(
+        kind=DEAD_LETTER_KIND, namespaced=True, subresources={"status"}, verbs=verbs, shortnames={"dl"}
+    )
+    k8s.resources["kopf.dev/v1/kopfpeerings"] = kmock.ResourceInfo(kind="KopfPeering", namespaced=True, verbs=verbs)
+    k8s.resources["v1/events"] = kmock.ResourceInfo(kind="Event", namespaced=True, verbs=verbs)
+    k8s.resources["v1/secrets"] = kmock.ResourceInfo(kind="Secret", namespaced=True, verbs=verbs)
+    # kopf's backbone: it waits for these to be discoverable before it starts any watcher.
+    k8s.resources["v1/namespaces"] = kmock.ResourceInfo(kind="Namespace", namespaced=False, verbs=verbs)
+    k8s.resources["apiextensions.k8s.io/v1/customresourcedefinitions"] = kmock.ResourceInfo(
+        kind="CustomResourceDefinition", namespaced=False, verbs=verbs
+    )
+
+
+@pytest_asyncio.fixture
+async def k8s(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[kmock.KubernetesEmulator]:
+    """An emulated Kubernetes API on loopback, a kubeconfig pointing at it, and the peering object."""
+    async with ApiServer() as emulator, kmock.Server(emulator) as server:
+        declare_resources(emulator)
+        kubeconfig = tmp_path / "kubeconfig"
+        kubeconfig.write_text(
+            json.dumps(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Config",
+                    "clusters": [{"name": "kmock", "cluster": {"server": str(server.url).rstrip("/")}}],
+                    "users": [{"name": "kmock", "user": {}}],
+                    "contexts": [
+                        {"name": "kmock", "context": {"cluster": "kmock", "user": "kmock", "namespace": NAMESPACE}}
+                    ],
+                    "current-context": "kmock",
+                }
+            )
+        )
+        monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+        async with httpx.AsyncClient(base_url=str(server.url)) as http:
+            peering = {
+                "apiVersion": "kopf.dev/v1",
+                "kind": "KopfPeering",
+                "metadata": {"name": "certify-operator", "namespace": NAMESPACE},
+                "status": {},
+            }
+            answer = await http.post(f"/apis/kopf.dev/v1/namespaces/{NAMESPACE}/kopfpeerings", json=peering)
+            assert answer.status_code < 300, answer.text
+        yield emulator
