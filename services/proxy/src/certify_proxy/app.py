@@ -22,6 +22,7 @@ from certify_common.metrics import render_latest
 from certify_proxy.auth import ensure_key
 from certify_proxy.background import Background
 from certify_proxy.errors import ApiError, error_response
+from certify_proxy.metrics import register_series
 from certify_proxy.middleware import BodyLimitMiddleware
 from certify_proxy.routes import account, admin, certificates, certify, pay, qr, quote, status
 from certify_proxy.runtime import Runtime
@@ -90,6 +91,7 @@ def create_app(settings: ProxySettings | None = None) -> FastAPI:
     configure_logging(settings.log_level, settings.service_name)
     register_secret(settings.dev_api_key)
     register_secret(settings.webhook_secret)
+    register_series()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

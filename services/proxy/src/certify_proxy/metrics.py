@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from certify_proxy.metrics_workflow import WEBHOOK_DELIVERIES
+
 CERTIFICATIONS = Counter(
     "certify_certifications_total", "Certification requests by first final status (each request once).", ["status"]
 )
@@ -35,3 +37,14 @@ MCP_CLIENT_DURATION = Histogram(
 )
 MCP_SERVER_UP = Gauge("certify_mcp_server_up", "1 while the proxy holds a working session to the server.", ["server"])
 RATE_LIMITED = Counter("certify_rate_limited_total", "Requests refused by the rate limiter, by class.", ["kind"])
+
+
+def register_series() -> None:
+    """Create the series of bounded label sets at 0, so rules and dashboards find them before any traffic."""
+    for status in ("completed", "failed"):
+        CERTIFICATIONS.labels(status)
+        CERTIFICATIONS_RECOVERED.labels(status)
+    for kind in ("writes", "reads"):
+        RATE_LIMITED.labels(kind)
+    for outcome in ("delivered", "failed"):
+        WEBHOOK_DELIVERIES.labels(outcome)
