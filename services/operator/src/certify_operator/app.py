@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 from typing import Any
 
 import kopf
@@ -82,9 +83,12 @@ def http_app(alive: asyncio.Task[None], ready: asyncio.Event) -> web.Application
 
 
 async def serve(settings: OperatorSettings) -> None:
-    """kopf and the HTTP endpoints in one event loop, until kopf stops (SIGTERM/SIGINT)."""
-    ready = asyncio.Event()
-    task = asyncio.create_task(operator_task(settings, ready_flag=ready))
+    """kopf and the HTTP endpoints in one event loop, until SIGTERM/SIGINT stops kopf."""
+    ready, stop = asyncio.Event(), asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    task = asyncio.create_task(operator_task(settings, stop_flag=stop, ready_flag=ready))
     runner = web.AppRunner(http_app(task, ready), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, settings.host, settings.port).start()

@@ -8,13 +8,16 @@ makes a dead letter in seconds; its own balance task is off (the operator is the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import secrets
 import subprocess
 import sys
+import time
+import types
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -23,12 +26,20 @@ import httpx
 import kmock
 import pytest
 import pytest_asyncio
+from prometheus_client import REGISTRY
 
+from certify_client.api import CertifyClient
+from certify_client.payment import payer_address, sign_payment
+from certify_operator.app import operator_task
 from certify_operator.resources import DEAD_LETTER_KIND, DEAD_LETTERS, GROUP, VERSION, WALLET_KIND, WALLETS
+from certify_operator.settings import OperatorSettings
 from certify_testkit.processes import ServiceProcess, free_port
 
 DEV_KEY = "ck_test_" + secrets.token_urlsafe(24)
 NAMESPACE = "certify"
+WALLETS_PATH = f"/apis/{GROUP}/{VERSION}/namespaces/{NAMESPACE}/{WALLETS}"
+DEAD_LETTERS_PATH = f"/apis/{GROUP}/{VERSION}/namespaces/{NAMESPACE}/{DEAD_LETTERS}"
+NONCE_ENDPOINT = "Circular_GetWalletNonce_"
 
 
 def _dsn(url: str) -> str:
@@ -202,3 +213,155 @@ async def k8s(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[k
             answer = await http.post(f"/apis/kopf.dev/v1/namespaces/{NAMESPACE}/kopfpeerings", json=peering)
             assert answer.status_code < 300, answer.text
         yield emulator
+
+
+# Helpers of the operator tests (conftest functions are not importable under --import-mode=importlib).
+
+
+async def eventually(check: Callable[[], Awaitable[Any]], timeout_s: float = 60, what: str = "condition") -> Any:
+    """Poll an async check until it returns something truthy, or fail at the deadline."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        result = await check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout_s}s waiting for {what}")
+        await asyncio.sleep(0.1)
+
+
+@contextlib.asynccontextmanager
+async def running_operator(stack: dict[str, Any]) -> AsyncIterator[None]:
+    """One operator instance with fast timers, stopped (and awaited) on the way out."""
+    settings = OperatorSettings(
+        proxy_admin_url=stack["proxy"].url,
+        proxy_admin_key=stack["admin_key"],
+        watch_namespace=NAMESPACE,
+        tick_s=0.2,
+        dead_letter_sync_interval_s=0.3,
+        dead_letter_ttl_s=3600,
+    )
+
+    def configure(options: Any) -> None:
+        options.scanning.disabled = True
+        options.posting.level = 20
+
+    stop, ready = asyncio.Event(), asyncio.Event()
+    task = asyncio.create_task(operator_task(settings, stop_flag=stop, ready_flag=ready, configure=configure))
+    await eventually(lambda: asyncio.sleep(0, ready.is_set() or task.done()), 30, "the operator to start")
+    if task.done():
+        task.result()
+    try:
+        yield
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+
+
+def api(k8s: kmock.KubernetesEmulator) -> httpx.AsyncClient:
+    return httpx.AsyncClient(base_url=str(k8s.url), timeout=10)
+
+
+async def create_wallet(k8s: kmock.KubernetesEmulator, name: str, **spec: Any) -> None:
+    body = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "CertifyWallet",
+        "metadata": {"name": name, "namespace": NAMESPACE, "uid": secrets.token_hex(8)},
+        "spec": {"network": "testnet", "warningThresholdCirx": "100", "checkIntervalSeconds": 1, **spec},
+    }
+    async with api(k8s) as http:
+        answer = await http.post(WALLETS_PATH, json=body)
+        assert answer.status_code < 300, answer.text
+
+
+async def get(k8s: kmock.KubernetesEmulator, path: str) -> dict[str, Any]:
+    async with api(k8s) as http:
+        answer = await http.get(path)
+        return answer.json() if answer.status_code == 200 else {}
+
+
+async def set_wallet_balance(stack: dict[str, Any], balance: str) -> None:
+    async with httpx.AsyncClient(timeout=10) as http:
+        answer = await http.put(
+            f"{stack['sandbox'].url}/_control/nag/balance",
+            json={"address": stack["wallet_address"], "balance": balance},
+        )
+        answer.raise_for_status()
+
+
+def gauge(name: str, **labels: str) -> float | None:
+    return REGISTRY.get_sample_value(name, labels)
+
+
+async def paid_request(stack: dict[str, Any]) -> str:
+    """Pay for a new request through the public API; its request_id."""
+    key = "0x" + secrets.token_hex(32)
+    async with httpx.AsyncClient(timeout=30) as http:
+        funded = await http.post(
+            f"{stack['sandbox'].url}/faucet/usdc",
+            json={"network": "base-sepolia", "address": payer_address(key), "amount_atomic": 10_000_000},
+        )
+        funded.raise_for_status()
+    request_id = f"op-{secrets.token_hex(8)}"
+    async with CertifyClient(stack["proxy"].url, stack["dev_key"], timeout_s=30) as client:
+        offer = await client.request_certification(request_id, secrets.token_bytes(64), network="base-sepolia")
+        assert offer.payment_required is not None
+        await client.pay(request_id, sign_payment(offer.payment_required, key))
+    return request_id
+
+
+async def dead_lettered_request(stack: dict[str, Any]) -> str:
+    """A paid request whose only certification attempt fails (the NAG refuses the nonce call): dead-lettered."""
+    sandbox = stack["sandbox"].url
+    async with httpx.AsyncClient(timeout=10) as http:
+        plan = {"fail_next": 1000, "fail_status": 503, "only_endpoint": NONCE_ENDPOINT}
+        (await http.put(f"{sandbox}/_control/faults/nag", json=plan)).raise_for_status()
+        try:
+            request_id = await paid_request(stack)
+            await eventually(lambda: request_status(stack, request_id, "failed"), 60, f"{request_id} failed")
+        finally:
+            (await http.delete(f"{sandbox}/_control/faults/nag")).raise_for_status()
+    return request_id
+
+
+async def request_status(stack: dict[str, Any], request_id: str, wanted: str) -> dict[str, Any] | None:
+    async with httpx.AsyncClient(timeout=10) as http:
+        answer = await http.get(
+            f"{stack['proxy'].url}/v1/admin/requests/{request_id}", headers={"X-API-Key": stack["admin_key"]}
+        )
+    body: dict[str, Any] = answer.json()
+    return body if body.get("status") == wanted else None
+
+
+async def dead_letter_resources(k8s: kmock.KubernetesEmulator, request_id: str | None = None) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = (await get(k8s, DEAD_LETTERS_PATH)).get("items") or []
+    return [item for item in items if request_id is None or item["spec"]["requestId"] == request_id]
+
+
+async def delete_dead_letter_row(stack: dict[str, Any], dead_letter_id: int) -> None:
+    connection = await asyncpg.connect(stack["database_url"].replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        await connection.execute("DELETE FROM dead_letters WHERE id = $1", dead_letter_id)
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="session")
+def flow() -> types.SimpleNamespace:
+    """The helpers above, for the test modules."""
+    return types.SimpleNamespace(
+        WALLETS_PATH=WALLETS_PATH,
+        DEAD_LETTERS_PATH=DEAD_LETTERS_PATH,
+        eventually=eventually,
+        running_operator=running_operator,
+        api=api,
+        create_wallet=create_wallet,
+        get=get,
+        set_wallet_balance=set_wallet_balance,
+        gauge=gauge,
+        paid_request=paid_request,
+        dead_lettered_request=dead_lettered_request,
+        request_status=request_status,
+        dead_letter_resources=dead_letter_resources,
+        delete_dead_letter_row=delete_dead_letter_row,
+    )
