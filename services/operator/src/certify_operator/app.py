@@ -64,7 +64,7 @@ async def operator_task(
 
 
 def http_app(alive: asyncio.Task[None], ready: asyncio.Event) -> web.Application:
-    """``/healthz`` (200 while kopf runs and is ready) and ``/metrics``."""
+    """``/healthz`` and ``/readyz`` (200 while kopf runs and is ready) and ``/metrics``."""
 
     async def healthz(_request: web.Request) -> web.Response:
         ok = ready.is_set() and not alive.done()
@@ -78,6 +78,7 @@ def http_app(alive: asyncio.Task[None], ready: asyncio.Event) -> web.Application
 
     app = web.Application()
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", healthz)
     app.router.add_get("/metrics", metrics)
     return app
 

@@ -1,5 +1,5 @@
-"""``python -m certify_operator`` as a process: it logs in with the kubeconfig, serves /healthz once kopf is
-ready and /metrics with its own series, and leaves on SIGTERM."""
+"""``python -m certify_operator`` as a process: it logs in with the kubeconfig, serves /healthz and /readyz once
+kopf is ready and /metrics with its own series, and leaves on SIGTERM."""
 
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ async def test_the_operator_process_is_healthy_against_the_api_and_exports_its_m
         async with httpx.AsyncClient(base_url=process.url, timeout=10) as http:
             health = await http.get("/healthz")
             assert health.json() == {"status": "ok", "service": "operator"}
+            assert (await http.get("/readyz")).status_code == 200
             metrics = (await http.get("/metrics")).text
         assert 'certify_operator_balance_checks_total{outcome="ok"} 0.0' in metrics
         assert 'certify_operator_dead_letter_syncs_total{outcome="failed"} 0.0' in metrics
