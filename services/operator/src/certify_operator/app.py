@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import signal
 from typing import Any
 
@@ -22,10 +23,14 @@ from certify_operator.settings import OperatorSettings
 
 
 def kopf_settings(settings: OperatorSettings) -> kopf.OperatorSettings:
-    """kopf's settings: mandatory peering (two replicas never act twice), Events for our own messages."""
+    """kopf's settings: mandatory peering with a priority per process, so of two replicas one acts and the
+    other waits until the first one's peering record expires."""
     configured = kopf.OperatorSettings()
     configured.peering.name = settings.peering_name
     configured.peering.mandatory = True
+    configured.peering.priority = (
+        settings.peering_priority if settings.peering_priority is not None else secrets.randbelow(2**31)
+    )
     configured.peering.clusterwide = not settings.watch_namespace
     configured.posting.level = 30  # Events only for warnings and above from kopf's own logging
     return configured

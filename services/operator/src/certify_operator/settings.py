@@ -26,6 +26,14 @@ class OperatorSettings(ServiceSettings):
     peering_name: str = Field(
         "certify-operator", min_length=1, description="kopf peering object: replicas sharing it never act twice."
     )
+    peering_priority: int | None = Field(
+        None,
+        ge=0,
+        description=(
+            "kopf peering priority; unset: random per process, so of several replicas the highest acts and the"
+            " others wait (replicas of equal priority would all pause)."
+        ),
+    )
     tick_s: float = Field(
         10.0, gt=0, le=3600, description="How often timers wake; each resource's own interval decides when it acts."
     )

@@ -50,3 +50,9 @@ def test_peering_is_mandatory_so_two_replicas_never_act_at_once() -> None:
     assert namespaced.peering.standalone is False
     assert namespaced.peering.clusterwide is False
     assert kopf_settings(OperatorSettings(watch_namespace="")).peering.clusterwide is True
+
+
+def test_replicas_get_distinct_peering_priorities_unless_one_is_configured() -> None:
+    priorities = {kopf_settings(OperatorSettings(watch_namespace="certify")).peering.priority for _ in range(5)}
+    assert len(priorities) == 5
+    assert kopf_settings(OperatorSettings(peering_priority=7)).peering.priority == 7
