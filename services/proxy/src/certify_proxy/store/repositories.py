@@ -95,7 +95,7 @@ def record_initial(session: AsyncSession, request: CertificationRequest, reason:
 async def verified_at(session: AsyncSession, request_id: str) -> datetime | None:
     """When the request's payment was verified (its first step into ``payment_verified``), if it was."""
     statement = (
-        select(StateTransition.at)
+        select(StateTransition.at)  # type: ignore[call-overload]
         .where(
             StateTransition.request_id == request_id,  # type: ignore[arg-type]
             StateTransition.to_state == State.PAYMENT_VERIFIED.value,  # type: ignore[arg-type]
