@@ -255,7 +255,8 @@ async def running_operator(stack: dict[str, Any]) -> AsyncIterator[None]:
         yield
     finally:
         stop.set()
-        await asyncio.wait_for(task, 30)
+        # kopf unregisters from the peering object and waits for its timers; slow on a loaded machine.
+        await asyncio.wait_for(task, 120)
 
 
 def api(k8s: kmock.KubernetesEmulator) -> httpx.AsyncClient:
