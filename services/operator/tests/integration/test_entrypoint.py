@@ -27,9 +27,9 @@ async def test_the_operator_process_is_healthy_against_the_api_and_exports_its_m
             "PROXY_ADMIN_KEY": "not-used-here",
         },
     )
-    # Started from a thread: the emulated API server answers from this test's event loop meanwhile.
-    await asyncio.to_thread(process.start, "/healthz", 120)
     try:
+        # Started from a thread: the emulated API server answers from this test's event loop meanwhile.
+        await asyncio.to_thread(process.start, "/healthz", 300)
         async with httpx.AsyncClient(base_url=process.url, timeout=10) as http:
             health = await http.get("/healthz")
             assert health.json() == {"status": "ok", "service": "operator"}
