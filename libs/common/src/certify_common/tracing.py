@@ -8,7 +8,8 @@ Without it nothing is installed: no provider, no exporter, no instrumentation mi
 
 What leaves the process is redacted like the logs (:mod:`certify_common.logs`): secret-named
 attributes (payment headers, keys), registered secrets, long blobs (documents, signatures), and every
-query-string value (public-link tokens travel there). MCP tool arguments are never recorded.
+query-string value but a few known-harmless ones (public-link tokens travel there). MCP tool arguments
+are never recorded.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
 from fastapi import FastAPI
 from opentelemetry import context as otel_context
@@ -37,8 +38,10 @@ logger = logging.getLogger("certify.tracing")
 
 #: URLs that never get an HTTP server span (probes and scrapes), as the instrumentation's regexes.
 EXCLUDED_URLS = "/healthz$,/readyz$,/health$,/metrics$"
-#: Attributes holding URLs or their parts: query values are masked.
+#: Attributes holding URLs or their parts: query values are masked, except those of the parameters below.
 _URL_ATTRIBUTES = frozenset({"http.url", "url.full", "http.target"})
+#: Query parameters whose values say what was called and carry nothing secret (NAG method, CoinGecko, QR).
+SAFE_QUERY_PARAMETERS = frozenset({"cep", "ids", "vs_currencies", "format", "size", "limit", "include_requeued"})
 _UNTRACED = otel_context.create_key("certify-untraced")
 
 _enabled = False
@@ -83,7 +86,10 @@ def _scrub_url(value: str) -> str:
     parts = urlsplit(value)
     if not parts.query:
         return value
-    query = "&".join(f"{name}={REDACTED}" for name, _ in parse_qsl(parts.query, keep_blank_values=True))
+    query = "&".join(
+        f"{name}={quote(value) if name in SAFE_QUERY_PARAMETERS else REDACTED}"
+        for name, value in parse_qsl(parts.query, keep_blank_values=True)
+    )
     return urlunsplit(parts._replace(query=query))
 
 

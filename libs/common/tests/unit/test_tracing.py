@@ -82,7 +82,7 @@ def test_spans_reach_an_otlp_http_collector_as_the_service_with_secrets_redacted
         tracer = provider.get_tracer("test")
         attributes = {
             "http.request.header.x-payment": (blob,),
-            "http.target": f"/pay/r1?token=tok-{secret}&format=png",
+            "http.target": f"/pay/r1?token=tok-{secret}&format=png&sig=abc",
             "url.full": "http://127.0.0.1:1/nag/NAG.php?cep=GetWalletNonce_",
             "note": f"key {secret}",
             "http.route": "/pay/{request_id}",
@@ -100,8 +100,8 @@ def test_spans_reach_an_otlp_http_collector_as_the_service_with_secrets_redacted
     assert received.name == "exported"
     assert received.attributes == {
         "http.request.header.x-payment": [REDACTED],
-        "http.target": f"/pay/r1?token={REDACTED}&format={REDACTED}",
-        "url.full": f"http://127.0.0.1:1/nag/NAG.php?cep={REDACTED}",
+        "http.target": f"/pay/r1?token={REDACTED}&format=png&sig={REDACTED}",
+        "url.full": "http://127.0.0.1:1/nag/NAG.php?cep=GetWalletNonce_",
         "note": f"key {REDACTED}",
         "http.route": "/pay/{request_id}",
     }

@@ -172,6 +172,9 @@ class Stack:
                 f"  export CERTIFY_URL={self.url('proxy')} CERTIFY_API_KEY={self.api_key}",
                 "  certify quote README.md",
             ]
+        endpoint = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+        if endpoint:
+            lines += [f"traces: every service exports to {endpoint} (OTEL_* is passed to each process)"]
         lines += [f"logs: {self.state_dir / 'logs'}", "Ctrl-C stops it"]
         return "\n".join(lines)
 
