@@ -58,7 +58,7 @@ def _resource(service: str) -> Resource:
     return detected.merge(Resource({"service.name": f"certify-{service}"}))
 
 
-class _UntracedAwareSampler(Sampler):
+class UntracedAwareSampler(Sampler):
     """The sampler of ``OTEL_TRACES_SAMPLER``, except that nothing is sampled inside :func:`untraced`."""
 
     def __init__(self, inner: Sampler) -> None:
@@ -158,7 +158,7 @@ def build_provider(service: str) -> TracerProvider | None:
         raise ValueError(f"OTEL_EXPORTER_OTLP_PROTOCOL={protocol!r} is not supported: certify exports http/protobuf")
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-    provider = TracerProvider(resource=_resource(service), sampler=_UntracedAwareSampler(_get_from_env_or_default()))
+    provider = TracerProvider(resource=_resource(service), sampler=UntracedAwareSampler(_get_from_env_or_default()))
     provider.add_span_processor(BatchSpanProcessor(RedactingExporter(OTLPSpanExporter())))
     return provider
 
@@ -240,7 +240,12 @@ def _link(stored: str | None) -> list[Link]:
 def linked_root_span(name: str, stored: str | None, attributes: Mapping[str, str | int]) -> Iterator[trace.Span]:
     """A new trace for one run of durable work, linked to the span that enqueued it (``stored``)."""
     tracer = trace.get_tracer("certify.jobs")
-    with tracer.start_as_current_span(
-        name, context=otel_context.Context(), kind=SpanKind.CONSUMER, links=_link(stored), attributes=dict(attributes)
-    ) as span:
-        yield span
+    # A fresh context: neither the caller's span nor its untraced() mark (idle polling) reaches the job.
+    token = otel_context.attach(otel_context.Context())
+    try:
+        with tracer.start_as_current_span(
+            name, kind=SpanKind.CONSUMER, links=_link(stored), attributes=dict(attributes)
+        ) as span:
+            yield span
+    finally:
+        otel_context.detach(token)

@@ -12,6 +12,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON, Decision, Sampler, SamplingResult
 from opentelemetry.test.globals_test import reset_trace_globals
 
+from certify_common.tracing import UntracedAwareSampler
+
 
 class _Switch(Sampler):
     """ALWAYS_ON while a test records spans, DROP otherwise: a global provider cannot be unset, and
@@ -31,7 +33,7 @@ def _recording() -> Iterator[tuple[_Switch, InMemorySpanExporter]]:
     reset_trace_globals()
     exporter = InMemorySpanExporter()
     sampler = _Switch()
-    provider = TracerProvider(sampler=sampler)
+    provider = TracerProvider(sampler=UntracedAwareSampler(sampler))
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
     yield sampler, exporter

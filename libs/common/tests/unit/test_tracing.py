@@ -184,6 +184,17 @@ def test_durable_work_starts_a_new_trace_linked_to_the_request_that_enqueued_it(
     assert work.parent.span_id == job.context.span_id
 
 
+def test_a_job_claimed_by_an_untraced_poller_is_traced_with_everything_below_it(
+    spans: InMemorySpanExporter,
+) -> None:
+    tracer = trace.get_tracer("test")
+    with untraced():
+        tracer.start_span("claim poll").end()
+        with linked_root_span("job certify", None, {}):
+            tracer.start_span("tools/call certify_data").end()
+    assert sorted(span.name for span in _finished(spans)) == ["job certify", "tools/call certify_data"]
+
+
 def test_a_job_without_a_stored_context_still_gets_its_own_unlinked_trace(spans: InMemorySpanExporter) -> None:
     assert current_trace_context() is None
     for stored in (None, "not json", '{"traceparent": "garbage"}'):

@@ -157,7 +157,9 @@ class Stack:
         with self._lock:
             self.processes.append(process)
         print(f"starting {service.name:<9} {self.url(service.name)}  (log: {process.log_path})", flush=True)
-        process.start(ready_path="/readyz" if service.name != "proxy" else "/healthz", timeout_s=90)
+        # A loaded machine (CI running beside other jobs) may need longer: CERTIFY_STACK_START_TIMEOUT_S.
+        timeout_s = float(os.environ.get("CERTIFY_STACK_START_TIMEOUT_S", "90"))
+        process.start(ready_path="/readyz" if service.name != "proxy" else "/healthz", timeout_s=timeout_s)
 
     def describe(self) -> str:
         """What `make run` prints once the stack is up: URLs, the development key, how to use them."""
