@@ -8,13 +8,16 @@ from collections.abc import Awaitable, Callable, Mapping
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
+from certify_common.tracing import untraced
+
 ReadinessCheck = Callable[[], Awaitable[bool]]
 CHECK_TIMEOUT_S = 2.0
 
 
 async def _run_check(check: ReadinessCheck) -> bool:
     try:
-        return await asyncio.wait_for(check(), timeout=CHECK_TIMEOUT_S)
+        with untraced():  # probes every few seconds: their database, Redis and MCP calls are no trace
+            return await asyncio.wait_for(check(), timeout=CHECK_TIMEOUT_S)
     except (TimeoutError, OSError, ConnectionError):
         return False
     except Exception:  # noqa: BLE001 - a failing dependency check means "not ready", never a 500

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from opentelemetry import trace
 from pythonjsonlogger.json import JsonFormatter
 
 REDACTED = "[redacted]"
@@ -113,7 +114,16 @@ class RedactionFilter(logging.Filter):
             value = var.get()
             if value is not None and var.name not in record.__dict__:
                 record.__dict__[var.name] = value
+        _bind_span(record)
         return True
+
+
+def _bind_span(record: logging.LogRecord) -> None:
+    # The ids of the active, exported span (certify_common.tracing), so a log line leads to its trace.
+    span_context = trace.get_current_span().get_span_context()
+    if span_context.is_valid and span_context.trace_flags.sampled and "span_id" not in record.__dict__:
+        record.__dict__.setdefault("trace_id", format(span_context.trace_id, "032x"))
+        record.__dict__["span_id"] = format(span_context.span_id, "016x")
 
 
 _configured = False

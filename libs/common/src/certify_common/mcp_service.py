@@ -28,6 +28,7 @@ from certify_common.http_logging import RequestLoggingMiddleware
 from certify_common.logs import bound, configure_logging
 from certify_common.metrics import MCP_TOOL_CALLS, MCP_TOOL_DURATION, render_latest
 from certify_common.settings import ServiceSettings
+from certify_common.tracing import configure_tracing, instrument_app
 
 logger = logging.getLogger("certify.mcp")
 
@@ -148,6 +149,7 @@ def create_service(
 ) -> FastAPI:
     """Build the FastAPI app of one MCP service. Call once per app object (tests build many)."""
     configure_logging(settings.log_level, settings.service_name)
+    configure_tracing(settings.service_name)
 
     @asynccontextmanager
     async def app_lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -182,6 +184,7 @@ def create_service(
     )
     # Mounted last: FastAPI's own routes must match before the catch-all mount.
     app.mount("/", mcp_app)
+    instrument_app(app)
     return app
 
 

@@ -100,6 +100,11 @@ def dev_key(path: Path, env_name: str) -> str:
     return path.read_text().strip()
 
 
+def start_timeout_s() -> float:
+    """Seconds a service may take to start: 90, or ``CERTIFY_STACK_START_TIMEOUT_S`` on a loaded machine."""
+    return float(os.environ.get("CERTIFY_STACK_START_TIMEOUT_S", "90"))
+
+
 def prepare(service: Service, env: dict[str, str], sandbox_url: str) -> None:
     """What a service needs before it starts on the sandbox (the circular wallet registered and funded)."""
     if service.name == "circular":
@@ -108,7 +113,7 @@ def prepare(service: Service, env: dict[str, str], sandbox_url: str) -> None:
             env={**os.environ, **env},
             capture_output=True,
             text=True,
-            timeout=60,
+            timeout=max(60.0, start_timeout_s()),
             check=False,
         )
         if done.returncode != 0:
@@ -157,7 +162,7 @@ class Stack:
         with self._lock:
             self.processes.append(process)
         print(f"starting {service.name:<9} {self.url(service.name)}  (log: {process.log_path})", flush=True)
-        process.start(ready_path="/readyz" if service.name != "proxy" else "/healthz", timeout_s=90)
+        process.start(ready_path="/readyz" if service.name != "proxy" else "/healthz", timeout_s=start_timeout_s())
 
     def describe(self) -> str:
         """What `make run` prints once the stack is up: URLs, the development key, how to use them."""
@@ -172,6 +177,9 @@ class Stack:
                 f"  export CERTIFY_URL={self.url('proxy')} CERTIFY_API_KEY={self.api_key}",
                 "  certify quote README.md",
             ]
+        endpoint = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+        if endpoint:
+            lines += [f"traces: every service exports to {endpoint} (OTEL_* is passed to each process)"]
         lines += [f"logs: {self.state_dir / 'logs'}", "Ctrl-C stops it"]
         return "\n".join(lines)
 

@@ -10,7 +10,6 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
-from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_fastapi_instrumentator import Instrumentator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -19,6 +18,7 @@ from certify_common.health import ReadinessCheck, health_router
 from certify_common.http_logging import RequestLoggingMiddleware
 from certify_common.logs import configure_logging, register_secret
 from certify_common.metrics import render_latest
+from certify_common.tracing import configure_tracing, instrument_app
 from certify_proxy.auth import ensure_key
 from certify_proxy.background import Background
 from certify_proxy.errors import ApiError, error_response
@@ -27,7 +27,7 @@ from certify_proxy.middleware import BodyLimitMiddleware
 from certify_proxy.routes import account, admin, certificates, certify, pay, qr, quote, status
 from certify_proxy.runtime import Runtime
 from certify_proxy.settings import ProxySettings
-from certify_proxy.store.db import ping, transaction
+from certify_proxy.store.db import instrument_engine, ping, transaction
 
 logger = logging.getLogger("certify.proxy")
 
@@ -92,11 +92,14 @@ def create_app(settings: ProxySettings | None = None) -> FastAPI:
     register_secret(settings.dev_api_key)
     register_secret(settings.webhook_secret)
     register_series()
+    tracing = configure_tracing(settings.service_name)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = Runtime.build(settings)
         app.state.runtime = runtime
+        if tracing:
+            instrument_engine(runtime.engine)
         if settings.dev_api_key:
             async with transaction(runtime.sessions) as session:
                 await ensure_key(session, "development", settings.dev_api_key)
@@ -135,5 +138,5 @@ def create_app(settings: ProxySettings | None = None) -> FastAPI:
         return Response(body, media_type=content_type)
 
     Instrumentator(excluded_handlers=["/metrics", "/healthz", "/readyz", "/health"]).instrument(app)
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,health,metrics")
+    instrument_app(app)
     return app

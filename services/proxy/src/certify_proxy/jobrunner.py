@@ -45,6 +45,7 @@ class ClaimedJob:
     payload: dict[str, Any]
     attempts: int
     max_attempts: int
+    trace_context: str | None = None
 
 
 def _due(now: datetime) -> sa.ColumnElement[bool]:
@@ -71,6 +72,7 @@ def _claimed(row: sa.Row[Any]) -> ClaimedJob:
         payload=json.loads(row.payload),
         attempts=int(row.attempts),
         max_attempts=int(row.max_attempts),
+        trace_context=row.trace_context,
     )
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from certify_common.tracing import current_trace_context
 from certify_proxy.store.models import Job, utcnow
 
 QUEUED = "queued"
@@ -29,7 +30,10 @@ async def enqueue(
     max_attempts: int,
     delay_s: float = 0.0,
 ) -> Job:
-    """Add a job unless one with the same ``dedupe_key`` exists (then return that one)."""
+    """Add a job unless one with the same ``dedupe_key`` exists (then return that one).
+
+    The active span's context is stored with it: the job's runs start new traces linked to it.
+    """
     existing: Job | None = (await session.execute(select(Job).where(Job.dedupe_key == dedupe_key))).scalar_one_or_none()  # type: ignore[arg-type]
     if existing is not None:
         return existing
@@ -47,6 +51,7 @@ async def enqueue(
         last_error=None,
         created_at=now,
         updated_at=now,
+        trace_context=current_trace_context(),
     )
     session.add(job)
     await session.flush()

@@ -19,6 +19,7 @@ from mcp import Client
 from mcp.server import MCPServer
 
 from certify_common.errors import Failure, failure
+from certify_common.mcp_tracing import call_tool, traced_transport
 from certify_proxy.mcp_results import interpret
 from certify_proxy.metrics import MCP_CLIENT_CALLS, MCP_CLIENT_DURATION, MCP_SERVER_UP
 
@@ -126,7 +127,8 @@ class ServerConnection:
 
     async def _session(self) -> None:
         # A URL in production; an in-process MCPServer in unit tests (same code path above the transport).
-        client = Client(self.url, read_timeout_seconds=self.connect_timeout_s, cache=None)
+        server = traced_transport(self.url) if isinstance(self.url, str) else self.url
+        client = Client(server, read_timeout_seconds=self.connect_timeout_s, cache=None)
         async with asyncio.timeout(self.connect_timeout_s):
             await client.__aenter__()
         try:
@@ -249,8 +251,7 @@ class McpPool:
                     return outcome
             start = time.perf_counter()
             try:
-                async with asyncio.timeout(timeout):
-                    result = await client.call_tool(tool, arguments, read_timeout_seconds=timeout)
+                result = await call_tool(client, tool, arguments, timeout_s=timeout, server=server.url)
             except TimeoutError:
                 MCP_CLIENT_CALLS.labels(server_name, tool, "timeout").inc()
                 outcome = failure(

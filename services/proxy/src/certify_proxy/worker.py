@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from certify_common.logs import bound
+from certify_common.tracing import linked_root_span, untraced
 from certify_proxy import jobrunner
 from certify_proxy.jobrunner import ClaimedJob, LeaseLostError
 from certify_proxy.metrics_workflow import JOB_RUNS
@@ -95,7 +96,8 @@ class Workers:
     def start(self) -> None:
         """Start the worker tasks (none when ``JOB_WORKERS=0``)."""
         for index in range(self.runtime.settings.job_workers):
-            self._tasks.append(asyncio.create_task(self._loop(f"{self.node}:{index}"), name=f"job-worker-{index}"))
+            with untraced():  # idle polling is no trace; each claimed job starts its own (see _loop)
+                self._tasks.append(asyncio.create_task(self._loop(f"{self.node}:{index}"), name=f"job-worker-{index}"))
 
     async def stop(self) -> None:
         """Stop claiming; cancel running attempts (their jobs are taken over after the lease)."""
@@ -127,7 +129,12 @@ class Workers:
                 await self._idle()
                 continue
             request_id = str(job.payload.get("request_id") or "") or None
-            with bound(request_id=request_id):
+            attributes: dict[str, str | int] = {
+                "certify.job.kind": job.kind,
+                "certify.job.id": job.id,
+                "certify.job.attempt": job.attempts,
+            }
+            with bound(request_id=request_id), linked_root_span(f"job {job.kind}", job.trace_context, attributes):
                 await self._run(job, worker_id)
 
     async def _heartbeat(self, job: ClaimedJob, worker_id: str) -> None:

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from certify_common.health import health_router
 from certify_common.http_logging import RequestLoggingMiddleware
 from certify_common.logs import configure_logging
+from certify_common.tracing import configure_tracing, instrument_app
 from certify_sandbox.faults import Faults, control_router
 from certify_sandbox.settings import SandboxSettings
 
@@ -29,6 +30,7 @@ def create_app(settings: SandboxSettings | None = None) -> FastAPI:
     """Build a fresh sandbox (fresh state) — tests build one per test when they need isolation."""
     settings = settings or SandboxSettings()
     configure_logging(settings.log_level, settings.service_name)
+    configure_tracing(settings.service_name)
     faults = Faults()
     app = FastAPI(title="certify sandbox (test double of the outside world)", docs_url=None, redoc_url=None)
     app.state.faults = faults
@@ -38,4 +40,5 @@ def create_app(settings: SandboxSettings | None = None) -> FastAPI:
     for module_name in STAND_INS:
         module = importlib.import_module(module_name)
         app.include_router(module.build_router(faults))
+    instrument_app(app)
     return app

@@ -52,3 +52,16 @@ async def ping(engine: AsyncEngine) -> bool:
     async with engine.connect() as connection:
         await connection.execute(text("SELECT 1"))
     return True
+
+
+def instrument_engine(engine: AsyncEngine) -> None:
+    """Database client spans for this engine (statements with placeholders, never parameters).
+
+    OpenTelemetry's instrumentor is one per process: the first engine is traced (one per proxy process).
+    """
+    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+
+    instrumentor = SQLAlchemyInstrumentor()
+    if not instrumentor.is_instrumented_by_opentelemetry:
+        # Its declared range stops below SQLAlchemy 2.1, whose engine events it uses unchanged.
+        instrumentor.instrument(engine=engine.sync_engine, skip_dep_check=True)

@@ -138,6 +138,8 @@ class Job(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
+    #: W3C trace context (JSON) of the request that enqueued the job: its runs link to that trace.
+    trace_context: str | None = Field(default=None, sa_column=sa.Column(sa.String(1024), nullable=True))
 
 
 class DeadLetter(SQLModel, table=True):
