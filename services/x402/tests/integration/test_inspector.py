@@ -59,4 +59,4 @@ def test_the_inspector_lists_and_calls_every_tool(sandbox: Any, x402_pair: list[
 
     refused = inspector(server.mcp_url, "tools/call", "settle_payment", {**payment, "payment_header": "e30="})
     assert refused["isError"] is True
-    assert json.loads(refused["content"][0]["text"])["code"] == "malformed_payload"
+    assert json.loads(refused["content"][0]["text"])["code"] == "invalid_payload"
