@@ -7,7 +7,6 @@ it (shared/specs/x402.md, "Wallet links").
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -15,8 +14,8 @@ from urllib.parse import quote, urlsplit
 
 from certify_common.errors import Failure, failure
 from certify_common.evm import UsdcNetwork, lookup
+from certify_common.x402_wire import is_address, is_uint256
 
-_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 MAX_CALLBACK_URL_CHARS = 2048
 
 
@@ -39,12 +38,14 @@ def transfer_from_requirements(requirements: Mapping[str, Any]) -> TransferReque
     token = str(requirements.get("asset", ""))
     pay_to = str(requirements.get("payTo", ""))
     for name, value in (("asset", token), ("payTo", pay_to)):
-        if not _ADDRESS.match(value):
+        if not is_address(value):
             return failure("invalid_address", f"{name} is not a 0x-prefixed 20-byte address", field=name)
     raw_amount = requirements.get("amount", requirements.get("maxAmountRequired"))
-    if raw_amount is None or not str(raw_amount).isdigit() or int(str(raw_amount)) <= 0:
+    # A decimal string of ASCII digits (or a JSON integer): "²" and "١٢٣" are digits to str.isdigit, not here.
+    amount = str(raw_amount) if type(raw_amount) is int else raw_amount
+    if not is_uint256(amount) or int(amount) <= 0:
         return failure("invalid_amount", "the amount must be a positive integer of atomic units")
-    return TransferRequest(network, token, pay_to, int(str(raw_amount)))
+    return TransferRequest(network, token, pay_to, int(amount))
 
 
 def eip681_uri(transfer: TransferRequest) -> str:

@@ -7,7 +7,7 @@ codes to HTTP statuses in one table.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -48,3 +48,20 @@ class FailureError(Exception):
 def failure(code: str, message: str, *, retryable: bool = False, **details: Any) -> Failure:
     """Shorthand for building a :class:`Failure` with keyword details."""
     return Failure(code=code, message=message, retryable=retryable, details=details)
+
+
+T = TypeVar("T")
+
+
+class InvariantError(RuntimeError):
+    """An invariant the code relies on does not hold: a bug, or stored state changed by hand.
+
+    Used instead of ``assert``, which ``python -O`` strips: the check stays, and the failure is loud.
+    """
+
+
+def require(value: T | None, what: str) -> T:
+    """``value``, which an invariant says is present; :class:`InvariantError` naming ``what`` otherwise."""
+    if value is None:
+        raise InvariantError(f"{what} is missing")
+    return value

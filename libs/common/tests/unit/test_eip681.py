@@ -1,5 +1,7 @@
 """The EIP-681 encoder reproduces the official vectors for every network."""
 
+from typing import Any
+
 import pytest
 
 from certify_common.eip681 import eip681_from_requirements
@@ -37,9 +39,14 @@ def test_v1_requirements_use_max_amount_required() -> None:
         ({"asset": "not-an-address"}, "invalid_address"),
         ({"amount": "0"}, "invalid_amount"),
         ({"amount": "1.5"}, "invalid_amount"),
+        ({"amount": "²"}, "invalid_amount"),
+        ({"amount": "١٢٣"}, "invalid_amount"),
+        ({"amount": str(2**256)}, "invalid_amount"),
+        ({"amount": True}, "invalid_amount"),
+        ({"payTo": PAY_TO + "\n"}, "invalid_address"),
     ],
 )
-def test_bad_requirements_are_failures(change: dict[str, str], code: str) -> None:
+def test_bad_requirements_are_failures(change: dict[str, Any], code: str) -> None:
     network = NETWORKS["base"]
     requirements = {"network": "base", "asset": network.usdc_address, "payTo": PAY_TO, "amount": "1", **change}
     result = eip681_from_requirements(requirements)

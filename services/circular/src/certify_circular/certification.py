@@ -34,7 +34,7 @@ from certify_circular.transaction import (
     transaction_id,
     transaction_problem,
 )
-from certify_common.errors import Failure, failure
+from certify_common.errors import Failure, failure, require
 from certify_common.kv import LockTimeoutError
 
 logger = logging.getLogger("certify.circular.certify")
@@ -117,8 +117,8 @@ class Certifier:
         return await self._send_own(previous.data, key, previous.tx)
 
     async def _send_own(self, data: str, key: str | None, stored: SignedTransaction | None) -> Submitted | Failure:
-        assert self.wallet is not None
-        chain, address = self.network.blockchain, self.wallet.address
+        wallet = require(self.wallet, "the service wallet")
+        chain, address = self.network.blockchain, wallet.address
         try:
             async with self.nonces.lock(chain, address):
                 api_nonce = await self.nag.wallet_nonce(address)
@@ -127,7 +127,7 @@ class Certifier:
                 tx = stored
                 if tx is None:
                     nonce = await self.nonces.allocate(chain, address, api_nonce)
-                    tx = build_certificate(self.wallet, chain, data, nonce, format_timestamp(self.now()))
+                    tx = build_certificate(wallet, chain, data, nonce, format_timestamp(self.now()))
                 for attempt in range(2):
                     if key is not None:
                         await self.store.put(key, Submission(data, tx, False))
@@ -140,7 +140,7 @@ class Certifier:
                             return refreshed
                         nonce = await self.nonces.realign(chain, address, refreshed)
                         logger.info("nonce refused; rebuilt", extra={"nonce": nonce})
-                        tx = build_certificate(self.wallet, chain, data, nonce, format_timestamp(self.now()))
+                        tx = build_certificate(wallet, chain, data, nonce, format_timestamp(self.now()))
                         continue
                     if outcome.details.get("sent") != "maybe":
                         await self.nonces.give_back(chain, address, int(tx.nonce))

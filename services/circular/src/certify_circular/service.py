@@ -20,6 +20,7 @@ from certify_circular.proof import ProofBuilder
 from certify_circular.settings import CircularSettings
 from certify_circular.submissions import SubmissionStore
 from certify_circular.tracking import StatusReader
+from certify_common.errors import require
 from certify_common.kv import KeyValue, create_kv
 from certify_common.logs import register_secret
 
@@ -89,8 +90,9 @@ class CircularService:
             if discovered is None:
                 raise RuntimeError(f"no NAG for {network.name}: set CIRCULAR_NAG_URL (getNAG discovery failed)")
             network = NetworkConfig(network.name, discovered, network.blockchain, network.explorer_url_template)
-        assert network.nag_url is not None
-        nag = NagClient(http, network.nag_url, network.blockchain, settings.circular_nag_timeout_s)
+        nag = NagClient(
+            http, require(network.nag_url, "the NAG URL"), network.blockchain, settings.circular_nag_timeout_s
+        )
         nonces = NonceAllocator(kv, settings.circular_wallet_lock_ttl_s, settings.circular_wallet_lock_wait_s)
         store = SubmissionStore(
             kv,

@@ -20,7 +20,7 @@ from certify_circular.models import (
     WalletNonce,
 )
 from certify_circular.service import CircularService
-from certify_common.errors import Failure, failure
+from certify_common.errors import Failure, failure, require
 from certify_common.mcp_service import new_mcp_server, result_of
 
 _HEX64 = re.compile(r"^(0x)?([0-9a-fA-F]{64})$")
@@ -104,8 +104,7 @@ def build_mcp(service: CircularService) -> MCPServer:
                 )
             certified: str | Failure = hashlib.sha256(raw).hexdigest()
         else:
-            assert data_hash is not None
-            certified = hex64(data_hash, "data_hash")
+            certified = hex64(require(data_hash, "data_hash"), "data_hash")
         if isinstance(certified, Failure):
             return result_of(certified)
         if idempotency_key is not None and not 1 <= len(idempotency_key) <= 200:

@@ -10,6 +10,7 @@ from fastapi import Depends, Header, Query, Request
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from certify_common.errors import failure
+from certify_proxy import paying
 from certify_proxy.auth import Principal, authenticate
 from certify_proxy.errors import ApiError
 from certify_proxy.metrics import RATE_LIMITED
@@ -91,9 +92,31 @@ def payment_header(request: Request) -> tuple[str, str] | None:
     return None
 
 
-async def write_limited(request: Request, runtime: RuntimeDep, principal: PrincipalDep) -> Principal:
-    """Writes count against the write limit, except a paid retry (it carries a payment header)."""
-    if payment_header(request) is None:
+async def write_limited(runtime: RuntimeDep, principal: PrincipalDep) -> Principal:
+    """Writes count against the write limit (a quote always does, whatever headers it carries)."""
+    await enforce_limit(runtime, principal.subject, "writes")
+    return principal
+
+
+async def _body_request_id(request: Request) -> str | None:
+    try:
+        body = await request.json()  # FastAPI has read the body already: this parses the cached bytes
+    except ValueError:
+        return None
+    request_id = body.get("request_id") if isinstance(body, dict) else None
+    return request_id if isinstance(request_id, str) else None
+
+
+async def certify_limited(request: Request, runtime: RuntimeDep, principal: PrincipalDep) -> Principal:
+    """``POST /v1/certify`` counts against the write limit, except the paid retry of one of the caller's
+    requests that awaits payment, with a payment header that decodes (paying settles it at most once)."""
+    paid = payment_header(request)
+    request_id = await _body_request_id(request) if paid is not None else None
+    if (
+        paid is None
+        or request_id is None
+        or not await paying.exempt_paid_retry(runtime, request_id, paid[1], principal)
+    ):
         await enforce_limit(runtime, principal.subject, "writes")
     return principal
 
@@ -105,6 +128,7 @@ async def read_limited(runtime: RuntimeDep, principal: PrincipalDep) -> Principa
 
 
 WriteCaller = Annotated[Principal, Depends(write_limited)]
+CertifyCaller = Annotated[Principal, Depends(certify_limited)]
 ReadCaller = Annotated[Principal, Depends(read_limited)]
 
 

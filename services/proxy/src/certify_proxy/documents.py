@@ -11,7 +11,9 @@ from urllib.parse import urlsplit
 
 from certify_common.errors import Failure, failure
 
-_HASH = re.compile(r"^(0x)?[0-9a-fA-F]{64}$")
+# Used with fullmatch only: ``$`` would admit a trailing newline.
+_HASH = re.compile(r"(0x)?[0-9a-fA-F]{64}")
+_CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f-\x9f]")
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,7 @@ def decode_base64(data: str, max_bytes: int) -> bytes | Failure:
 
 def normalise_hash(value: str) -> str | Failure:
     """0x + 64 lower-case hex, or ``invalid_data_hash``."""
-    if not _HASH.match(value):
+    if _HASH.fullmatch(value) is None:
         return failure("invalid_data_hash", "data_hash must be 64 hex digits (SHA-256), 0x optional")
     return "0x" + value.lower().removeprefix("0x")
 
@@ -57,8 +59,7 @@ def document_of(data: str | None, data_hash: str | None, size: int | None, max_b
         if isinstance(decoded, Failure):
             return decoded
         return Document("0x" + hashlib.sha256(decoded).hexdigest(), len(decoded))
-    assert data_hash is not None
-    normalised = normalise_hash(data_hash)
+    normalised = normalise_hash(data_hash or "")
     if isinstance(normalised, Failure):
         return normalised
     if size is not None and size > max_bytes:
@@ -68,7 +69,13 @@ def document_of(data: str | None, data_hash: str | None, size: int | None, max_b
 
 def check_callback_url(url: str, allow_http: bool) -> Failure | None:
     """``callback_url`` must be absolute HTTPS (plain HTTP only outside production, for local receivers)."""
-    parts = urlsplit(url)
+    if _CONTROL_OR_SPACE.search(url) is not None:
+        return failure("invalid_callback_url", "callback_url must not contain spaces or control characters")
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # raises on a port that is not a number in 0-65535
+    except ValueError:
+        return failure("invalid_callback_url", "callback_url is not a valid URL")
     if parts.scheme not in ("https", "http") or not parts.hostname:
         return failure("invalid_callback_url", "callback_url must be an absolute https:// URL")
     if parts.scheme == "http" and not allow_http:

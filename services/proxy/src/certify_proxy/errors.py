@@ -36,7 +36,9 @@ STATUS_BY_CODE: dict[str, int] = {
     "rate_limited": 429,
     # payment (402: the client should pay, or pay differently)
     "payment_required": 402,
-    "malformed_payment": 402,
+    "invalid_payload": 402,
+    "invalid_x402_version": 402,
+    "accepted_mismatch": 402,
     "nonce_already_used": 402,
     "network_mismatch": 402,
     "asset_mismatch": 402,
@@ -54,7 +56,6 @@ STATUS_BY_CODE: dict[str, int] = {
     "missing_eip712_domain": 402,
     "eip712_domain_mismatch": 402,
     "validity_too_long": 402,
-    "malformed_payload": 402,
     "facilitator_rejected": 402,
     # upstream
     "upstream_unavailable": 503,

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from certify_common.errors import Failure, failure
+from certify_common.errors import Failure, failure, require
 from certify_common.kv import LockTimeoutError
 from certify_proxy import jobs
 from certify_proxy.auth import Principal
@@ -46,6 +46,18 @@ async def _load(runtime: Runtime, request_id: str, principal: Principal | None) 
     if request is None or (principal is not None and request.api_key_id != principal.api_key_id):
         raise _fail(failure("request_not_found", "no such request", request_id=request_id))
     return request
+
+
+async def exempt_paid_retry(runtime: Runtime, request_id: str, header: str, principal: Principal) -> bool:
+    """Whether a submission is the paid retry of the caller's request awaiting payment, with a header that
+    decodes: only those skip the write limit (a junk header or a finished request counts like any write)."""
+    if isinstance(decode_payment_header(header), Failure):
+        return False
+    try:
+        request = await _load(runtime, request_id, principal)
+    except ApiError:
+        return False
+    return State(request.status) in AWAITING_PAYMENT
 
 
 async def pay(runtime: Runtime, request_id: str, header: str, principal: Principal | None) -> Outcome:
@@ -153,8 +165,7 @@ async def _record_payment(
     headers = {"PAYMENT-RESPONSE": receipt, "X-PAYMENT-RESPONSE": receipt}
     try:
         async with transaction(runtime.sessions) as session:
-            locked = await repo.get_request(session, request.request_id, for_update=True)
-            assert locked is not None
+            locked = require(await repo.get_request(session, request.request_id, for_update=True), "the paid request")
             now = utcnow()
             payment = await repo.payment_for_request(session, locked.request_id)
             if payment is None:

@@ -7,6 +7,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 REQUEST_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,64}$"
+#: C0 and C1 control characters (NUL, newlines, escapes…) are refused in free text.
+NO_CONTROL_CHARACTERS = r"^[^\x00-\x1f\x7f-\x9f]*$"
 ClientType = Literal["agent", "browser", "mobile"]
 
 
@@ -32,7 +34,12 @@ class CertifyBody(BaseModel):
     network: str | None = Field(None, description="base, base-sepolia, arbitrum or arbitrum-sepolia.")
     callback_url: str | None = Field(None, max_length=2048, description="HTTPS URL that receives the final status.")
     client_type: ClientType | None = Field(None, description="agent (default), browser or mobile.")
-    file_name: str | None = Field(None, max_length=255, description="Shown on the payment page; never certified.")
+    file_name: str | None = Field(
+        None,
+        max_length=255,
+        pattern=NO_CONTROL_CHARACTERS,
+        description="Shown on the payment page; never certified. No control characters.",
+    )
 
 
 class PayBody(BaseModel):

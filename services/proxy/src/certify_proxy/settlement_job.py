@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from certify_common.errors import Failure
+from certify_common.errors import Failure, require
 from certify_proxy import jobs
 from certify_proxy.authorization import Authorization
 from certify_proxy.jobrunner import ClaimedJob
@@ -51,8 +51,7 @@ async def reserve_settlement(
     The ``pending`` row also makes the database refuse a second authorization for the same request.
     """
     async with transaction(runtime.sessions) as session:
-        locked = await repo.get_request(session, request_id, for_update=True)
-        assert locked is not None
+        locked = require(await repo.get_request(session, request_id, for_update=True), "the request to reserve")
         session.add(
             Payment(
                 request_id=request_id,
@@ -84,10 +83,9 @@ async def defer_settlement(runtime: Runtime, request_id: str, fail: Failure) -> 
     """A settle answered a retryable failure: say so on the request and let the job retry soon."""
     settings = runtime.settings
     async with transaction(runtime.sessions) as session:
-        locked = await repo.get_request(session, request_id, for_update=True)
+        locked = require(await repo.get_request(session, request_id, for_update=True), "the settling request")
         payment = await repo.payment_for_request(session, request_id)
         job = await jobs.job_for_request(session, jobs.SETTLE_RECONCILE, request_id)
-        assert locked is not None
         if payment is not None and payment.status == PENDING and fail.details.get("transaction"):
             payment.tx_hash = str(fail.details["transaction"])
             session.add(payment)
@@ -144,10 +142,8 @@ class SettlementJob:
         tx_hash = str(settled["transaction"]) or None
         block = await block_number(runtime.http, runtime.settings.evm_rpc_urls.get(network), tx_hash)
         async with transaction(runtime.sessions) as session:
-            locked = await repo.get_request(session, request_id, for_update=True)
-            payment = await repo.payment_for_request(session, request_id)
-            assert locked is not None
-            assert payment is not None
+            locked = require(await repo.get_request(session, request_id, for_update=True), "the settling request")
+            payment = require(await repo.payment_for_request(session, request_id), "the reserved payment")
             now = utcnow()
             payment.status, payment.tx_hash, payment.block_number = SETTLED, tx_hash, block
             payment.settle_json = json.dumps(settled["settle_response"], separators=(",", ":"))
@@ -170,10 +166,8 @@ class SettlementJob:
     async def _refused(self, context: JobContext, request_id: str, fail: Failure) -> None:
         runtime = context.runtime
         async with transaction(runtime.sessions) as session:
-            locked = await repo.get_request(session, request_id, for_update=True)
-            payment = await repo.payment_for_request(session, request_id)
-            assert locked is not None
-            assert payment is not None
+            locked = require(await repo.get_request(session, request_id, for_update=True), "the settling request")
+            payment = require(await repo.payment_for_request(session, request_id), "the reserved payment")
             payment.status = FAILED
             session.add(payment)
             locked.error_code, locked.error_message, locked.error_retryable = fail.code, fail.message, False

@@ -66,6 +66,39 @@ def test_writes_over_the_limit_get_429_with_retry_after_but_paid_retries_pass(
         timeout=30,
     )
     assert paid.status_code == 202, paid.text
+    again = httpx.post(
+        proxy_b.url + "/v1/certify",
+        json={"request_id": offer["request_id"]},
+        headers={"X-API-Key": key, "X-PAYMENT": kit.sign(offer)},
+        timeout=30,
+    )
+    # The request no longer awaits payment: another payment for it is an ordinary write.
+    assert (again.status_code, again.json()["code"]) == (429, "rate_limited")
+
+
+def test_a_payment_header_that_is_no_paid_retry_does_not_lift_the_write_limit(
+    proxy: Any, proxy_b: Any, kit: Any, db: Any
+) -> None:
+    key = _admin(db.url, "keys", "create", "junk-header")["api_key"]
+    with httpx.Client(base_url=proxy_b.url, headers={"X-API-Key": key}, timeout=30) as client:
+        quotes = [client.post("/v1/quote", json={"data": "cXVvdGU="}).status_code for _ in range(10)]
+        assert quotes == [200] * 10
+        junk = [
+            client.post("/v1/quote", json={"data": "cXVvdGU="}, headers={"X-PAYMENT": "junk"}).status_code
+            for _ in range(30)
+        ]
+        assert junk == [429] * 30
+        # A well-formed payment never exempts a quote, nor a certify call for a request that does not exist;
+        # a junk header on the caller's own request awaiting payment does not either. (The offer is made
+        # through the proxy without a write limit; both proxies share the Redis window.)
+        offer = _new(proxy, key).json()
+        signed = kit.sign(offer)
+        quote = client.post("/v1/quote", json={"data": "cXVvdGU="}, headers={"X-PAYMENT": signed})
+        unknown = client.post("/v1/certify", json={"request_id": "no-such-request"}, headers={"X-PAYMENT": signed})
+        junk_certify = client.post(
+            "/v1/certify", json={"request_id": offer["request_id"]}, headers={"PAYMENT-SIGNATURE": "junk"}
+        )
+    assert [quote.status_code, unknown.status_code, junk_certify.status_code] == [429, 429, 429]
 
 
 def test_another_clients_request_is_not_visible(proxy: Any, api: Any, db: Any) -> None:

@@ -40,6 +40,7 @@ class Ctx:
         self.proxy, self.proxy_b, self.kit, self.api = proxy, proxy_b, kit, api
         # A key whose write window is full on the proxy with the default limit (10/min): quotes write no rows.
         self.limited_key = _create_key(db.url)
+        self.admin_key = _create_key(db.url, "--admin")
         for _ in range(10):
             quoted = httpx.post(
                 proxy_b.url + "/v1/quote",
@@ -94,12 +95,12 @@ def _forged(ctx: Ctx) -> tuple[str, str, dict[str, Any]]:
     return ctx.pay_b(base64.b64encode(json.dumps(forged).encode()).decode())
 
 
-def _create_key(db_url: str) -> str:
+def _create_key(db_url: str, *flags: str) -> str:
     output = io.StringIO()
     with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(output):
         patch.setenv("DATABASE_URL", db_url)
         patch.setenv("CERTIFY_ENV", "test")
-        assert main(["keys", "create", "limited"]) == 0
+        assert main(["keys", "create", "limited", *flags]) == 0
     return str(json.loads(output.getvalue().strip().splitlines()[-1])["api_key"])
 
 
@@ -170,7 +171,7 @@ ROWS: list[tuple[str, Callable[[Ctx], tuple[str, str, dict[str, Any]]], int, str
         404,
         "not_found",
     ),
-    ("payment header not base64 JSON", lambda c: c.pay_b("not-a-payment"), 402, "malformed_payment"),
+    ("payment header not base64 JSON", lambda c: c.pay_b("not-a-payment"), 402, "invalid_payload"),
     (
         "payment for an unknown request",
         lambda c: (
@@ -200,6 +201,88 @@ ROWS: list[tuple[str, Callable[[Ctx], tuple[str, str, dict[str, Any]]], int, str
 ]
 
 
+def _signed_b(ctx: Ctx, version: int = 1) -> dict[str, Any]:
+    return json.loads(base64.b64decode(ctx.kit.sign(ctx.offer_b, version=version)))  # type: ignore[no-any-return]
+
+
+def _encoded(payment: Any) -> str:
+    return base64.b64encode(json.dumps(payment).encode()).decode()
+
+
+def _hostile(
+    path: str, value: Callable[[Any], Any], version: int = 1
+) -> Callable[[Ctx], tuple[str, str, dict[str, Any]]]:
+    """Request B paid with a genuine signed payment whose field at ``path`` is replaced by ``value(old)``."""
+
+    def build(ctx: Ctx) -> tuple[str, str, dict[str, Any]]:
+        payment = _signed_b(ctx, version)
+        *parents, last = path.split(".")
+        target = payment
+        for key in parents:
+            target = target[key]
+        target[last] = value(target[last])
+        return ctx.pay_b(_encoded(payment), "X-PAYMENT" if version == 1 else "PAYMENT-SIGNATURE")
+
+    return build
+
+
+def _raw_b(payload: bytes) -> Callable[[Ctx], tuple[str, str, dict[str, Any]]]:
+    return lambda c: c.pay_b(base64.b64encode(payload).decode())
+
+
+AUTH = "payload.authorization"
+HOSTILE_HEADERS: list[tuple[str, Callable[[Ctx], tuple[str, str, dict[str, Any]]], int, str]] = [
+    ("value superscript two", _hostile(f"{AUTH}.value", lambda _: "²"), 402, "invalid_payload"),
+    ("value in Arabic-Indic digits", _hostile(f"{AUTH}.value", lambda _: "١٢٣"), 402, "invalid_payload"),
+    ("negative value", _hostile(f"{AUTH}.value", lambda old: "-" + old), 402, "invalid_payload"),
+    ("value of 2**256", _hostile(f"{AUTH}.value", lambda _: str(2**256)), 402, "invalid_payload"),
+    ("value with a leading plus", _hostile(f"{AUTH}.value", lambda old: "+" + old), 402, "invalid_payload"),
+    ("value with a trailing newline", _hostile(f"{AUTH}.value", lambda old: old + "\n"), 402, "invalid_payload"),
+    ("nonce with a trailing newline", _hostile(f"{AUTH}.nonce", lambda old: old + "\n"), 402, "invalid_payload"),
+    ("from with a trailing newline", _hostile(f"{AUTH}.from", lambda old: old + "\n"), 402, "invalid_payload"),
+    (
+        "v2 nonce with a trailing newline",
+        _hostile(f"{AUTH}.nonce", lambda old: old + "\n", version=2),
+        402,
+        "invalid_payload",
+    ),
+    ("x402Version 3", _hostile("x402Version", lambda _: 3), 402, "invalid_x402_version"),
+    ("base64 of non-JSON", _raw_b(b"certainly not JSON"), 402, "invalid_payload"),
+    ("base64 of a JSON array", _raw_b(b"[1, 2, 3]"), 402, "invalid_payload"),
+    ("base64 of a JSON string", _raw_b(b'"a payment"'), 402, "invalid_payload"),
+    ("base64 of deeply nested JSON", _raw_b(b"[" * 4000 + b"]" * 4000), 402, "invalid_payload"),
+    ("huge payment header", lambda c: c.pay_b("A" * 12_000), 402, "invalid_payload"),
+    (
+        "v2 accepted block altered",
+        _hostile("accepted", lambda old: {**old, "maxTimeoutSeconds": old["maxTimeoutSeconds"] + 1}, version=2),
+        402,
+        "accepted_mismatch",
+    ),
+    ("callback_url that is not a URL", _new(callback_url="https://["), 422, "invalid_callback_url"),
+    ("callback_url with a NUL", _new(callback_url="https://example.com/\x00"), 422, "invalid_callback_url"),
+    ("data_hash with a trailing newline", _new(data=None, data_hash="ab" * 32 + "\n"), 422, "invalid_data_hash"),
+    (
+        "quote of a data_hash with a trailing newline",
+        lambda c: (
+            "POST",
+            "/v1/quote",
+            {"json": {"data_hash": "ab" * 32 + "\n", "data_size_bytes": 5}, "headers": c.api()},
+        ),
+        422,
+        "invalid_data_hash",
+    ),
+    ("file_name with a NUL", _new(file_name="report\x00.pdf"), 422, "invalid_request"),
+    ("file_name with a newline", _new(file_name="report\n.pdf"), 422, "invalid_request"),
+    (
+        "admin requeue of an id beyond the integer range",
+        lambda c: ("POST", f"/v1/admin/dead-letters/{2**31}/requeue", {"headers": {"X-API-Key": c.admin_key}}),
+        422,
+        "invalid_request",
+    ),
+]
+ROWS += HOSTILE_HEADERS
+
+
 def _other_network_v2(ctx: Ctx) -> str:
     payment = json.loads(base64.b64decode(ctx.kit.sign(ctx.offer_b, version=2)))
     payment["accepted"] = {**payment["accepted"], "network": "eip155:421614"}
@@ -224,3 +307,24 @@ def test_bad_input_is_refused_with_its_code_and_writes_nothing(
     body = answer.json()
     assert set(body) == {"code", "message", "retryable", "details"}
     assert after == before
+
+
+@pytest.mark.parametrize("padded", [True, False])
+def test_a_url_safe_payment_header_pays_like_a_standard_one(ctx: Ctx, padded: bool) -> None:
+    offer = ctx._offer()
+    payment = json.loads(base64.b64decode(ctx.kit.sign(offer)))
+    # Pad the payment until its URL-safe base64 uses the URL-specific characters ("-" or "_").
+    for filler in range(64):
+        header = base64.urlsafe_b64encode(json.dumps({**payment, "memo": "?" * filler + ">"}).encode()).decode()
+        if "-" in header or "_" in header:
+            break
+    else:
+        pytest.fail("no filler gave URL-specific base64 characters")
+    header = header if padded else header.rstrip("=")
+    answer = httpx.post(
+        ctx.proxy.url + "/v1/certify",
+        json={"request_id": offer["request_id"]},
+        headers=ctx.api(**{"X-PAYMENT": header}),
+        timeout=30,
+    )
+    assert answer.status_code == 202, answer.text

@@ -26,7 +26,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from certify_common.errors import Failure, failure
+from certify_common.errors import Failure, failure, require
 
 Encoding = Literal["base64", "hex", "text"]
 RequestedEncoding = Literal["base64", "hex", "text", "auto"]
@@ -96,12 +96,9 @@ def _decoded_length(data: str, encoding: Encoding) -> int | None:
 
 def _decode(data: str, encoding: Encoding) -> bytes:
     if encoding == "hex":
-        digits = _hex_digits(data.strip())
-        assert digits is not None  # checked by _decoded_length
-        return bytes.fromhex(digits)
+        return bytes.fromhex(require(_hex_digits(data.strip()), "hex digits checked by _decoded_length"))
     if encoding == "base64":
-        padded = _base64_text(data)
-        assert padded is not None  # checked by _decoded_length
+        padded = require(_base64_text(data), "base64 text checked by _decoded_length")
         return base64.b64decode(padded, validate=True)
     return data.encode("utf-8", errors="surrogatepass")
 

@@ -7,6 +7,7 @@ Answers are returned as the spec's JSON objects; transport failures become retry
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 import httpx
@@ -19,11 +20,11 @@ from certify_x402.settings import X402Settings
 Endpoint = Literal["verify", "settle"]
 
 
-def request_body(payment: dict[str, Any], requirements: dict[str, Any]) -> dict[str, Any]:
+def request_body(payment: Mapping[str, Any], requirements: dict[str, Any]) -> dict[str, Any]:
     """The facilitator request body for a decoded payment and the requirements it answers."""
     return {
         "x402Version": payment.get("x402Version"),
-        "paymentPayload": payment,
+        "paymentPayload": dict(payment),
         "paymentRequirements": requirements,
     }
 

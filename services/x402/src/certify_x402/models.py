@@ -41,10 +41,11 @@ class VerifyResult(BaseModel):
     is_valid: bool
     payer: str | None
     reason: str | None = Field(
-        description="null when valid; else malformed_payload, unsupported_scheme, version_mismatch, network_mismatch, "
-        "asset_mismatch, missing_eip712_domain, recipient_mismatch, amount_mismatch, expired, not_yet_valid, "
-        "validity_too_long, invalid_signature, eip712_domain_mismatch, nonce_already_used, insufficient_funds, "
-        "facilitator_rejected."
+        description="null when valid; else invalid_payload (details in message), invalid_x402_version, "
+        "unsupported_scheme, version_mismatch, network_mismatch, asset_mismatch, missing_eip712_domain, "
+        "recipient_mismatch, amount_mismatch, expired, not_yet_valid, validity_too_long, invalid_signature, "
+        "eip712_domain_mismatch, accepted_mismatch (a v2 accepted block that is not the offer), "
+        "nonce_already_used, insufficient_funds, facilitator_rejected."
     )
     message: str | None
     network: str | None = Field(description="The network the payment names.")

@@ -49,7 +49,7 @@ class Payments:
         self.rpc = rpc
         self.clock = clock
 
-    def _requirement(self, requirements: dict[str, Any]) -> Requirement | Failure:
+    def _requirement(self, requirements: dict[str, Any]) -> tuple[Requirement, UsdcNetwork] | Failure:
         requirement = parse_requirements(requirements)
         if isinstance(requirement, Failure):
             return requirement
@@ -59,7 +59,7 @@ class Payments:
                 f"network {requirement.network_id!r} is not enabled here",
                 enabled=self.settings.x402_networks,
             )
-        return requirement
+        return requirement, requirement.network
 
     async def _smart_wallet(self, verdict: Verdict, payment: Payment, requirement: Requirement) -> Verdict | Failure:
         """A signature that does not recover may be a smart wallet's: ask it (EIP-1271) where an RPC is set."""
@@ -93,7 +93,7 @@ class Payments:
         return None
 
     async def _delegate(self, network: UsdcNetwork, payment: Payment, requirement: Requirement) -> Verdict | Failure:
-        answer = await self.facilitator.post(network, "verify", request_body(payment.raw, requirement.raw))
+        answer = await self.facilitator.post(network, "verify", request_body(payment.wire, requirement.raw))
         if isinstance(answer, Failure):
             return answer
         payer = payment.authorization.from_address
@@ -104,10 +104,10 @@ class Payments:
 
     async def verify(self, payment_header: str, requirements: dict[str, Any]) -> Checked | Failure:
         """Every check of the spec, cheapest first; network calls only for payments that pass offline."""
-        requirement = self._requirement(requirements)
-        if isinstance(requirement, Failure):
-            return requirement
-        assert requirement.network is not None
+        parsed = self._requirement(requirements)
+        if isinstance(parsed, Failure):
+            return parsed
+        requirement, network = parsed
         payment = decode_header(payment_header)
         if isinstance(payment, Failure):
             return Checked(Verdict(False, payment.code, payment.message, None), None, requirement)
@@ -115,7 +115,7 @@ class Payments:
         if offline.reason not in (None, "invalid_signature"):
             return Checked(offline, payment, requirement)
         # The replay guard comes before any network call (including a smart wallet's signature check).
-        if await self.settlement.known(requirement.network, payment) is not None:
+        if await self.settlement.known(network, payment) is not None:
             replay = Verdict(False, "nonce_already_used", "this authorization was settled here", offline.payer)
             return Checked(replay, payment, requirement)
         verdict = await self._smart_wallet(offline, payment, requirement)
@@ -123,14 +123,14 @@ class Payments:
             return verdict
         if not verdict.is_valid:
             return Checked(verdict, payment, requirement)
-        if self.rpc.configured(requirement.network):
-            on_chain = await self._on_chain(requirement.network, payment)
+        if self.rpc.configured(network):
+            on_chain = await self._on_chain(network, payment)
             if isinstance(on_chain, Failure):
                 return on_chain
             if on_chain is not None:
                 return Checked(on_chain, payment, requirement)
         if self.settings.x402_verify_with_facilitator:
-            delegated = await self._delegate(requirement.network, payment, requirement)
+            delegated = await self._delegate(network, payment, requirement)
             if isinstance(delegated, Failure):
                 return delegated
             return Checked(delegated, payment, requirement)
@@ -138,14 +138,14 @@ class Payments:
 
     async def settle(self, payment_header: str, requirements: dict[str, Any]) -> Settled | Failure:
         """Settle once: a recorded authorization is answered from the record, a new one is verified first."""
-        requirement = self._requirement(requirements)
-        if isinstance(requirement, Failure):
-            return requirement
-        assert requirement.network is not None
+        parsed = self._requirement(requirements)
+        if isinstance(parsed, Failure):
+            return parsed
+        requirement, network = parsed
         payment = decode_header(payment_header)
         if isinstance(payment, Failure):
             return payment
-        record = await self.settlement.known(requirement.network, payment)
+        record = await self.settlement.known(network, payment)
         if record is None:
             verdict = await self._smart_wallet(check_payment(payment, requirement, self.clock()), payment, requirement)
             if isinstance(verdict, Failure):
@@ -154,4 +154,4 @@ class Payments:
                 return failure(verdict.reason or "invalid_payment", verdict.message or "the payment is invalid")
         elif record.fingerprint != fingerprint(payment, requirement.raw):
             return failure("nonce_already_used", "another authorization with this nonce was settled here")
-        return await self.settlement.settle(requirement.network, payment, requirement.raw)
+        return await self.settlement.settle(network, payment, requirement.raw)

@@ -6,16 +6,15 @@ the caller: a wrong EIP-712 domain name makes every payment fail verification.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from certify_common.errors import Failure, failure
 from certify_common.evm import UsdcNetwork, lookup
+from certify_common.x402_wire import UINT256_LIMIT, is_address, is_uint256
 from certify_x402.payment import encode_header
 
-_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 V2_ERROR = "Payment required"
 V1_ERROR = "X-PAYMENT header is required"
 
@@ -40,21 +39,30 @@ def atomic_amount(amount_usdc: str | None, amount_atomic: str | None, decimals: 
         return failure("invalid_amount", "give exactly one of amount_usdc and amount_atomic")
     if amount_atomic is not None:
         text = amount_atomic.strip()
-        if not text.isdigit() or int(text) <= 0:
-            return failure("invalid_amount", "amount_atomic must be a positive integer string")
+        if not is_uint256(text) or int(text) <= 0:
+            return failure("invalid_amount", "amount_atomic must be a positive integer string of ASCII digits")
         return int(text)
-    assert amount_usdc is not None
+    if amount_usdc is None:
+        return failure("invalid_amount", "give exactly one of amount_usdc and amount_atomic")
     try:
         value = Decimal(amount_usdc.strip())
     except InvalidOperation:
         return failure("invalid_amount", "amount_usdc must be a decimal string such as '0.25'")
     if not value.is_finite() or value <= 0:
         return failure("invalid_amount", "amount_usdc must be positive")
-    exponent = value.as_tuple().exponent
-    assert isinstance(exponent, int)
-    if exponent < -decimals and value != value.quantize(Decimal(1).scaleb(-decimals)):
+    # Exact integer arithmetic: Decimal's quantize/scaleb round (or raise) beyond the context's 28 digits.
+    _, digits, exponent = value.as_tuple()
+    coefficient = "".join(map(str, digits))
+    significant = coefficient.rstrip("0")
+    exponent = int(exponent) + len(coefficient) - len(significant)
+    if value.adjusted() + decimals >= 78:
+        return failure("invalid_amount", "amount_usdc is too large")
+    if exponent < -decimals:
         return failure("amount_too_precise", f"USDC has {decimals} decimals", max_places=decimals)
-    return int(value.scaleb(decimals))
+    atomic: int = int(significant) * 10 ** (exponent + decimals)
+    if atomic >= UINT256_LIMIT:
+        return failure("invalid_amount", "amount_usdc is too large")
+    return atomic
 
 
 def build_offer(
@@ -72,7 +80,7 @@ def build_offer(
     network = lookup(network_name)
     if network is None or network.name not in enabled:
         return failure("unknown_network", f"network {network_name!r} is not enabled", enabled=enabled)
-    if not _ADDRESS.match(pay_to):
+    if not is_address(pay_to):
         return failure("invalid_address", "pay_to must be a 0x-prefixed 20-byte address", field="pay_to")
     if not resource.strip():
         return failure("invalid_resource", "resource must name what is being paid for")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -12,11 +11,11 @@ from pydantic_settings import NoDecode
 from certify_common.evm import NETWORKS, UsdcNetwork
 from certify_common.logs import register_secret
 from certify_common.settings import ServiceSettings
+from certify_common.x402_wire import is_address
 
 DEFAULT_FACILITATOR_URL = "https://x402.org/facilitator"
 #: Hardhat's first well-known account: fine for development, refused in production.
 PLACEHOLDER_PAY_TO = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
-_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 _LOOPBACK = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}  # noqa: S104 - a list of hosts to refuse
 
 
@@ -124,7 +123,7 @@ class X402Settings(ServiceSettings):
     @field_validator("x402_pay_to")
     @classmethod
     def _address(cls, value: str) -> str:
-        if not _ADDRESS.match(value):
+        if not is_address(value):
             raise ValueError("X402_PAY_TO must be a 0x-prefixed 20-byte address")
         return value
 

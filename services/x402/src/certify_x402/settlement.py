@@ -96,7 +96,7 @@ class Settlement:
                 if record is not None and record.state == "done":
                     return self._outcome(record, replayed=True)
                 if record is None:
-                    record = SettlementRecord(mine, "attempting", request_body(payment.raw, requirements))
+                    record = SettlementRecord(mine, "attempting", request_body(payment.wire, requirements))
                     await self._save(key, record, payment)
                     answer = await self.facilitator.post(network, "settle", record.body)
                     return await self._finish(key, record, payment, answer, reconciling=False)

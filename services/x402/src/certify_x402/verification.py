@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from certify_common.x402_wire import accepted_matches
 from certify_x402.eip3009 import Domain, recover_signer
 from certify_x402.payment import Payment, Requirement
 
@@ -84,7 +85,7 @@ def check_payment(payment: Payment, requirement: Requirement, now: int, *, signe
         )
     if network is None or payment.network_id not in (network.caip2, network.v1_name, network.name):
         return _invalid("network_mismatch", "the payment is for another network", payer)
-    accepted_asset = (payment.accepted or {}).get("asset", requirement.asset)
+    accepted_asset = payment.accepted.asset if payment.accepted is not None else requirement.asset
     if requirement.asset.lower() != network.usdc_address.lower() or str(accepted_asset).lower() != (
         requirement.asset.lower()
     ):
@@ -110,4 +111,7 @@ def check_payment(payment: Payment, requirement: Requirement, now: int, *, signe
         return _invalid("invalid_signature", "the signature does not recover to authorization.from", payer)
     if (name, version) != (network.eip712_name, network.eip712_version):
         return _invalid("eip712_domain_mismatch", f"USDC on {network.name} signs as {network.eip712_name!r}", payer)
+    # Last, so every check the SDK's facilitator makes answers first with the SDK's reason.
+    if not accepted_matches(payment, requirement.raw):
+        return _invalid("accepted_mismatch", "the accepted block differs from the offered requirements", payer)
     return Verdict(True, None, None, payer)

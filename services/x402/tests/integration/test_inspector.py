@@ -57,6 +57,7 @@ def test_the_inspector_lists_and_calls_every_tool(sandbox: Any, x402_pair: list[
     qr = called("encode_payment_for_qr", {"payment_requirements": requirements, "callback_url": "https://c.test/cb"})
     assert qr["eip681_uri"] == eip681_from_requirements(requirements)
 
-    refused = inspector(server.mcp_url, "tools/call", "settle_payment", {**payment, "payment_header": "e30="})
+    # "W10=" is base64 of [], a JSON array: not a payment.
+    refused = inspector(server.mcp_url, "tools/call", "settle_payment", {**payment, "payment_header": "W10="})
     assert refused["isError"] is True
-    assert json.loads(refused["content"][0]["text"])["code"] == "malformed_payload"
+    assert json.loads(refused["content"][0]["text"])["code"] == "invalid_payload"

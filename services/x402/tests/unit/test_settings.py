@@ -54,7 +54,13 @@ def test_production_refuses_sandboxes_placeholders_mainnets_on_the_testnet_facil
 
 
 @pytest.mark.parametrize(
-    "override", [{"x402_networks": "ethereum"}, {"x402_pay_to": "nope"}, {"x402_rpc_urls": "solana=https://x"}]
+    "override",
+    [
+        {"x402_networks": "ethereum"},
+        {"x402_pay_to": "nope"},
+        {"x402_pay_to": REAL_PAYEE + "\n"},
+        {"x402_rpc_urls": "solana=https://x"},
+    ],
 )
 def test_nonsense_configuration_is_refused(override: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):

@@ -115,8 +115,9 @@ async def test_an_invalid_payment_is_refused_before_the_facilitator_is_called(
 async def test_a_malformed_header_is_a_verdict_and_a_settle_failure(stack: Any) -> None:
     made = await offer(stack)
     verdict = (await verify(stack, "not base64 at all!", made["requirements_v2"])).structured_content
-    assert (verdict["is_valid"], verdict["reason"], verdict["payer"]) == (False, "malformed_payload", None)
-    assert failure_of(await settle(stack, "e30=", made["requirements_v2"]))["code"] == "malformed_payload"
+    assert (verdict["is_valid"], verdict["reason"], verdict["payer"]) == (False, "invalid_payload", None)
+    assert failure_of(await settle(stack, "e30=", made["requirements_v2"]))["code"] == "invalid_x402_version"
+    assert failure_of(await settle(stack, "W10=", made["requirements_v2"]))["code"] == "invalid_payload"
 
 
 async def test_an_unfunded_payer_gets_the_facilitators_reason_and_the_answer_is_kept(
@@ -317,3 +318,45 @@ async def test_with_an_rpc_an_eip1271_smart_wallet_payment_verifies_and_settles(
     forged = base64.b64encode(json.dumps(obj).encode()).decode()
     refused = (await verify(stack, forged, requirements)).structured_content
     assert (refused["is_valid"], refused["reason"]) == (False, "invalid_signature")
+
+
+def _altered(header: str, change: Callable[[dict[str, Any]], None]) -> str:
+    obj = json.loads(base64.b64decode(header))
+    change(obj)
+    return base64.b64encode(json.dumps(obj).encode()).decode()
+
+
+@pytest.mark.parametrize(
+    ("name", "change"),
+    [
+        ("amount", lambda obj: obj["accepted"].update(amount="1")),
+        ("maxTimeoutSeconds", lambda obj: obj["accepted"].update(maxTimeoutSeconds=1)),
+        ("payTo", lambda obj: obj["accepted"].update(payTo="0x" + "12" * 20)),
+        ("extra", lambda obj: obj["accepted"].update(extra={"name": "USDC", "version": "1"})),
+    ],
+)
+async def test_a_v2_payment_whose_accepted_block_is_not_the_offer_is_refused_before_settling(
+    stack: Any, pay: Callable[..., str], name: str, change: Callable[[dict[str, Any]], None]
+) -> None:
+    header, requirements = await paid(stack, pay, version=2)
+    altered = _altered(header, change)
+    verdict = (await verify(stack, altered, requirements)).structured_content
+    assert (verdict["is_valid"], verdict["reason"]) == (False, "accepted_mismatch")
+    refused = failure_of(await settle(stack, altered, requirements))
+    assert (refused["code"], refused["retryable"]) == ("accepted_mismatch", False)
+    assert stack.transport.posted("/facilitator/settle") == []
+
+
+@pytest.mark.parametrize("field", ["nonce", "from", "value"])
+async def test_an_authorization_field_with_a_trailing_newline_is_an_invalid_payload_not_an_error(
+    stack: Any, pay: Callable[..., str], field: str
+) -> None:
+    header, requirements = await paid(stack, pay, version=2)
+    altered = _altered(
+        header,
+        lambda obj: obj["payload"]["authorization"].update({field: obj["payload"]["authorization"][field] + "\n"}),
+    )
+    verdict = (await verify(stack, altered, requirements)).structured_content
+    assert (verdict["is_valid"], verdict["reason"]) == (False, "invalid_payload")
+    refused = failure_of(await settle(stack, altered, requirements))
+    assert (refused["code"], refused["retryable"]) == ("invalid_payload", False)

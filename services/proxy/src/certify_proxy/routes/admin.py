@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 
 from certify_common.errors import Failure, failure
 from certify_proxy import deadletters
@@ -32,6 +32,8 @@ async def require_admin(principal: PrincipalDep) -> Principal:
 
 Admin = Annotated[Principal, Depends(require_admin)]
 Limit = Annotated[int, Query(ge=1, le=1000, description="Most rows returned.")]
+#: Row ids are PostgreSQL ``integer``s: anything outside is refused before it reaches the database.
+RowId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The dead letter's id.")]
 
 
 @router.get("/dead-letters", summary="Jobs that used up their attempts")
@@ -47,7 +49,7 @@ async def get_dead_letters(
 
 
 @router.post("/dead-letters/{dead_letter_id}/requeue", summary="Queue a dead letter's job again")
-async def requeue_dead_letter(dead_letter_id: int, _admin: Admin, runtime: RuntimeDep) -> dict[str, Any]:
+async def requeue_dead_letter(dead_letter_id: RowId, _admin: Admin, runtime: RuntimeDep) -> dict[str, Any]:
     """The job runs again with a fresh set of attempts; 404 when unknown or already re-queued."""
     async with transaction(runtime.sessions) as session:
         row = await deadletters.requeue(session, dead_letter_id)

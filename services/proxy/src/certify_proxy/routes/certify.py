@@ -8,7 +8,7 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 
 from certify_proxy import paying, workflow
-from certify_proxy.deps import RuntimeDep, WriteCaller, payment_header
+from certify_proxy.deps import CertifyCaller, RuntimeDep, payment_header
 from certify_proxy.routes.common import prefer_wait, respond, settle_wait
 from certify_proxy.schemas import CertifyBody, ErrorBody
 
@@ -29,7 +29,7 @@ async def post_certify(
     body: CertifyBody,
     request: Request,
     runtime: RuntimeDep,
-    caller: WriteCaller,
+    caller: CertifyCaller,
     prefer: Annotated[str | None, Header(description="wait=N: answer 200 if final within N seconds (N ≤ 60).")] = None,
 ) -> JSONResponse:
     """New request → 402; the same request_id with a payment header → 202 (or 200 when final in time)."""
