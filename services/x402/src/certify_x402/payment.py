@@ -1,6 +1,6 @@
 """x402 wire objects, v1 and v2, decoded into one shape: requirements, payments and their authorization.
 
-Wire facts: shared/specs/x402.md. Payment headers are standard base64 of compact JSON; v1 names the
+Wire facts: specs/x402.md. Payment headers are standard base64 of compact JSON; v1 names the
 network (``base``), v2 uses CAIP-2 (``eip155:8453``) and ``amount`` instead of ``maxAmountRequired``.
 """
 

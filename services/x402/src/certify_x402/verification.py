@@ -1,6 +1,6 @@
 """The offline checks of an ``exact`` EIP-3009 payment against its requirements, in the SDK's order.
 
-Every check of shared/specs/x402.md that needs no network: scheme, network, asset, EIP-712 domain,
+Every check of specs/x402.md that needs no network: scheme, network, asset, EIP-712 domain,
 recipient, exact amount, validity window (6 s of margin, bounded by ``maxTimeoutSeconds``) and the
 signature recovered locally. Reasons are snake_case codes; :data:`SDK_REASONS` maps the official
 SDK's ``invalidReason`` codes to ours (facilitator answers go through it too).
