@@ -17,7 +17,7 @@ DEFAULT_FACILITATOR_URL = "https://x402.org/facilitator"
 #: Hardhat's first well-known account: fine for development, refused in production.
 PLACEHOLDER_PAY_TO = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
-_LOOPBACK = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}  # noqa: S104 - a list of hosts to refuse
+_LOOPBACK = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}  # noqa: S104  # nosec B104  # hosts to refuse, never bound
 
 
 def _split_pairs(value: Any) -> Any:
