@@ -153,3 +153,14 @@ def test_a_copy_of_the_repository_with_nothing_beside_it_collects_every_test(tmp
     collected = re.search(r"^(\d+) tests? collected", result.stdout, re.MULTILINE)
     assert collected is not None, result.stdout[-3000:]
     assert int(collected.group(1)) > 0
+
+
+def test_ci_lints_and_tests_and_make_test_gates_coverage() -> None:
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert ci[-2:] == ["make lint", "make test"]
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = makefile.split("\ntest:", 1)[1].split("\n\n", 1)[0]
+    assert "coverage run" in recipe
+    assert "-m pytest libs services tests" in recipe
+    assert "scripts/coverage_gate.py" in recipe
+    assert "bandit" in makefile.split("\nlint:", 1)[1].split("\n\n", 1)[0]
