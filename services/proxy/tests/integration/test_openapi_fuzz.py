@@ -84,6 +84,8 @@ def proxy_schema(fuzzed_app: Any, pg_url: str) -> Any:
     return schema
 
 
+# A bound for loaded machines (about a minute alone); pytest's default 300 s also covers fixtures.
+@pytest.mark.timeout(900)
 def test_every_operation_answers_only_what_the_document_declares(proxy_schema: Any) -> None:
     # One hypothesis run per operation; every failing operation is reported, not just the first.
     failures: dict[str, str] = {}
