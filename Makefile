@@ -17,6 +17,11 @@ MYPY_PACKAGES := $(foreach d,$(SRC_DIRS),$(addprefix -p ,$(notdir $(wildcard $(d
 empty :=
 space := $(empty) $(empty)
 PYTEST_ARGS ?=
+comma := ,
+# Product code: every package's sources but the test kit's (a pytest plugin). Coverage measures these (absolute
+# paths, so services started as processes from any folder agree; scripts/coverage_gate.py holds the thresholds).
+PRODUCT_SRC_DIRS := $(filter-out libs/testkit/src,$(SRC_DIRS))
+COVERAGE_SOURCES := $(subst $(space),$(comma),$(abspath $(PRODUCT_SRC_DIRS)))
 
 .PHONY: help install system run demo test test-unit test-integration test-e2e test-deploy lint format bench constraints config-docs clean
 
@@ -55,8 +60,11 @@ run: install ## start the stack on embedded defaults and keep it running (Ctrl-C
 demo: install ## start the stack, run the main job once, stop; exit status tells
 	$(PY) -m certify_testkit.stack demo
 
-test: install ## unit, integration, e2e and deployment tests (PostgreSQL/Redis from DATABASE_URL/REDIS_URL)
-	$(PY) -m pytest libs services tests $(PYTEST_ARGS)
+test: install ## unit, integration, e2e and deployment tests (PostgreSQL/Redis from DATABASE_URL/REDIS_URL), then the coverage gates
+	rm -f .coverage .coverage.*
+	COVERAGE_FILE=$(CURDIR)/.coverage $(VENV)/bin/coverage run --source=$(COVERAGE_SOURCES) -m pytest libs services tests $(PYTEST_ARGS)
+	$(VENV)/bin/coverage combine --quiet
+	$(PY) scripts/coverage_gate.py
 
 test-deploy: install ## images install and start, chart renders/validates/lints, policy scan, workflows (no cluster)
 	$(PY) -m pytest tests/deploy $(PYTEST_ARGS)
@@ -64,11 +72,14 @@ test-deploy: install ## images install and start, chart renders/validates/lints,
 test-unit: install
 	$(PY) -m pytest libs services -m "not integration and not e2e"
 
-lint: install ## ruff, mypy strict, hadolint
+# bandit: product code in full; the test kit is a pytest plugin whose asserts are test verdicts (B101 skipped).
+lint: install ## ruff, mypy strict, hadolint, bandit
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	MYPYPATH=$(subst $(space),:,$(SRC_DIRS)) $(VENV)/bin/mypy $(MYPY_PACKAGES)
 	$(VENV)/bin/hadolint Dockerfile
+	$(VENV)/bin/bandit --quiet --recursive $(PRODUCT_SRC_DIRS)
+	$(VENV)/bin/bandit --quiet --recursive --skip B101 libs/testkit/src
 
 format: install
 	$(VENV)/bin/ruff format .
@@ -81,4 +92,4 @@ bench: install ## benchmarks that print figures (never fail on timing)
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) .tools .test-logs
+	rm -rf $(VENV) .tools .test-logs .coverage .coverage.*

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import os
 import re
 import subprocess
 import sys
@@ -106,3 +107,60 @@ def test_third_party_requirements_are_pinned_with_hashes_and_no_index() -> None:
 def test_no_lock_file_with_download_urls_is_tracked() -> None:
     tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     assert not [line for line in tracked.splitlines() if line.endswith(("uv.lock", "package-lock.json"))]
+
+
+def _tracked() -> list[str]:
+    return subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+
+
+def test_no_code_test_or_script_reads_the_folder_beside_the_checkout() -> None:
+    # Markdown may point readers at the design documents beside the checkout; nothing that runs may.
+    beside = "../" + "shared"
+    offenders = [
+        path
+        for path in _tracked()
+        if not path.endswith(".md") and (ROOT / path).is_file() and beside in (ROOT / path).read_text(errors="ignore")
+    ]
+    assert offenders == []
+
+
+def test_the_stored_vectors_are_what_the_installed_official_libraries_make() -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "regenerate_vectors.py")], capture_output=True, text=True, check=False
+    )
+    assert (result.returncode, result.stderr) == (0, ""), result.stdout
+
+
+def test_a_copy_of_the_repository_with_nothing_beside_it_collects_every_test(tmp_path: Path) -> None:
+    copy = tmp_path / "alone" / "certify"
+    for path in _tracked():
+        if (ROOT / path).is_file():
+            (copy / path).parent.mkdir(parents=True, exist_ok=True)
+            (copy / path).write_bytes((ROOT / path).read_bytes())
+    # The copy's sources shadow the editable installs of this checkout.
+    sources = sorted(str(src) for src in [*copy.glob("libs/*/src"), *copy.glob("services/*/src")])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE")}
+    env["PYTHONPATH"] = os.pathsep.join(sources)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "libs", "services", "tests"],
+        cwd=copy,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    collected = re.search(r"^(\d+) tests? collected", result.stdout, re.MULTILINE)
+    assert collected is not None, result.stdout[-3000:]
+    assert int(collected.group(1)) > 0
+
+
+def test_ci_lints_and_tests_and_make_test_gates_coverage() -> None:
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert ci[-2:] == ["make lint", "make test"]
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = makefile.split("\ntest:", 1)[1].split("\n\n", 1)[0]
+    assert "coverage run" in recipe
+    assert "-m pytest libs services tests" in recipe
+    assert "scripts/coverage_gate.py" in recipe
+    assert "bandit" in makefile.split("\nlint:", 1)[1].split("\n\n", 1)[0]

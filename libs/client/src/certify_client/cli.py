@@ -24,7 +24,7 @@ from certify_client.payment import PaymentError, sign_payment
 from certify_client.proof import load_proof, published_schema
 from certify_client.verify import Verdict, sha256_file, verify_proof
 
-#: Documented NAG bases per Circular network (shared/specs/circular.md); CERTIFY_NAG_URL overrides.
+#: Documented NAG bases per Circular network (specs/circular.md); CERTIFY_NAG_URL overrides.
 NAG_URLS = {
     "testnet": "https://nag.circularlabs.io/NAG.php?cep=",
     "mainnet": "https://nag.circularlabs.io/NAG_Mainnet.php?cep=",

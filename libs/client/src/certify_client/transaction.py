@@ -1,7 +1,7 @@
 """Circular certificate transactions, re-checked from the specification alone (no certify service code).
 
 The rules (ID preimage, payload form, address and signature) are those of the official Circular
-Enterprise API libraries: see ``shared/specs/circular.md``.
+Enterprise API libraries: see ``specs/circular.md``.
 """
 
 from __future__ import annotations

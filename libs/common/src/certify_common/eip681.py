@@ -2,7 +2,7 @@
 
 ``ethereum:<token>@<chainId>/transfer?address=<payTo>&uint256=<atomic amount>``. Such a URI makes
 the payer broadcast a plain ``transfer``: it is *not* an x402 payment and no facilitator can settle
-it (shared/specs/x402.md, "Wallet links").
+it (specs/x402.md, "Wallet links").
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The EVM networks certify accepts USDC on, as data (wire facts: shared/specs/x402.md).
+"""The EVM networks certify accepts USDC on, as data (wire facts: specs/x402.md).
 
 A wrong EIP-712 domain name yields a signature that recovers to a wrong address, so name and
 version travel with every payment requirement in ``extra``.

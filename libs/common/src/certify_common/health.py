@@ -7,11 +7,26 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from certify_common.tracing import untraced
 
 ReadinessCheck = Callable[[], Awaitable[bool]]
 CHECK_TIMEOUT_S = 2.0
+
+
+class Readiness(BaseModel):
+    """What ``/readyz`` answers, 200 when every check passes and 503 otherwise."""
+
+    status: str
+    service: str
+    checks: dict[str, bool]
+
+
+_READINESS_RESPONSES: dict[int | str, dict[str, object]] = {
+    200: {"model": Readiness, "description": "Every dependency answers."},
+    503: {"model": Readiness, "description": "Some dependency does not answer: checks names it."},
+}
 
 
 async def _run_check(check: ReadinessCheck) -> bool:
@@ -45,6 +60,6 @@ def health_router(service: str, checks: Mapping[str, ReadinessCheck]) -> APIRout
         body = {"status": "ready" if ok else "not_ready", "service": service, "checks": report}
         return JSONResponse(body, status_code=200 if ok else 503)
 
-    router.add_api_route("/readyz", ready, methods=["GET"], summary="Readiness: every dependency answers")
-    router.add_api_route("/health", ready, methods=["GET"], summary="Alias of /readyz kept from the seed")
+    for path, summary in (("/readyz", "Readiness: every dependency answers"), ("/health", "Alias of /readyz")):
+        router.add_api_route(path, ready, methods=["GET"], summary=summary, responses=_READINESS_RESPONSES)
     return router

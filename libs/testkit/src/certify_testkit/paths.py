@@ -1,4 +1,4 @@
-"""Where the repository and the shared/ folder beside it are."""
+"""Where the repository and its official-library vectors are."""
 
 from __future__ import annotations
 
@@ -15,14 +15,6 @@ def repo_root() -> Path:
     raise FileNotFoundError("repository root not found")
 
 
-def shared_dir() -> Path:
-    """``shared/`` beside the checkout (specs and official-library vectors)."""
-    path = repo_root().parent / "shared"
-    if not (path / "vectors").is_dir():
-        raise FileNotFoundError(f"shared/ with vectors expected at {path}")
-    return path
-
-
 def vectors(name: str) -> Any:
-    """Load ``shared/vectors/<name>.json``."""
-    return json.loads((shared_dir() / "vectors" / f"{name}.json").read_text())
+    """Load ``vectors/<name>.json`` (made by the official libraries; provenance in ``vectors/README.md``)."""
+    return json.loads((repo_root() / "vectors" / f"{name}.json").read_text())

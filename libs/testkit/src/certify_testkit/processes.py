@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import subprocess
+import subprocess  # nosec B404  # starts certify services as test processes
 import sys
 import time
 from collections.abc import Mapping
@@ -62,7 +62,7 @@ class ServiceProcess:
 
     def start(self, ready_path: str = "/healthz", timeout_s: float = 30.0) -> ServiceProcess:
         log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(  # noqa: S603 - fixed interpreter and module
+        self.proc = subprocess.Popen(  # noqa: S603  # nosec B603  # fixed interpreter and module
             [sys.executable, "-m", self.module], env=self.env, stdout=log, stderr=subprocess.STDOUT
         )
         log.close()

@@ -13,7 +13,7 @@ import os
 import secrets
 import signal
 import socket
-import subprocess
+import subprocess  # nosec B404  # starts this repository's own services, fixed argument lists
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -108,7 +108,7 @@ def start_timeout_s() -> float:
 def prepare(service: Service, env: dict[str, str], sandbox_url: str) -> None:
     """What a service needs before it starts on the sandbox (the circular wallet registered and funded)."""
     if service.name == "circular":
-        done = subprocess.run(  # noqa: S603 - fixed interpreter and module
+        done = subprocess.run(  # noqa: S603  # nosec B603  # fixed interpreter and module
             [sys.executable, "-m", "certify_circular.devwallet", "--fund", "1000", "--sandbox-url", sandbox_url],
             env={**os.environ, **env},
             capture_output=True,

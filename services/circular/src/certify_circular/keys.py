@@ -47,8 +47,8 @@ def rfc6979_nonce(secret: int, digest: bytes) -> int:
         candidate = int.from_bytes(v, "big")
         if 1 <= candidate < CURVE_ORDER:
             return candidate
-        k = hmac.new(k, v + b"\x00", hashlib.sha256).digest()
-        v = hmac.new(k, v, hashlib.sha256).digest()
+        k = hmac.new(k, v + b"\x00", hashlib.sha256).digest()  # pragma: no cover - probability ~2^-128
+        v = hmac.new(k, v, hashlib.sha256).digest()  # pragma: no cover - probability ~2^-128
     raise RuntimeError("RFC 6979 produced no nonce")  # pragma: no cover - unreachable in practice
 
 

@@ -19,7 +19,7 @@ class NetworkDefaults:
     explorer_url_template: str | None
 
 
-#: From ../shared/specs/circular.md. No explorer pattern is documented, so none is guessed here.
+#: From specs/circular.md. No explorer pattern is documented, so none is guessed here.
 NETWORKS = {
     "testnet": NetworkDefaults("https://nag.circularlabs.io/NAG.php?cep=", CIRCULAR_SANDBOX_CHAIN, None),
     "mainnet": NetworkDefaults("https://nag.circularlabs.io/NAG_Mainnet.php?cep=", CIRCULAR_MAIN_PUBLIC_CHAIN, None),

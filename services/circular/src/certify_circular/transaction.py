@@ -1,7 +1,7 @@
 """Circular transactions, byte for byte as the official Python library (``circular-enterprise-apis``) builds them.
 
 Pure functions only (no I/O): the payload text, the timestamp format, the transaction ID and the
-signed request body. ``../shared/specs/circular.md`` describes each step; the vectors made by the
+signed request body. ``specs/circular.md`` describes each step; the vectors made by the
 official library pin every byte.
 """
 

@@ -1,7 +1,7 @@
 """Property: for random keys, data, nonces and timestamps our transaction equals the official library's.
 
 The official ``circular-enterprise-apis`` ``CEP_Account`` is driven offline: ``requests.post`` is
-replaced by a recorder and the timestamp helper is fixed, exactly as the shared vectors were made.
+replaced by a recorder and the timestamp helper is fixed, exactly as the vectors in vectors/ were made.
 """
 
 from __future__ import annotations

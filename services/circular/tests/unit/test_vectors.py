@@ -1,4 +1,4 @@
-"""Our builder reproduces every transaction the official library made (../shared/vectors/circular_vectors.json)."""
+"""Our builder reproduces every transaction the official library made (vectors/circular_vectors.json)."""
 
 from __future__ import annotations
 

@@ -170,7 +170,7 @@ class ServerConnection:
                     logger.warning("mcp connect failed", extra={"server": self.name, "error": type(error).__name__})
             else:
                 failures = 0
-            delay = min(self.max_backoff_s, 0.1 * 2 ** min(failures, 10)) * random.uniform(0.5, 1.0)
+            delay = min(self.max_backoff_s, 0.1 * 2 ** min(failures, 10)) * random.uniform(0.5, 1.0)  # nosec B311  # reconnect jitter, not a secret
             self._next_attempt_at = time.monotonic() + delay
             await asyncio.sleep(delay)
 

@@ -66,3 +66,26 @@ class ErrorBody(BaseModel):
     message: str
     retryable: bool
     details: dict[str, Any]
+
+
+class PaymentRequiredBody(BaseModel):
+    """402 for a new request: the x402 v1 fields (``x402Version``, ``error``, ``accepts``) then certify's offer.
+
+    The v2 offer travels in the ``PAYMENT-REQUIRED`` header. A paid retry whose payment is refused gets a
+    402 with an :class:`ErrorBody` instead (its ``code`` is the x402 reason).
+    """
+
+    x402Version: int  # the x402 wire name
+    error: str
+    accepts: list[dict[str, Any]]
+    request_id: str
+    status: str
+    quote: dict[str, Any]
+    payment: dict[str, Any]
+    payment_link: str
+    qr_code_url: str
+    qr_code_base64: str
+    status_url: str
+    instructions: dict[str, Any]
+    wallet_links: dict[str, Any] | None = Field(None, description="For client_type browser.")
+    mobile: dict[str, Any] | None = Field(None, description="For client_type mobile.")

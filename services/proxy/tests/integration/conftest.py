@@ -27,6 +27,8 @@ from certify_common.evm import NETWORKS
 from certify_testkit.processes import ServiceProcess, free_port
 
 DEV_KEY = "ck_test_" + secrets.token_urlsafe(24)
+#: A deadline, not a wait: on a machine shared by many test runs, importing a service can take minutes.
+START_TIMEOUT_S = 240
 PAYER_KEY = "0x" + "4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318"
 
 
@@ -73,7 +75,7 @@ def redis_env() -> dict[str, str]:
 @pytest.fixture(scope="session")
 def stack(redis_env: dict[str, str]) -> Iterator[dict[str, ServiceProcess]]:
     """sandbox (facilitator, CoinGecko, NAG), x402, quote, qr and circular as processes."""
-    sandbox = ServiceProcess("certify_sandbox").start(timeout_s=90)
+    sandbox = ServiceProcess("certify_sandbox").start(timeout_s=START_TIMEOUT_S)
     common = {**redis_env, "CERTIFY_ENV": "test"}
     servers = {
         "sandbox": sandbox,
@@ -92,7 +94,11 @@ def stack(redis_env: dict[str, str]) -> Iterator[dict[str, ServiceProcess]]:
     try:
         # Started side by side: each spends most of its start-up importing.
         with ThreadPoolExecutor(4) as executor:
-            list(executor.map(lambda name: servers[name].start(timeout_s=90), ("x402", "quote", "qr", "circular")))
+            list(
+                executor.map(
+                    lambda name: servers[name].start(timeout_s=START_TIMEOUT_S), ("x402", "quote", "qr", "circular")
+                )
+            )
         yield servers
     finally:
         for server in reversed(list(servers.values())):
@@ -126,7 +132,7 @@ def proxy_env(
 
 def start_proxy(env: dict[str, str], port: int) -> ServiceProcess:
     """A proxy process, started once /readyz says database, Redis and every MCP server answer."""
-    return ServiceProcess("certify_proxy", env=env, port=port).start(ready_path="/readyz", timeout_s=90)
+    return ServiceProcess("certify_proxy", env=env, port=port).start(ready_path="/readyz", timeout_s=START_TIMEOUT_S)
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,7 @@ from certify_qr.drawing import draw_image
 from certify_qr.models import PaymentQr
 from certify_qr.symbol import ErrorLevel
 
-#: Told with every payment QR: the honest limit of a plain transfer (shared/specs/x402.md, "Wallet links").
+#: Told with every payment QR: the honest limit of a plain transfer (specs/x402.md, "Wallet links").
 TRANSFER_NOTE = (
     "This EIP-681 URI asks the wallet to broadcast a plain ERC-20 transfer (the payer pays gas). "
     "It is not an x402 payment: no facilitator can verify or settle it, and it is only credited "

@@ -14,7 +14,7 @@ from certify_common.settings import ServiceSettings
 MAX_DATA_BYTES = 10 * 1024 * 1024
 
 PRO_HOST = "pro-api.coingecko.com"
-_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "0.0.0.0"})  # noqa: S104 - compared, not bound
+_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "0.0.0.0"})  # noqa: S104  # nosec B104  # compared, not bound
 
 
 class QuoteSettings(ServiceSettings):

@@ -2,7 +2,7 @@
 
 Uses python-ecdsa (the official library's own dependency) so the sandbox and the circular server
 (coincurve) are two implementations that must agree. Every check returns a NAG result code and text
-or None; the codes follow ../shared/specs/circular.md (108, 117, 118, 119, 121).
+or None; the codes follow specs/circular.md (108, 117, 118, 119, 121).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Answers are returned as the spec's JSON objects; transport failures become retryable
 :class:`Failure` values carrying ``retry_after``. The request body is exactly
-``{"x402Version", "paymentPayload", "paymentRequirements"}`` (shared/specs/x402.md).
+``{"x402Version", "paymentPayload", "paymentRequirements"}`` (specs/x402.md).
 """
 
 from __future__ import annotations

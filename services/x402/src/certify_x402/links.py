@@ -2,7 +2,7 @@
 
 The page link is the x402 way (the page asks the wallet for ``eth_signTypedData_v4`` and posts a
 real authorization); the EIP-681 link makes the payer broadcast a plain ``transfer``, which no
-facilitator can settle (shared/specs/x402.md, "Wallet links"). Both use certify_common.eip681, the
+facilitator can settle (specs/x402.md, "Wallet links"). Both use certify_common.eip681, the
 encoder the qr service uses too.
 """
 

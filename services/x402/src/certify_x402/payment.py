@@ -1,6 +1,6 @@
 """x402 wire objects, v1 and v2: requirements as the checks need them; payments from the shared decoder.
 
-Wire facts: docs in certify_common.x402_wire. Payment headers are base64 of compact JSON; v1 names the
+Wire facts: certify_common.x402_wire and specs/x402.md. Payment headers are base64 of compact JSON; v1 names the
 network (``base``), v2 uses CAIP-2 (``eip155:8453``) and ``amount`` instead of ``maxAmountRequired``.
 """
 

@@ -16,7 +16,7 @@ from certify_common.x402_wire import is_address
 DEFAULT_FACILITATOR_URL = "https://x402.org/facilitator"
 #: Hardhat's first well-known account: fine for development, refused in production.
 PLACEHOLDER_PAY_TO = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
-_LOOPBACK = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}  # noqa: S104 - a list of hosts to refuse
+_LOOPBACK = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}  # noqa: S104  # nosec B104  # hosts to refuse, never bound
 
 
 def _split_pairs(value: Any) -> Any:

@@ -1,4 +1,4 @@
-"""Every payment of shared/vectors/x402_vectors.json (signed by the official SDK) verifies as the SDK says."""
+"""Every payment of vectors/x402_vectors.json (signed by the official SDK) verifies as the SDK says."""
 
 from __future__ import annotations
 

@@ -10,13 +10,18 @@ from sqlalchemy import select
 from certify_common.errors import failure
 from certify_proxy.deps import PrincipalDep, SessionDep
 from certify_proxy.errors import ApiError
+from certify_proxy.responses import AUTH, errors
 from certify_proxy.store.models import ApiKey
 from certify_proxy.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER
 
 router = APIRouter(tags=["webhooks"])
 
 
-@router.get("/v1/webhook-secret", summary="The HMAC secret webhooks of your key are signed with")
+@router.get(
+    "/v1/webhook-secret",
+    summary="The HMAC secret webhooks of your key are signed with",
+    responses=errors(AUTH, 404),
+)
 async def webhook_secret(caller: PrincipalDep, session: SessionDep) -> dict[str, Any]:
     """Your key's webhook secret and how signatures are made (keyless callers have none: 404)."""
     if caller.api_key_id is None:

@@ -16,11 +16,12 @@ from certify_proxy.auth import Principal
 from certify_proxy.balance import check_balance
 from certify_proxy.deps import PrincipalDep, RuntimeDep, SessionDep
 from certify_proxy.errors import ApiError
+from certify_proxy.responses import AUTH, UPSTREAM, errors
 from certify_proxy.store import repositories as repo
 from certify_proxy.store.db import transaction
 from certify_proxy.views import status_view
 
-router = APIRouter(prefix="/v1/admin", tags=["admin"])
+router = APIRouter(prefix="/v1/admin", tags=["admin"], responses=errors(AUTH, 403, 422))
 
 
 async def require_admin(principal: PrincipalDep) -> Principal:
@@ -48,7 +49,7 @@ async def get_dead_letters(
     return {"dead_letters": [deadletters.dead_letter_view(row) for row in rows]}
 
 
-@router.post("/dead-letters/{dead_letter_id}/requeue", summary="Queue a dead letter's job again")
+@router.post("/dead-letters/{dead_letter_id}/requeue", summary="Queue a dead letter's job again", responses=errors(404))
 async def requeue_dead_letter(dead_letter_id: RowId, _admin: Admin, runtime: RuntimeDep) -> dict[str, Any]:
     """The job runs again with a fresh set of attempts; 404 when unknown or already re-queued."""
     async with transaction(runtime.sessions) as session:
@@ -76,7 +77,7 @@ async def get_stuck_jobs(_admin: Admin, runtime: RuntimeDep, session: SessionDep
     return {"stuck_after_s": runtime.settings.stuck_after_s, "jobs": [deadletters.job_view(row) for row in rows]}
 
 
-@router.post("/balance-check", summary="Check the CIRX wallet balance now")
+@router.post("/balance-check", summary="Check the CIRX wallet balance now", responses=errors(UPSTREAM))
 async def balance_check(_admin: Admin, runtime: RuntimeDep) -> dict[str, Any]:
     """Read and store the balance; the burn rate and time to depletion come with it.
 

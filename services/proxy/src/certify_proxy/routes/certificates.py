@@ -18,6 +18,7 @@ from certify_client.verify import Check, Verdict, offline_checks, verdict
 from certify_common.errors import Failure, failure
 from certify_proxy.deps import ReadCaller, RuntimeDep, SessionDep
 from certify_proxy.errors import ApiError
+from certify_proxy.responses import READ, errors
 from certify_proxy.runtime import Runtime
 from certify_proxy.states import State
 from certify_proxy.store import repositories as repo
@@ -67,6 +68,7 @@ class VerifyBody(BaseModel):
     summary="The portable proof of a completed certification (format certify-proof, version 1)",
     response_model=Proof,
     response_model_by_alias=True,
+    responses=errors(READ, 404, 409),
 )
 async def get_proof(request_id: str, caller: ReadCaller, session: SessionDep) -> dict[str, Any]:
     """The proof anyone can re-verify with `certify verify`; 404 for unknown ids and other clients' requests."""
@@ -93,7 +95,11 @@ async def _chain_check(runtime: Runtime, proof: Proof) -> Check:
     return Check(name="chain", ok=same, detail=detail if same else "the transaction on chain differs from the proof")
 
 
-@router.post("/v1/verify", summary="Verify a proof against a document hash (the same checks as `certify verify`)")
+@router.post(
+    "/v1/verify",
+    summary="Verify a proof against a document hash (the same checks as `certify verify`)",
+    responses=errors(READ, 413),
+)
 async def post_verify(body: VerifyBody, runtime: RuntimeDep, _caller: ReadCaller) -> Verdict:
     """Every check with its outcome; ``valid`` only when all pass. Invalid proofs are a 200 with reasons."""
     checks = offline_checks(body.proof, body.sha256, body.size_bytes)

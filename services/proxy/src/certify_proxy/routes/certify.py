@@ -9,8 +9,9 @@ from fastapi.responses import JSONResponse
 
 from certify_proxy import paying, workflow
 from certify_proxy.deps import CertifyCaller, RuntimeDep, payment_header
+from certify_proxy.responses import UPSTREAM, WRITE, errors
 from certify_proxy.routes.common import prefer_wait, respond, settle_wait
-from certify_proxy.schemas import CertifyBody, ErrorBody
+from certify_proxy.schemas import CertifyBody
 
 router = APIRouter(tags=["certify"])
 
@@ -21,8 +22,7 @@ router = APIRouter(tags=["certify"])
     responses={
         200: {"description": "Final status (within Prefer: wait=N)."},
         202: {"description": "Paid; the certification is under way."},
-        402: {"description": "Payment required: x402 v1 body fields + PAYMENT-REQUIRED header (v2)."},
-        409: {"model": ErrorBody, "description": "request_id reused with different data or network."},
+        **errors(WRITE, UPSTREAM, 402, 404, 409),
     },
 )
 async def post_certify(

@@ -15,6 +15,7 @@ from certify_common.errors import failure
 from certify_proxy import paypage
 from certify_proxy.deps import PublicRequest, RuntimeDep
 from certify_proxy.errors import ApiError
+from certify_proxy.responses import PUBLIC, errors
 from certify_proxy.routes.certificates import portable_proof
 from certify_proxy.runtime import Runtime
 from certify_proxy.store import repositories as repo
@@ -30,21 +31,32 @@ async def _view(runtime: Runtime, request: CertificationRequest) -> dict[str, An
     return paypage.page_view(request, status, utcnow())
 
 
-@router.get("/pay/{request_id}", response_class=HTMLResponse, summary="Payment page (token required)")
+@router.get(
+    "/pay/{request_id}",
+    summary="Payment page (token required)",
+    # The page is HTML; its errors are JSON like every other route's (so no response_class here).
+    responses={200: {"content": {"text/html": {}}, "description": "The page."}, **errors(PUBLIC)},
+)
 async def payment_page(request: PublicRequest, runtime: RuntimeDep) -> HTMLResponse:
     """What is being certified, for how much, on which network; the wallet button pays it."""
     view = await _view(runtime, request)
     return HTMLResponse(paypage.render_page(view), headers=paypage.PAGE_HEADERS)
 
 
-@router.get("/pay/{request_id}/status", summary="What the payment page shows (token required)")
+@router.get(
+    "/pay/{request_id}/status", summary="What the payment page shows (token required)", responses=errors(PUBLIC)
+)
 async def payment_page_status(request: PublicRequest, runtime: RuntimeDep) -> Response:
     """The offer, the EIP-712 typed data to sign, and where the request stands — nothing more."""
     view = await _view(runtime, request)
     return Response(json.dumps(view), media_type="application/json", headers={"Cache-Control": "no-store"})
 
 
-@router.get("/pay/{request_id}/proof", summary="The portable proof, as a download of the page (token required)")
+@router.get(
+    "/pay/{request_id}/proof",
+    summary="The portable proof, as a download of the page (token required)",
+    responses=errors(PUBLIC, 409),
+)
 async def payment_page_proof(request: PublicRequest, runtime: RuntimeDep) -> Response:
     """The certify-proof (version 1) of a completed request, as ``GET /v1/certificates/{id}/proof`` gives it."""
     async with runtime.sessions() as session:

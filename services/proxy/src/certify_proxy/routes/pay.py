@@ -14,6 +14,7 @@ from certify_common.errors import failure
 from certify_proxy import paying
 from certify_proxy.deps import PublicRequest, RuntimeDep, payment_header
 from certify_proxy.errors import ApiError
+from certify_proxy.responses import PUBLIC, UPSTREAM, errors
 from certify_proxy.routes import page
 from certify_proxy.routes.common import prefer_wait, respond, settle_wait
 from certify_proxy.schemas import PayBody
@@ -22,7 +23,15 @@ router = APIRouter(tags=["payment page"])
 router.include_router(page.router)
 
 
-@router.post("/v1/pay/{request_id}", summary="Payment callback of the page and wallets (token required)")
+@router.post(
+    "/v1/pay/{request_id}",
+    summary="Payment callback of the page and wallets (token required)",
+    responses={
+        200: {"description": "Final status (within Prefer: wait=N)."},
+        202: {"description": "Paid; the certification is under way."},
+        **errors(PUBLIC, UPSTREAM, 402, 409, 413),
+    },
+)
 async def pay_callback(
     request: PublicRequest,
     http: Request,

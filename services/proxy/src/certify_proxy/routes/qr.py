@@ -12,6 +12,7 @@ from certify_common.errors import Failure
 from certify_proxy import offers
 from certify_proxy.deps import PublicRequest, RuntimeDep
 from certify_proxy.errors import ApiError
+from certify_proxy.responses import PUBLIC, UPSTREAM, errors
 
 router = APIRouter(tags=["payment page"])
 
@@ -19,7 +20,7 @@ router = APIRouter(tags=["payment page"])
 @router.get(
     "/v1/qr/{request_id}",
     summary="QR code opening the payment page (png, svg or ascii)",
-    responses={200: {"content": {"image/png": {}, "image/svg+xml": {}, "text/plain": {}}}},
+    responses={200: {"content": {"image/png": {}, "image/svg+xml": {}, "text/plain": {}}}, **errors(PUBLIC, UPSTREAM)},
 )
 async def get_qr(
     request: PublicRequest,

@@ -13,12 +13,17 @@ from certify_proxy import offers
 from certify_proxy.deps import RuntimeDep, WriteCaller
 from certify_proxy.documents import document_of
 from certify_proxy.errors import ApiError
+from certify_proxy.responses import UPSTREAM, WRITE, errors
 from certify_proxy.schemas import QuoteBody
 
 router = APIRouter(tags=["quote"])
 
 
-@router.post("/v1/quote", summary="Price a certification (data or data_hash + data_size_bytes)")
+@router.post(
+    "/v1/quote",
+    summary="Price a certification (data or data_hash + data_size_bytes)",
+    responses=errors(WRITE, UPSTREAM),
+)
 async def post_quote(body: QuoteBody, runtime: RuntimeDep, _caller: WriteCaller) -> dict[str, Any]:
     """Quote one certification in USDC; nothing is stored."""
     document = await asyncio.to_thread(

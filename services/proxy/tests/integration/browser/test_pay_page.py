@@ -30,7 +30,7 @@ def _status(page_proxy: Any, api: Any, request_id: str) -> dict[str, Any]:
 
 
 def _check_signed(typed: dict[str, Any], offer: dict[str, Any], payer: str) -> None:
-    """The wallet was asked for exactly the EIP-3009 authorization of the offer (shared/specs/x402.md)."""
+    """The wallet was asked for exactly the EIP-3009 authorization of the offer (specs/x402.md)."""
     payment = offer["payment"]
     assert typed["primaryType"] == "TransferWithAuthorization"
     assert typed["domain"] == {
