@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parent.parent
 OVERALL_MIN = 85.0
 PATHS_MIN = 95.0
 
-#: The shared payment-header decoder; x402 verification and settlement; the proxy's paying, settlement and certification jobs; circular's
-#: certification, transaction and keys.
+#: The shared payment-header decoder; x402 verification and settlement; the proxy's paying, settlement
+#: and certification jobs; circular's certification, transaction and keys.
 PAYMENT_AND_CERTIFICATION = (
     "libs/common/src/certify_common/x402_wire.py",
     "services/x402/src/certify_x402/eip3009.py",

@@ -19,7 +19,7 @@ import os
 import re
 import shlex
 import shutil
-import subprocess
+import subprocess  # nosec B404  # replays the Dockerfile's own install steps in a scratch folder
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -142,7 +142,7 @@ def replay_build_stage(context: Path, stage: Stage, root: Path, uv: Path) -> Rep
     venv = root / "venv"
     workdir.mkdir(parents=True)
     build_context = BuildContext(context)
-    version = subprocess.run([str(uv), "--version"], capture_output=True, text=True, check=True)  # noqa: S603
+    version = subprocess.run([str(uv), "--version"], capture_output=True, text=True, check=True)  # noqa: S603  # nosec B603
     uv_version = version.stdout.split()[1]
     env = {
         **os.environ,
@@ -163,7 +163,7 @@ def replay_build_stage(context: Path, stage: Stage, root: Path, uv: Path) -> Rep
                     return Replay(workdir, venv, 1, f"image pins uv {pinned.group(1)}, this checkout has {uv_version}")
                 continue
             command = value.replace(IMAGE_VENV, str(venv)).replace("--no-cache ", "").replace("--compile-bytecode ", "")
-            result = subprocess.run(  # noqa: S603 - the Dockerfile's own command, in a scratch folder
+            result = subprocess.run(  # noqa: S603  # nosec B603  # the Dockerfile's own command, in a scratch folder
                 ["/bin/sh", "-c", command], cwd=workdir, env=env, capture_output=True, text=True, check=False
             )
             outputs.append(result.stdout + result.stderr)
