@@ -8,7 +8,6 @@ or an unavailable server leaves nothing half-written. State changes go through
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import secrets
 import time
@@ -30,6 +29,7 @@ from certify_proxy.states import AWAITING_PAYMENT, State
 from certify_proxy.store import repositories as repo
 from certify_proxy.store.db import transaction
 from certify_proxy.store.models import CertificationRequest, aware, utcnow
+from certify_proxy.terms import DEFAULT_CLIENT_TYPE, Terms
 from certify_proxy.views import is_final, status_view
 
 T = TypeVar("T")
@@ -61,9 +61,30 @@ def check_network(runtime: Runtime, name: str | None) -> str:
     return network
 
 
-def fingerprint(document: Document, network: str) -> str:
-    """What makes two new-request bodies "the same": the document and the network."""
-    return hashlib.sha256(f"{document.data_hash}|{network}".encode()).hexdigest()
+def terms_of(document: Document, network: str, body: CertifyBody) -> Terms:
+    """The terms a request body asks for (defaults filled in)."""
+    return Terms(
+        data_hash=document.data_hash,
+        data_size_bytes=document.size_bytes,
+        network=network,
+        client_type=body.client_type or DEFAULT_CLIENT_TYPE,
+        callback_url=body.callback_url,
+        file_name=body.file_name,
+    )
+
+
+def check_same_terms(request: CertificationRequest, terms: Terms) -> None:
+    """409 ``request_conflict`` naming the fields when a replay asks for different terms."""
+    differing = Terms.of_request(request).differences(terms)
+    if differing:
+        raise ApiError(
+            failure(
+                "request_conflict",
+                "this request_id was used with a different body",
+                request_id=request.request_id,
+                fields=differing,
+            )
+        )
 
 
 def _raise_if_failure(value: T | Failure) -> T:
@@ -131,13 +152,13 @@ async def new_request(runtime: Runtime, body: CertifyBody, principal: Principal)
         problem = check_callback_url(body.callback_url, settings.http_callbacks_allowed)
         if problem is not None:
             raise ApiError(problem)
-    print_ = fingerprint(document, network)
+    terms = terms_of(document, network, body)
     for _ in range(2):
         async with runtime.sessions() as session:
             existing = await repo.get_request(session, body.request_id)
         if existing is not None:
-            return await _existing(runtime, existing, print_, principal)
-        client_type = body.client_type or "agent"
+            return await _existing(runtime, existing, terms, principal)
+        client_type = terms.client_type
         token = secrets.token_urlsafe(24)
         started = utcnow()
         offer, offer_body = await _offer(runtime, body.request_id, network, document, client_type, token)
@@ -146,7 +167,7 @@ async def new_request(runtime: Runtime, body: CertifyBody, principal: Principal)
             request_id=body.request_id,
             api_key_id=principal.api_key_id,
             status=State.INITIATED.value,
-            fingerprint=print_,
+            fingerprint=terms.fingerprint,
             data_hash=document.data_hash,
             data_size_bytes=document.size_bytes,
             network=network,
@@ -181,27 +202,20 @@ async def check_same_request(runtime: Runtime, body: CertifyBody, principal: Pri
     network = check_network(runtime, body.network)
     async with runtime.sessions() as session:
         existing = await repo.get_request(session, body.request_id)
-    if existing is not None and (
-        existing.fingerprint != fingerprint(document, network) or existing.api_key_id != principal.api_key_id
-    ):
-        raise ApiError(
-            failure(
-                "request_conflict",
-                "this request_id was used with different data or network",
-                request_id=body.request_id,
+    if existing is not None:
+        if existing.api_key_id != principal.api_key_id:
+            raise ApiError(
+                failure("request_conflict", "this request_id was used with a different body", request_id=body.request_id)
             )
-        )
+        check_same_terms(existing, terms_of(document, network, body))
 
 
-async def _existing(runtime: Runtime, request: CertificationRequest, print_: str, principal: Principal) -> Outcome:
-    if request.fingerprint != print_ or request.api_key_id != principal.api_key_id:
+async def _existing(runtime: Runtime, request: CertificationRequest, terms: Terms, principal: Principal) -> Outcome:
+    if request.api_key_id != principal.api_key_id:
         raise ApiError(
-            failure(
-                "request_conflict",
-                "this request_id was used with different data or network",
-                request_id=request.request_id,
-            )
+            failure("request_conflict", "this request_id was used with a different body", request_id=request.request_id)
         )
+    check_same_terms(request, terms)
     async with runtime.sessions() as session:
         paid = await repo.payment_for_request(session, request.request_id)
     if State(request.status) not in AWAITING_PAYMENT or paid is not None:
