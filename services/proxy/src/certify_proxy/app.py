@@ -112,6 +112,9 @@ def create_app(settings: ProxySettings | None = None) -> FastAPI:
         version="0.1.0",
         summary="Certify documents on the Circular Protocol blockchain, paid per use with x402 (USDC).",
         lifespan=lifespan,
+        # No 307 to the slash-toggled path: such a redirect counted its raw path (request ids included) as
+        # a metric label; an unknown path is a 404 counted once, as "unmatched".
+        redirect_slashes=False,
     )
     _install_error_handlers(app)
     app.add_middleware(
