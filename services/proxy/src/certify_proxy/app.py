@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from prometheus_fastapi_instrumentator import Instrumentator
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from certify_common.errors import failure
 from certify_common.health import ReadinessCheck, health_router
@@ -126,6 +127,10 @@ def create_app(settings: ProxySettings | None = None) -> FastAPI:
     )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_data_bytes * 4 // 3 + BODY_OVERHEAD_BYTES)
     app.add_middleware(RequestLoggingMiddleware)
+    if settings.forwarded_allow_ips:
+        # Outermost: the client address is settled before logs, limits and routes see it. The server itself
+        # trusts no forwarding header (``__main__``, the Dockerfile), so the peer address here is real.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
     for module in (quote, certify, status, qr, pay, certificates, admin, account):
         app.include_router(module.router)
     app.include_router(health_router(settings.service_name, _readiness(app, settings)))

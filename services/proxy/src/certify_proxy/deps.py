@@ -39,7 +39,7 @@ SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
 def client_ip(request: Request) -> str:
-    """The peer address (a proxy in front sets it through uvicorn/gunicorn's forwarded-allow-ips)."""
+    """The client address: the TCP peer, or from X-Forwarded-For when the peer is in FORWARDED_ALLOW_IPS."""
     return request.client.host if request.client is not None else "unknown"
 
 

@@ -205,7 +205,9 @@ async def check_same_request(runtime: Runtime, body: CertifyBody, principal: Pri
     if existing is not None:
         if existing.api_key_id != principal.api_key_id:
             raise ApiError(
-                failure("request_conflict", "this request_id was used with a different body", request_id=body.request_id)
+                failure(
+                    "request_conflict", "this request_id was used with a different body", request_id=body.request_id
+                )
             )
         check_same_terms(existing, terms_of(document, network, body))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -13,6 +14,7 @@ from fastapi import FastAPI
 from certify_proxy.app import create_app
 from certify_proxy.settings import ProxySettings
 from certify_proxy.store.migrate import upgrade_async
+from certify_testkit.processes import ServiceProcess, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -56,3 +58,53 @@ async def test_three_thousand_distinct_unmatched_paths_add_no_metric_series(app:
     assert abs(len(after) - len(before)) < 1024  # only sample values changed
     assert "flood-" not in after
     assert 'certify_http_request_duration_seconds_count{method="GET",path="unmatched",status="404"}' in after
+
+
+def _open_env(database_url: str) -> dict[str, str]:
+    dead = {
+        f"MCP_{name.upper()}_URL": f"http://127.0.0.1:{free_port()}/mcp" for name in ("x402", "circular", "quote", "qr")
+    }
+    return {
+        **dead,
+        "DATABASE_URL": database_url,
+        "AUTH_MODE": "open",
+        "RATE_LIMIT_WRITES_PER_MIN": "3",
+        "CERTIFY_ENV": "test",
+        "REDIS_URL": "",
+        "JOB_WORKERS": "0",
+        "BALANCE_CHECK_INTERVAL_S": "0",
+    }
+
+
+async def _quotes_with_rotating_forwarded_for(
+    base_url: str, transport: httpx.AsyncBaseTransport | None = None
+) -> list[int]:
+    body = {"data": base64.b64encode(b"edge").decode()}
+    async with httpx.AsyncClient(base_url=base_url, transport=transport, timeout=30) as http:
+        answers = [
+            await http.post("/v1/quote", json=body, headers={"X-Forwarded-For": f"198.51.100.{index}"})
+            for index in range(4)
+        ]
+    return [answer.status_code for answer in answers]
+
+
+async def test_a_loopback_peer_rotating_x_forwarded_for_still_shares_one_write_limit(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'xff.db'}"
+    await upgrade_async(url)
+    with ServiceProcess("certify_proxy", env=_open_env(url)).start(ready_path="/healthz") as process:
+        statuses = await _quotes_with_rotating_forwarded_for(process.url)
+    # No quote server: the three admitted quotes fail fast (503); the fourth is over the peer's limit.
+    assert statuses == [503, 503, 503, 429]
+
+
+async def test_x_forwarded_for_names_the_client_when_the_peer_is_a_trusted_proxy(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'trusted.db'}"
+    await upgrade_async(url)
+    env = {key.lower(): value for key, value in _open_env(url).items() if key != "REDIS_URL"}
+    settings = ProxySettings(**env, redis_url=None, forwarded_allow_ips="10.0.0.0/8")  # type: ignore[arg-type]
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        trusted = httpx.ASGITransport(app=application, client=("10.1.2.3", 5000))
+        untrusted = httpx.ASGITransport(app=application, client=("192.0.2.9", 5000))
+        assert await _quotes_with_rotating_forwarded_for("http://127.0.0.1:8080", trusted) == [503] * 4
+        assert await _quotes_with_rotating_forwarded_for("http://127.0.0.1:8080", untrusted) == [503, 503, 503, 429]
