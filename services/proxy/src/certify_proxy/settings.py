@@ -170,6 +170,8 @@ class ProxySettings(WorkflowSettings):
             raise ValueError("DEV_API_KEY must not be set in production (create keys with certify-admin)")
         if self.allow_http_callbacks:
             raise ValueError("ALLOW_HTTP_CALLBACKS must be off in production")
+        if self.webhook_allow_private:
+            raise ValueError("WEBHOOK_ALLOW_PRIVATE must be off in production (callbacks could reach internal hosts)")
         if not self.redis_url:
             raise ValueError("REDIS_URL must be set in production (rate limits and locks shared by replicas)")
         for name, url in self.mcp_urls.items():

@@ -21,6 +21,7 @@ from certify_common.errors import Failure, failure
 from certify_common.evm import NETWORKS
 from certify_proxy import offers
 from certify_proxy.auth import Principal
+from certify_proxy.callback_targets import check_target
 from certify_proxy.documents import Document, check_callback_url, document_of
 from certify_proxy.errors import ApiError
 from certify_proxy.runtime import Runtime
@@ -152,6 +153,7 @@ async def new_request(runtime: Runtime, body: CertifyBody, principal: Principal)
         problem = check_callback_url(body.callback_url, settings.http_callbacks_allowed)
         if problem is not None:
             raise ApiError(problem)
+        _raise_if_failure(await check_target(body.callback_url, allow_private=settings.webhooks_private_allowed))
     terms = terms_of(document, network, body)
     for _ in range(2):
         async with runtime.sessions() as session:

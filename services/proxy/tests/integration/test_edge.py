@@ -18,6 +18,7 @@ from certify_testkit.processes import ServiceProcess, free_port
 
 pytestmark = pytest.mark.integration
 
+DEV_KEY = "ck_edge_tests_key_0123456789"
 _SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^}]*\})?) ")
 
 
@@ -32,6 +33,7 @@ async def app(tmp_path: Path) -> AsyncIterator[FastAPI]:
         job_workers=0,
         balance_check_interval_s=0,
         rate_limit_reads_per_min=100_000,
+        dev_api_key=DEV_KEY,
     )
     application = create_app(settings)
     async with application.router.lifespan_context(application):
@@ -108,3 +110,32 @@ async def test_x_forwarded_for_names_the_client_when_the_peer_is_a_trusted_proxy
         untrusted = httpx.ASGITransport(app=application, client=("192.0.2.9", 5000))
         assert await _quotes_with_rotating_forwarded_for("http://127.0.0.1:8080", trusted) == [503] * 4
         assert await _quotes_with_rotating_forwarded_for("http://127.0.0.1:8080", untrusted) == [503, 503, 503, 429]
+
+
+@pytest.mark.parametrize(
+    "callback_url",
+    [
+        "https://127.0.0.1/hook",
+        "https://169.254.169.254/latest/meta-data/",
+        "https://[::1]/hook",
+        "https://10.0.0.1/hook",
+        "https://localhost./hook",
+        "https://localhost/hook",
+        "https://0x7f000001/hook",
+        "https://2130706433/hook",
+        "https://[::ffff:169.254.169.254]/hook",
+    ],
+)
+async def test_a_callback_to_an_internal_address_is_refused_at_submission_and_stores_nothing(
+    app: FastAPI, callback_url: str
+) -> None:
+    body = {"request_id": "ssrf-probe", "data_hash": "ab" * 32, "data_size_bytes": 10, "callback_url": callback_url}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8080") as http:
+        answer = await http.post("/v1/certify", json=body, headers={"X-API-Key": DEV_KEY})
+        status = await http.get("/v1/status/ssrf-probe", headers={"X-API-Key": DEV_KEY})
+    assert (answer.status_code, answer.json()["code"], answer.json()["retryable"]) == (
+        400,
+        "callback_url_forbidden",
+        False,
+    )
+    assert status.status_code == 404
