@@ -39,7 +39,7 @@ def dead_letter_view(row: DeadLetter) -> dict[str, Any]:
         "id": row.id,
         "job_id": row.job_id,
         "kind": row.kind,
-        "request_id": payload.get("request_id"),
+        "request_key": payload.get("request_key"),
         "payload": payload,
         "error": row.error,
         "attempts": row.attempts,
@@ -54,7 +54,7 @@ def job_view(row: Job) -> dict[str, Any]:
     return {
         "id": row.id,
         "kind": row.kind,
-        "request_id": payload.get("request_id"),
+        "request_key": payload.get("request_key"),
         "status": row.status,
         "attempts": row.attempts,
         "max_attempts": row.max_attempts,
@@ -94,9 +94,9 @@ async def requeue(session: AsyncSession, dead_letter_id: int) -> DeadLetter | No
         return None
     row.requeued_at = now
     session.add(row)
-    request_id = json.loads(row.payload).get("request_id")
-    if row.kind == jobs.CERTIFY and request_id:
-        request = await repo.get_request(session, str(request_id), for_update=True)
+    request_key = json.loads(row.payload).get("request_key")
+    if row.kind == jobs.CERTIFY and request_key:
+        request = await repo.get_request(session, str(request_key), for_update=True)
         if request is not None and State(request.status) == State.FAILED:
             request.error_code = request.error_message = None
             request.error_retryable = None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -13,6 +12,7 @@ from certify_common.errors import failure
 from certify_proxy.auth import Principal, authenticate
 from certify_proxy.errors import ApiError
 from certify_proxy.metrics import RATE_LIMITED
+from certify_proxy.ownership import match_token
 from certify_proxy.runtime import Runtime
 from certify_proxy.store import repositories as repo
 from certify_proxy.store.models import CertificationRequest
@@ -116,13 +116,12 @@ async def public_request(
 ) -> CertificationRequest:
     """The request a public link points at; 404 unless the token matches (no hint whether the id exists)."""
     await enforce_limit(runtime, f"ip:{client_ip(request)}", "reads")
-    not_found = ApiError(failure("not_found", "no such link"))
     if not token:
-        raise not_found
+        raise ApiError(failure("not_found", "no such link"))
     async with runtime.sessions() as session:
-        row = await repo.get_request(session, request_id)
-    if row is None or not hmac.compare_digest(row.public_token.encode(), token.encode()):
-        raise not_found
+        row = match_token(await repo.requests_with_id(session, request_id, keyless_only=False), token)
+    if row is None:
+        raise ApiError(failure("not_found", "no such link"))
     return row
 
 

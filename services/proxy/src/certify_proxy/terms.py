@@ -48,3 +48,17 @@ class Terms:
     def differences(self, other: Terms) -> list[str]:
         """Names of the fields whose values differ, in declaration order."""
         return [item.name for item in fields(self) if getattr(self, item.name) != getattr(other, item.name)]
+
+
+def owner_for(api_key_id: int | None, terms: Terms) -> str:
+    """The namespace of a request's ``request_id``: its API key, or for keyless requests what they ask for.
+
+    A keyless client has no identity but its body, so two keyless clients reusing an id never meet
+    unless they ask for exactly the same thing (then they share that request's offer, as retries do).
+    """
+    return key_owner(api_key_id) if api_key_id is not None else f"open:{terms.fingerprint}"
+
+
+def key_owner(api_key_id: int) -> str:
+    """The namespace of the requests made with one API key."""
+    return f"key:{api_key_id}"

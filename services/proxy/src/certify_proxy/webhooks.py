@@ -57,8 +57,8 @@ async def enqueue_webhook(session: AsyncSession, request: CertificationRequest, 
     await jobs.enqueue(
         session,
         WEBHOOK,
-        f"{WEBHOOK}:{request.request_id}:{request.status}:{utcnow().timestamp():.0f}",
-        {"request_id": request.request_id, "status": request.status},
+        f"{WEBHOOK}:{request.request_key}:{request.status}:{utcnow().timestamp():.0f}",
+        {"request_key": request.request_key, "status": request.status},
         max_attempts=settings.webhook_max_attempts,
     )
 
@@ -71,7 +71,7 @@ async def _secret(session: AsyncSession, request: CertificationRequest, fallback
 
 
 async def _payload(runtime: Runtime, session: AsyncSession, request: CertificationRequest) -> dict[str, Any]:
-    proof = await repo.certification_for_request(session, request.request_id)
+    proof = await repo.certification_for_request(session, request.request_key)
     return {
         "event": f"certification.{request.status}",
         "status": await status_view(session, request, runtime.settings.public_base_url),
@@ -117,7 +117,7 @@ async def deliver(
 
 
 class WebhookJob:
-    """Handler of ``webhook`` jobs (payload: request_id, status)."""
+    """Handler of ``webhook`` jobs (payload: request_key, status)."""
 
     def __init__(self, retry_delays_s: list[float], resolve: Resolver = system_resolve) -> None:
         self.retry_delays_s = retry_delays_s
@@ -125,11 +125,11 @@ class WebhookJob:
 
     async def run(self, context: JobContext) -> Outcome:
         runtime = context.runtime
-        request_id = str(context.job.payload["request_id"])
+        request_key = str(context.job.payload["request_key"])
         async with runtime.sessions() as session:
-            request = await repo.get_request(session, request_id)
+            request = await repo.get_request(session, request_key)
             if request is None or not request.callback_url:
-                return Retry(f"request {request_id} has no callback URL")
+                return Retry(f"request {request_key} has no callback URL")
             body = json.dumps(await _payload(runtime, session, request), separators=(",", ":")).encode()
             secret = await _secret(session, request, runtime.settings.webhook_secret)
         url = request.callback_url
@@ -161,7 +161,7 @@ class WebhookJob:
         async with transaction(runtime.sessions) as session:
             session.add(
                 WebhookDelivery(
-                    request_id=request_id,
+                    request_key=request_key,
                     url=url,
                     attempt=context.job.attempts,
                     status_code=status_code,

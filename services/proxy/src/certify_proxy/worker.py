@@ -126,8 +126,8 @@ class Workers:
             if job is None:
                 await self._idle()
                 continue
-            request_id = str(job.payload.get("request_id") or "") or None
-            with bound(request_id=request_id):
+            request_key = str(job.payload.get("request_key") or "") or None
+            with bound(request_id=request_key):
                 await self._run(job, worker_id)
 
     async def _heartbeat(self, job: ClaimedJob, worker_id: str) -> None:

@@ -81,7 +81,9 @@ def test_an_expired_quote_is_requoted_with_a_new_offer(proxy: Any, api: Any, db:
     steps = [
         row["to_state"]
         for row in db.fetch(
-            "SELECT to_state FROM state_transitions WHERE request_id = $1 ORDER BY id", body["request_id"]
+            "SELECT t.to_state FROM state_transitions t JOIN certification_requests USING (request_key)"
+            " WHERE request_id = $1 ORDER BY t.id",
+            body["request_id"],
         )
     ]
     assert steps == ["initiated", "quoted", "payment_pending", "quoted", "payment_pending"]
@@ -135,7 +137,9 @@ async def test_fifty_concurrent_submissions_of_one_authorization_over_two_proxie
     assert {answer.json()["payment"]["tx_hash"] for answer in answers} == {answers[0].json()["payment"]["tx_hash"]}
     assert transfers_after - transfers_before == 1
     rows = await asyncio.to_thread(
-        db.fetch, "SELECT count(*) AS n FROM payments WHERE request_id = $1", body["request_id"]
+        db.fetch,
+        "SELECT count(*) AS n FROM payments JOIN certification_requests USING (request_key) WHERE request_id = $1",
+        body["request_id"],
     )
     assert rows == [{"n": 1}]
 
