@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
+from starlette.types import Message, Receive, Scope, Send
 
 from certify_proxy.app import create_app
 from certify_proxy.settings import ProxySettings
@@ -93,7 +94,7 @@ async def _quotes_with_rotating_forwarded_for(
 async def test_a_loopback_peer_rotating_x_forwarded_for_still_shares_one_write_limit(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'xff.db'}"
     await upgrade_async(url)
-    with ServiceProcess("certify_proxy", env=_open_env(url)).start(ready_path="/healthz") as process:
+    with ServiceProcess("certify_proxy", env=_open_env(url)).start(ready_path="/healthz", timeout_s=90) as process:
         statuses = await _quotes_with_rotating_forwarded_for(process.url)
     # No quote server: the three admitted quotes fail fast (503); the fourth is over the peer's limit.
     assert statuses == [503, 503, 503, 429]
@@ -139,3 +140,54 @@ async def test_a_callback_to_an_internal_address_is_refused_at_submission_and_st
         False,
     )
     assert status.status_code == 404
+
+
+class _CountingApp:
+    """Counts the body bytes the proxy pulls from the client (what a server would have to receive)."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+        self.received = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def counted() -> Message:
+            message = await receive()
+            self.received += len(message.get("body", b""))
+            return message
+
+        await self.app(scope, counted, send)
+
+
+async def _five_megabytes() -> AsyncIterator[bytes]:
+    yield b'{"data": "'
+    for _ in range(80):
+        yield b"A" * 65536
+    yield b'"}'
+
+
+@pytest.mark.parametrize(
+    ("headers", "code"),
+    [({}, "missing_api_key"), ({"X-API-Key": "ck_not_a_key"}, "invalid_api_key")],
+    ids=["no key", "wrong key"],
+)
+async def test_a_large_body_without_a_valid_key_is_refused_before_it_is_read(
+    app: FastAPI, headers: dict[str, str], code: str
+) -> None:
+    counting = _CountingApp(app)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=counting), base_url="http://127.0.0.1:8080") as http:
+        answer = await http.post(
+            "/v1/quote", content=_five_megabytes(), headers={**headers, "Content-Type": "application/json"}
+        )
+    assert (answer.status_code, answer.json()["code"]) == (401, code)
+    assert counting.received <= 2 * 65536  # of 5 MiB sent
+
+
+async def test_a_large_body_with_a_valid_key_is_read_whole(app: FastAPI) -> None:
+    counting = _CountingApp(app)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=counting), base_url="http://127.0.0.1:8080") as http:
+        answer = await http.post(
+            "/v1/quote", content=_five_megabytes(), headers={"X-API-Key": DEV_KEY, "Content-Type": "application/json"}
+        )
+    # Read whole and handled by the route (no quote server here: a retryable 503), not refused at the edge.
+    assert (answer.status_code, answer.json()["code"]) == (503, "upstream_unavailable")
+    assert counting.received == 80 * 65536 + len(b'{"data": "') + len(b'"}')
