@@ -40,7 +40,8 @@ async def get_dead_letters(
 ) -> dict[str, Any]:
     """Dead letters, newest first, with the last error and the attempts made."""
     rows = await deadletters.list_dead_letters(session, include_requeued=include_requeued, limit=limit)
-    return {"dead_letters": [deadletters.dead_letter_view(row) for row in rows]}
+    ids = await deadletters.client_request_ids(session, [row.payload for row in rows])
+    return {"dead_letters": [deadletters.dead_letter_view(row, ids) for row in rows]}
 
 
 @router.post("/dead-letters/{dead_letter_id}/requeue", summary="Queue a dead letter's job again")
@@ -50,14 +51,15 @@ async def requeue_dead_letter(dead_letter_id: int, _admin: Admin, runtime: Runti
         row = await deadletters.requeue(session, dead_letter_id)
         if row is None:
             raise ApiError(failure("not_found", "no such dead letter waiting", dead_letter_id=dead_letter_id))
-        return deadletters.dead_letter_view(row)
+        return deadletters.dead_letter_view(row, await deadletters.client_request_ids(session, [row.payload]))
 
 
 @router.get("/jobs/stuck", summary="Jobs whose worker died or that are long overdue")
 async def get_stuck_jobs(_admin: Admin, runtime: RuntimeDep, session: SessionDep, limit: Limit = 100) -> dict[str, Any]:
     """Running jobs past their lease and queued jobs overdue by more than ``STUCK_AFTER_S``."""
     rows = await deadletters.stuck_jobs(session, runtime.settings.stuck_after_s, limit)
-    return {"stuck_after_s": runtime.settings.stuck_after_s, "jobs": [deadletters.job_view(row) for row in rows]}
+    ids = await deadletters.client_request_ids(session, [row.payload for row in rows])
+    return {"stuck_after_s": runtime.settings.stuck_after_s, "jobs": [deadletters.job_view(row, ids) for row in rows]}
 
 
 @router.post("/balance-check", summary="Check the CIRX wallet balance now")
