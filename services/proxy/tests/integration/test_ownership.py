@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from certify_client.api import CertifyClient
 from certify_proxy.cli import main
 from certify_testkit.processes import ServiceProcess, free_port
 
@@ -122,3 +123,12 @@ def test_a_keyless_paid_retry_needs_the_body_or_the_token(open_proxy: ServicePro
     assert certify_url.startswith(f"{open_proxy.url}/v1/certify?token=")
     paid = httpx.post(certify_url, json={"request_id": request_id}, headers=payment, timeout=30)
     assert (paid.status_code, paid.json()["status"]) == (202, "payment_verified")
+
+
+async def test_the_client_library_reads_its_keyless_requests_with_their_token(open_proxy: ServiceProcess) -> None:
+    request_id = _rid()
+    async with CertifyClient(open_proxy.url) as client:
+        offer = await client.request_certification(request_id, secrets.token_bytes(16), network="base-sepolia")
+        status = await client.status(request_id)
+    assert offer.status_code == 402
+    assert (status["request_id"], status["status"]) == (request_id, "payment_pending")
