@@ -4,7 +4,9 @@
 #   WEB_CONCURRENCY     worker processes (gunicorn reads it; default 1)
 #   GRACEFUL_TIMEOUT_S  how long a worker may finish in-flight requests after SIGTERM (longer than the
 #                       longest request: the proxy's `Prefer: wait` is at most 60 s)
-#   FORWARDED_ALLOW_IPS addresses trusted for X-Forwarded-* (gunicorn and uvicorn read it)
+#   FORWARDED_ALLOW_IPS addresses trusted for X-Forwarded-* (gunicorn and uvicorn read it, and the proxy
+#                       app too); passed explicitly so that, unset, nobody is trusted (gunicorn's own
+#                       default would trust any loopback peer)
 # `certify-entrypoint healthcheck` probes /healthz of the running service (Docker HEALTHCHECK).
 set -eu
 
@@ -35,6 +37,7 @@ fi
 exec gunicorn "certify_${SERVICE}.app:create_app()" \
   --bind "${HOST:-0.0.0.0}:${PORT}" \
   --worker-class uvicorn.workers.UvicornWorker \
+  --forwarded-allow-ips "${FORWARDED_ALLOW_IPS:-}" \
   --graceful-timeout "${GRACEFUL_TIMEOUT_S:-30}" \
   --timeout "${WORKER_TIMEOUT_S:-120}" \
   --keep-alive 5 \

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
@@ -89,6 +90,12 @@ class CertifyClient:
         self.http = httpx.AsyncClient(
             base_url=base_url.rstrip("/"), headers=headers, timeout=timeout_s, transport=transport
         )
+        # Keyless requests are read and paid with their token (from the offer's status_url).
+        self._tokens: dict[str, str] = {}
+
+    def _scope(self, request_id: str, token: str | None) -> dict[str, str]:
+        chosen = token or self._tokens.get(request_id)
+        return {"token": chosen} if chosen else {}
 
     async def __aenter__(self) -> CertifyClient:
         return self
@@ -122,22 +129,32 @@ class CertifyClient:
         body.update({key: value for key, value in optional.items() if value is not None})
         response = await self.http.post("/v1/certify", json=body)
         answer = _json(response, 200, 202, 402)
+        token = parse_qs(urlsplit(str(answer.get("status_url") or "")).query).get("token")
+        if token:
+            self._tokens[request_id] = token[0]
         header = response.headers.get("PAYMENT-REQUIRED")
         offer = decode_offer(header) if response.status_code == 402 and header else None
         return Offer(response.status_code, answer, offer)
 
-    async def pay(self, request_id: str, payment: SignedPayment, *, wait_s: int = 0) -> dict[str, Any]:
-        """The paid retry of ``POST /v1/certify``: 202 (queued) or 200 (final within ``wait_s``)."""
+    async def pay(
+        self, request_id: str, payment: SignedPayment, *, wait_s: int = 0, token: str | None = None
+    ) -> dict[str, Any]:
+        """The paid retry of ``POST /v1/certify``: 202 (queued) or 200 (final within ``wait_s``).
+
+        Keyless (no API key), the request's ``token`` goes along: given, or remembered from its offer.
+        """
         headers = {payment.header_name: payment.header_value}
         if wait_s > 0:
             headers["Prefer"] = f"wait={wait_s}"
-        response = await self.http.post("/v1/certify", json={"request_id": request_id}, headers=headers)
+        response = await self.http.post(
+            "/v1/certify", json={"request_id": request_id}, headers=headers, params=self._scope(request_id, token)
+        )
         return _json(response, 200, 202)
 
-    async def status(self, request_id: str) -> dict[str, Any]:
-        """``GET /v1/status/{id}``."""
+    async def status(self, request_id: str, *, token: str | None = None) -> dict[str, Any]:
+        """``GET /v1/status/{id}`` (keyless: with the request's token, given or remembered)."""
         for _ in range(5):
-            response = await self.http.get(f"/v1/status/{request_id}")
+            response = await self.http.get(f"/v1/status/{request_id}", params=self._scope(request_id, token))
             if response.status_code != 429:
                 return _json(response, 200)
             await asyncio.sleep(min(float(response.headers.get("Retry-After", "1")), MAX_RATE_LIMIT_PAUSE_S))
@@ -166,9 +183,9 @@ class CertifyClient:
                 return current
             await asyncio.sleep(min(interval_s, max(deadline - time.monotonic(), 0.0)))
 
-    async def proof(self, request_id: str) -> Proof:
+    async def proof(self, request_id: str, *, token: str | None = None) -> Proof:
         """``GET /v1/certificates/{id}/proof``: the portable proof of a completed request."""
-        response = await self.http.get(f"/v1/certificates/{request_id}/proof")
+        response = await self.http.get(f"/v1/certificates/{request_id}/proof", params=self._scope(request_id, token))
         return Proof.model_validate(_json(response, 200))
 
     async def verify(self, proof: Proof, sha256_hex: str) -> dict[str, Any]:

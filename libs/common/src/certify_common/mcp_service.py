@@ -188,9 +188,20 @@ def create_service(
     return app
 
 
-def serve(app: FastAPI, settings: ServiceSettings) -> None:
-    """Run one process with uvicorn (``python -m certify_<name>``); containers use gunicorn instead."""
+def serve(app: FastAPI, settings: ServiceSettings, *, proxy_headers: bool = True) -> None:
+    """Run one process with uvicorn (``python -m certify_<name>``); containers use gunicorn instead.
+
+    ``proxy_headers=False`` makes uvicorn ignore ``X-Forwarded-For`` (by default it believes any
+    loopback peer), for an app that derives the client address itself.
+    """
     import uvicorn
 
     configure_logging(settings.log_level, settings.service_name)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, timeout_graceful_shutdown=5)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        timeout_graceful_shutdown=5,
+        proxy_headers=proxy_headers,
+    )

@@ -124,10 +124,10 @@ async def follow_dead_letter(context: OperatorContext, body: dict[str, Any], pat
         await context.kube.delete_dead_letter(meta["namespace"], meta["name"])
         DEAD_LETTER_CHANGES.labels("deleted").inc()
         return
-    if status.get("phase") != mirror.REQUEUED or not spec.get("requestId"):
+    if status.get("phase") != mirror.REQUEUED or not spec.get("requestKey"):
         return
     admin = await context.admin_for(meta["namespace"], spec.get("proxy") or {})
-    request = admin if isinstance(admin, Failure) else await admin.request(str(spec["requestId"]))
+    request = admin if isinstance(admin, Failure) else await admin.request(str(spec["requestKey"]))
     if isinstance(request, Failure):
         return
     patch.status["requestStatus"] = request["status"]

@@ -41,6 +41,7 @@ def dead_letter_body(wallet: dict[str, Any], letter: dict[str, Any]) -> dict[str
         "spec": {
             "deadLetterId": int(letter["id"]),
             "requestId": letter.get("request_id") or "",
+            "requestKey": letter.get("request_key") or "",
             "jobKind": letter["kind"],
             "reason": str(letter.get("error") or "")[:1000],
             "attempts": int(letter["attempts"]),

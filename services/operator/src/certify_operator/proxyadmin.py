@@ -59,6 +59,6 @@ class ProxyAdmin:
         """Queue a dead letter's job again; ``not_found`` when unknown or already re-queued."""
         return await self._call("POST", f"/dead-letters/{dead_letter_id}/requeue")
 
-    async def request(self, request_id: str) -> dict[str, Any] | Failure:
+    async def request(self, request_key: str) -> dict[str, Any] | Failure:
         """Any request's status document."""
-        return await self._call("GET", f"/requests/{request_id}")
+        return await self._call("GET", f"/requests/{request_key}")

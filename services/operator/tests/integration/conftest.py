@@ -326,10 +326,9 @@ async def dead_lettered_request(stack: dict[str, Any]) -> str:
 
 
 async def request_status(stack: dict[str, Any], request_id: str, wanted: str) -> dict[str, Any] | None:
+    """The request's status document as its owner (the development key that paid for it) reads it."""
     async with httpx.AsyncClient(timeout=10) as http:
-        answer = await http.get(
-            f"{stack['proxy'].url}/v1/admin/requests/{request_id}", headers={"X-API-Key": stack["admin_key"]}
-        )
+        answer = await http.get(f"{stack['proxy'].url}/v1/status/{request_id}", headers={"X-API-Key": stack["dev_key"]})
     body: dict[str, Any] = answer.json()
     return body if body.get("status") == wanted else None
 

@@ -19,6 +19,7 @@ def letter(letter_id: int, requeued: bool = False) -> dict[str, Any]:
         "id": letter_id,
         "kind": "certify",
         "request_id": f"r-{letter_id}",
+        "request_key": f"k-{letter_id}",
         "error": "nag_unavailable: 503",
         "attempts": 10,
         "created_at": "2026-11-29T10:00:00+00:00",
@@ -34,6 +35,7 @@ def test_a_dead_letter_resource_is_named_after_its_id_owned_by_the_wallet_and_ca
     assert body["spec"] == {
         "deadLetterId": 7,
         "requestId": "r-7",
+        "requestKey": "k-7",
         "jobKind": "certify",
         "reason": "nag_unavailable: 503",
         "attempts": 10,

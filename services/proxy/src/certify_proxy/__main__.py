@@ -14,7 +14,8 @@ def main() -> None:
     settings = ProxySettings()
     configure_logging(settings.log_level, settings.service_name)
     upgrade(settings.database_url)
-    serve(create_app(settings), settings)
+    # The app reads X-Forwarded-For itself, from FORWARDED_ALLOW_IPS only; uvicorn would trust any loopback peer.
+    serve(create_app(settings), settings, proxy_headers=False)
 
 
 if __name__ == "__main__":

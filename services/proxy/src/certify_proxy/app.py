@@ -12,6 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from prometheus_fastapi_instrumentator import Instrumentator
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from certify_common.errors import failure
 from certify_common.health import ReadinessCheck, health_router
@@ -117,6 +118,9 @@ def create_app(settings: ProxySettings | None = None) -> FastAPI:
         version="0.1.0",
         summary="Certify documents on the Circular Protocol blockchain, paid per use with x402 (USDC).",
         lifespan=lifespan,
+        # No 307 to the slash-toggled path: such a redirect counted its raw path (request ids included) as
+        # a metric label; an unknown path is a 404 counted once, as "unmatched".
+        redirect_slashes=False,
     )
     _install_error_handlers(app)
     app.add_middleware(
@@ -128,6 +132,10 @@ def create_app(settings: ProxySettings | None = None) -> FastAPI:
     )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_data_bytes * 4 // 3 + BODY_OVERHEAD_BYTES)
     app.add_middleware(RequestLoggingMiddleware)
+    if settings.forwarded_allow_ips:
+        # Outermost: the client address is settled before logs, limits and routes see it. The server itself
+        # trusts no forwarding header (``__main__``, the Dockerfile), so the peer address here is real.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
     for module in (quote, certify, status, qr, pay, certificates, admin, account):
         app.include_router(module.router)
     app.include_router(health_router(settings.service_name, _readiness(app, settings)))

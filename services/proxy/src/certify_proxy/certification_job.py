@@ -36,9 +36,9 @@ logger = logging.getLogger("certify.proxy.certification")
 IN_FLIGHT = frozenset({"Pending", "Verified"})
 
 
-def idempotency_key(request_id: str, submission: int) -> str:
+def idempotency_key(request_key: str, submission: int) -> str:
     """The key of the ``submission``-th submission of a request (0: the request id itself)."""
-    return request_id if submission == 0 else f"{request_id}:resubmission-{submission}"
+    return request_key if submission == 0 else f"{request_key}:resubmission-{submission}"
 
 
 def _describe(fail: Failure) -> str:
@@ -53,7 +53,7 @@ def _resubmit(progress: dict[str, Any], reason: str) -> Retry:
 
 
 class CertificationJob:
-    """Handler of ``certify`` jobs (payload: request_id, and progress: submission, tx_id, step times)."""
+    """Handler of ``certify`` jobs (payload: request_key, and progress: submission, tx_id, step times)."""
 
     def __init__(self, retry_delays_s: list[float], not_found_grace_s: float) -> None:
         self.retry_delays_s = retry_delays_s
@@ -62,11 +62,11 @@ class CertificationJob:
     async def run(self, context: JobContext) -> Outcome:
         runtime = context.runtime
         progress = dict(context.job.payload)
-        request_id = str(progress["request_id"])
+        request_key = str(progress["request_key"])
         async with transaction(runtime.sessions) as session:
-            request = await repo.get_request(session, request_id, for_update=True)
+            request = await repo.get_request(session, request_key, for_update=True)
             if request is None:
-                return Retry(f"request {request_id} does not exist")
+                return Retry(f"request {request_key} does not exist")
             if State(request.status) == State.COMPLETED:
                 await context.finish(session)
                 return Done()
@@ -84,7 +84,10 @@ class CertificationJob:
     ) -> dict[str, Any] | Retry:
         submission = int(progress.get("submission", 0))
         progress.setdefault("submit_started_at", utcnow().isoformat())
-        arguments = {"data_hash": request.data_hash, "idempotency_key": idempotency_key(request.request_id, submission)}
+        arguments = {
+            "data_hash": request.data_hash,
+            "idempotency_key": idempotency_key(request.request_key, submission),
+        }
         answer = await context.runtime.pool.call("circular", "certify_data", arguments)
         if isinstance(answer, Failure):
             if answer.retryable:
@@ -134,12 +137,12 @@ class CertificationJob:
             return Retry(f"the proof of {tx_id} certifies another hash", progress)
         progress = {**progress, "executed_at": utcnow().isoformat()}
         async with transaction(runtime.sessions) as session:
-            locked = await repo.get_request(session, request.request_id, for_update=True)
+            locked = await repo.get_request(session, request.request_key, for_update=True)
             if locked is None:
-                return Retry(f"request {request.request_id} vanished")
+                return Retry(f"request {request.request_key} vanished")
             if State(locked.status) != State.COMPLETED:
                 store_proof(session, locked, proof)
-                verified = await repo.verified_at(session, locked.request_id)
+                verified = await repo.verified_at(session, locked.request_key)
                 reason = f"certified in block {proof['block_id']}"
                 repo.transition(session, locked, State.COMPLETED, reason, verified_at=verified)
                 await enqueue_webhook(session, locked, runtime.settings)
@@ -149,7 +152,7 @@ class CertificationJob:
         return Done()
 
     async def dead_lettered(self, runtime: Runtime, session: AsyncSession, job: ClaimedJob, error: str) -> None:
-        request = await repo.get_request(session, str(job.payload["request_id"]), for_update=True)
+        request = await repo.get_request(session, str(job.payload["request_key"]), for_update=True)
         if request is None or State(request.status) not in (State.PAYMENT_VERIFIED, State.CERTIFYING):
             return
         request.error_code = "certification_failed"
@@ -163,7 +166,7 @@ def store_proof(session: AsyncSession, request: CertificationRequest, proof: dic
     """Add the certification row of a proof (the full proof is kept as JSON for re-verification)."""
     session.add(
         Certification(
-            request_id=request.request_id,
+            request_key=request.request_key,
             tx_id=str(proof["tx_id"]),
             block_id=str(proof["block_id"]),
             timestamp=str(proof["timestamp"]),

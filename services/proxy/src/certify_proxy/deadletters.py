@@ -17,7 +17,7 @@ from certify_proxy import jobs
 from certify_proxy.jobrunner import DEAD, JOBS, QUEUED, RUNNING
 from certify_proxy.states import State
 from certify_proxy.store import repositories as repo
-from certify_proxy.store.models import DeadLetter, Job, aware, utcnow
+from certify_proxy.store.models import CertificationRequest, DeadLetter, Job, aware, utcnow
 
 HIDDEN_KEYS = frozenset({"payment_header"})
 
@@ -32,14 +32,27 @@ def _public_payload(raw: str) -> dict[str, Any]:
     return {key: ("[redacted]" if key in HIDDEN_KEYS else value) for key, value in payload.items()}
 
 
-def dead_letter_view(row: DeadLetter) -> dict[str, Any]:
-    """A dead letter as the admin API shows it."""
+async def client_request_ids(session: AsyncSession, payloads: list[str]) -> dict[str, str]:
+    """request_key → the client's request_id, for the requests named in job payloads."""
+    keys = {str(key) for raw in payloads if (key := json.loads(raw).get("request_key"))}
+    if not keys:
+        return {}
+    table = cast(sa.Table, CertificationRequest.__table__)  # type: ignore[attr-defined]
+    rows = await session.execute(
+        sa.select(table.c.request_key, table.c.request_id).where(table.c.request_key.in_(keys))
+    )
+    return {str(key): str(request_id) for key, request_id in rows}
+
+
+def dead_letter_view(row: DeadLetter, request_ids: dict[str, str]) -> dict[str, Any]:
+    """A dead letter as the admin API shows it (``request_ids`` from :func:`client_request_ids`)."""
     payload = _public_payload(row.payload)
     return {
         "id": row.id,
         "job_id": row.job_id,
         "kind": row.kind,
-        "request_id": payload.get("request_id"),
+        "request_key": payload.get("request_key"),
+        "request_id": request_ids.get(str(payload.get("request_key"))),
         "payload": payload,
         "error": row.error,
         "attempts": row.attempts,
@@ -48,13 +61,14 @@ def dead_letter_view(row: DeadLetter) -> dict[str, Any]:
     }
 
 
-def job_view(row: Job) -> dict[str, Any]:
-    """A job as the admin API shows it."""
+def job_view(row: Job, request_ids: dict[str, str]) -> dict[str, Any]:
+    """A job as the admin API shows it (``request_ids`` from :func:`client_request_ids`)."""
     payload = _public_payload(row.payload)
     return {
         "id": row.id,
         "kind": row.kind,
-        "request_id": payload.get("request_id"),
+        "request_key": payload.get("request_key"),
+        "request_id": request_ids.get(str(payload.get("request_key"))),
         "status": row.status,
         "attempts": row.attempts,
         "max_attempts": row.max_attempts,
@@ -94,9 +108,9 @@ async def requeue(session: AsyncSession, dead_letter_id: int) -> DeadLetter | No
         return None
     row.requeued_at = now
     session.add(row)
-    request_id = json.loads(row.payload).get("request_id")
-    if row.kind == jobs.CERTIFY and request_id:
-        request = await repo.get_request(session, str(request_id), for_update=True)
+    request_key = json.loads(row.payload).get("request_key")
+    if row.kind == jobs.CERTIFY and request_key:
+        request = await repo.get_request(session, str(request_key), for_update=True)
         if request is not None and State(request.status) == State.FAILED:
             request.error_code = request.error_message = None
             request.error_retryable = None

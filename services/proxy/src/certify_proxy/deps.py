@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -14,6 +13,7 @@ from certify_proxy import paying
 from certify_proxy.auth import Principal, authenticate
 from certify_proxy.errors import ApiError
 from certify_proxy.metrics import RATE_LIMITED
+from certify_proxy.ownership import match_token
 from certify_proxy.runtime import Runtime
 from certify_proxy.store import repositories as repo
 from certify_proxy.store.models import CertificationRequest
@@ -40,7 +40,7 @@ SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
 def client_ip(request: Request) -> str:
-    """The peer address (a proxy in front sets it through uvicorn/gunicorn's forwarded-allow-ips)."""
+    """The client address: the TCP peer, or from X-Forwarded-For when the peer is in FORWARDED_ALLOW_IPS."""
     return request.client.host if request.client is not None else "unknown"
 
 
@@ -115,7 +115,9 @@ async def certify_limited(request: Request, runtime: RuntimeDep, principal: Prin
     if (
         paid is None
         or request_id is None
-        or not await paying.exempt_paid_retry(runtime, request_id, paid[1], principal)
+        or not await paying.exempt_paid_retry(
+            runtime, request_id, paid[1], principal, request.query_params.get("token")
+        )
     ):
         await enforce_limit(runtime, principal.subject, "writes")
     return principal
@@ -140,13 +142,12 @@ async def public_request(
 ) -> CertificationRequest:
     """The request a public link points at; 404 unless the token matches (no hint whether the id exists)."""
     await enforce_limit(runtime, f"ip:{client_ip(request)}", "reads")
-    not_found = ApiError(failure("not_found", "no such link"))
     if not token:
-        raise not_found
+        raise ApiError(failure("not_found", "no such link"))
     async with runtime.sessions() as session:
-        row = await repo.get_request(session, request_id)
-    if row is None or not hmac.compare_digest(row.public_token.encode(), token.encode()):
-        raise not_found
+        row = match_token(await repo.requests_with_id(session, request_id, keyless_only=False), token)
+    if row is None:
+        raise ApiError(failure("not_found", "no such link"))
     return row
 
 

@@ -20,6 +20,8 @@ STATUS_BY_CODE: dict[str, int] = {
     "invalid_base64": 422,
     "invalid_data_hash": 422,
     "invalid_callback_url": 422,
+    "callback_url_forbidden": 400,
+    "callback_url_unresolvable": 400,
     "unknown_network": 422,
     "network_not_enabled": 422,
     "data_too_large": 413,

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from certify_common import eip3009
-from certify_proxy.settings import ProxySettings
 
 _PAYLOAD = {
     "signature": "<0x + the 65-byte signature>",
@@ -53,9 +52,8 @@ def _manual(certify_url: str, callback: str, request_id: str, x402: dict[str, An
     }
 
 
-def instructions(settings: ProxySettings, request_id: str, x402: dict[str, Any], payment_link: str) -> dict[str, Any]:
-    """Per-audience steps to pay this request."""
-    certify_url = f"{settings.public_base_url}/v1/certify"
+def instructions(certify_url: str, request_id: str, x402: dict[str, Any], payment_link: str) -> dict[str, Any]:
+    """Per-audience steps to pay this request (``certify_url``: where the paid retry goes)."""
     callback = payment_link.replace("/pay/", "/v1/pay/")
     return {
         "agent": {

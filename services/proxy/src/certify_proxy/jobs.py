@@ -58,7 +58,7 @@ async def enqueue(
     return job
 
 
-async def job_for_request(session: AsyncSession, kind: str, request_id: str) -> Job | None:
-    """The job of ``kind`` enqueued for a request, if any."""
-    statement = select(Job).where(Job.dedupe_key == f"{kind}:{request_id}")  # type: ignore[arg-type]
+async def job_for_request(session: AsyncSession, kind: str, request_key: str) -> Job | None:
+    """The job of ``kind`` enqueued for a request (by its internal key), if any."""
+    statement = select(Job).where(Job.dedupe_key == f"{kind}:{request_key}")  # type: ignore[arg-type]
     return (await session.execute(statement)).scalar_one_or_none()

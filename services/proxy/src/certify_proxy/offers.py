@@ -15,6 +15,8 @@ from certify_common.errors import Failure
 from certify_proxy.instructions import instructions
 from certify_proxy.mcp_pool import McpPool
 from certify_proxy.settings import ProxySettings
+from certify_proxy.store.models import CertificationRequest
+from certify_proxy.views import status_url
 
 WALLETS = ("metamask", "coinbase", "rainbow")
 
@@ -30,16 +32,32 @@ class Offer:
 
 @dataclass(frozen=True)
 class Links:
-    """Public links of one request (they carry its unguessable token)."""
+    """Links of one request; public ones carry its unguessable token, and so do all of a keyless request's."""
 
     payment_link: str
     qr_code_url: str
+    status_url: str
+    certify_url: str
 
 
-def links_for(settings: ProxySettings, request_id: str, token: str) -> Links:
-    """The payment page and QR image URLs of a request."""
+def links_for(settings: ProxySettings, request_id: str, token: str, *, keyless: bool) -> Links:
+    """The payment page, QR image, status and paid-retry URLs of a request.
+
+    A keyless request is read and paid with its token (no key names its owner), so its status and
+    retry URLs carry it too.
+    """
     base = settings.public_base_url
-    return Links(f"{base}/pay/{request_id}?token={token}", f"{base}/v1/qr/{request_id}?token={token}&format=png")
+    return Links(
+        f"{base}/pay/{request_id}?token={token}",
+        f"{base}/v1/qr/{request_id}?token={token}&format=png",
+        status_url(base, request_id, token if keyless else None),
+        f"{base}/v1/certify" + (f"?token={token}" if keyless else ""),
+    )
+
+
+def links_of(settings: ProxySettings, request: CertificationRequest) -> Links:
+    """The links of a stored request."""
+    return links_for(settings, request.request_id, request.public_token, keyless=request.api_key_id is None)
 
 
 async def quote(pool: McpPool, size_bytes: int) -> dict[str, Any] | Failure:
@@ -125,8 +143,8 @@ async def payment_required_body(
         "payment_link": links.payment_link,
         "qr_code_url": links.qr_code_url,
         "qr_code_base64": png["base64"],
-        "status_url": f"{settings.public_base_url}/v1/status/{request_id}",
-        "instructions": instructions(settings, request_id, x402, links.payment_link),
+        "status_url": links.status_url,
+        "instructions": instructions(links.certify_url, request_id, x402, links.payment_link),
     }
     if client_type == "browser":
         wallet_links = await _browser_links(pool, x402["requirements_v2"], links.payment_link)

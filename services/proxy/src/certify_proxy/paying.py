@@ -23,6 +23,7 @@ from certify_proxy.auth import Principal
 from certify_proxy.authorization import Authorization, decode_payment_header
 from certify_proxy.errors import ApiError
 from certify_proxy.metrics import PAYMENT_VERIFICATIONS
+from certify_proxy.ownership import owned_request
 from certify_proxy.receipts import block_number
 from certify_proxy.runtime import Runtime
 from certify_proxy.settlement_job import cancel_reservation, defer_settlement, reserve_settlement
@@ -40,39 +41,44 @@ def _fail(fail: Failure) -> ApiError:
     return ApiError(fail)
 
 
-async def _load(runtime: Runtime, request_id: str, principal: Principal | None) -> CertificationRequest:
+async def _load(runtime: Runtime, request_key: str) -> CertificationRequest:
     async with runtime.sessions() as session:
-        request = await repo.get_request(session, request_id)
-    if request is None or (principal is not None and request.api_key_id != principal.api_key_id):
-        raise _fail(failure("request_not_found", "no such request", request_id=request_id))
+        request = await repo.get_request(session, request_key)
+    if request is None:
+        raise RuntimeError("a request being paid for vanished")
     return request
 
 
-async def exempt_paid_retry(runtime: Runtime, request_id: str, header: str, principal: Principal) -> bool:
+async def exempt_paid_retry(
+    runtime: Runtime, request_id: str, header: str, principal: Principal, token: str | None
+) -> bool:
     """Whether a submission is the paid retry of the caller's request awaiting payment, with a header that
-    decodes: only those skip the write limit (a junk header or a finished request counts like any write)."""
+    decodes: only those skip the write limit (a junk header or a finished request counts like any write).
+
+    A keyed caller's request is found by its id; a keyless one only with its token (a keyless retry that
+    repeats the body instead counts as a write: recognising it would mean hashing the document here)."""
     if isinstance(decode_payment_header(header), Failure):
         return False
-    try:
-        request = await _load(runtime, request_id, principal)
-    except ApiError:
-        return False
+    async with runtime.sessions() as session:
+        try:
+            request = await owned_request(session, principal, request_id, token)
+        except ApiError:
+            return False
     return State(request.status) in AWAITING_PAYMENT
 
 
-async def pay(runtime: Runtime, request_id: str, header: str, principal: Principal | None) -> Outcome:
-    """Handle one paid submission (``principal`` None when authorised by the request's public token)."""
+async def pay(runtime: Runtime, request: CertificationRequest, header: str) -> Outcome:
+    """Handle one paid submission for ``request`` (already resolved for the caller: ``ownership.py``)."""
     decoded = decode_payment_header(header)
     if isinstance(decoded, Failure):
         PAYMENT_VERIFICATIONS.labels(decoded.code).inc()
         raise _fail(decoded)
     auth, _payment = decoded
-    request = await _load(runtime, request_id, principal)
     lock_s = runtime.settings.payment_lock_s
     try:
         async with (
             runtime.kv.lock(f"pay:auth:{auth.key}", ttl_s=lock_s, wait_s=lock_s),
-            runtime.kv.lock(f"pay:request:{request_id}", ttl_s=lock_s, wait_s=lock_s),
+            runtime.kv.lock(f"pay:request:{request.request_key}", ttl_s=lock_s, wait_s=lock_s),
         ):
             return await _pay_locked(runtime, request, auth, header)
     except LockTimeoutError as exc:
@@ -85,11 +91,11 @@ async def _recorded(runtime: Runtime, request: CertificationRequest, auth: Autho
     async with runtime.sessions() as session:
         payment = await repo.payment_by_authorization(session, auth.network, auth.payer, auth.nonce)
         if payment is None:
-            payment = await repo.payment_for_request(session, request.request_id)
+            payment = await repo.payment_for_request(session, request.request_key)
             if payment is None:
                 return None
             # The request is already paid by another authorization: never charge twice.
-        elif payment.request_id != request.request_id:
+        elif payment.request_key != request.request_key:
             raise _fail(failure("nonce_already_used", "this authorization already paid for another request"))
     return await current_state(runtime, request)
 
@@ -109,7 +115,7 @@ async def _pay_locked(runtime: Runtime, request: CertificationRequest, auth: Aut
     recorded = await _recorded(runtime, request, auth)
     if recorded is not None:
         return recorded
-    request = await _load(runtime, request.request_id, None)
+    request = await _load(runtime, request.request_key)
     if State(request.status) not in AWAITING_PAYMENT:
         return await current_state(runtime, request)
     requirements = _requirements(request, auth)
@@ -133,7 +139,7 @@ async def _pay_locked(runtime: Runtime, request: CertificationRequest, auth: Aut
     try:
         # The reconciliation is due once the lock and any settle call in flight are surely over.
         due_s = runtime.settings.payment_lock_s + runtime.settings.mcp_call_timeout_s
-        await reserve_settlement(runtime, request.request_id, auth, arguments, due_s)
+        await reserve_settlement(runtime, request.request_key, auth, arguments, due_s)
     except IntegrityError:
         # Another authorization (or process without our lock) reserved this request first: report that state.
         recorded = await _recorded(runtime, request, auth)
@@ -144,10 +150,10 @@ async def _pay_locked(runtime: Runtime, request: CertificationRequest, auth: Aut
     if isinstance(settled, Failure):
         logger.warning("settlement failed", extra={"code": settled.code, "retryable": settled.retryable})
         if not settled.retryable:
-            await cancel_reservation(runtime, request.request_id)
+            await cancel_reservation(runtime, request.request_key)
             raise _fail(settled)
         # The outcome is unknown or pending: the reserved job reconciles it (same authorization, never twice).
-        await defer_settlement(runtime, request.request_id, settled)
+        await defer_settlement(runtime, request.request_key, settled)
         return await current_state(runtime, request)
     return await _record_payment(runtime, request, auth, settled, started)
 
@@ -165,9 +171,9 @@ async def _record_payment(
     headers = {"PAYMENT-RESPONSE": receipt, "X-PAYMENT-RESPONSE": receipt}
     try:
         async with transaction(runtime.sessions) as session:
-            locked = require(await repo.get_request(session, request.request_id, for_update=True), "the paid request")
+            locked = require(await repo.get_request(session, request.request_key, for_update=True), "the paid request")
             now = utcnow()
-            payment = await repo.payment_for_request(session, locked.request_id)
+            payment = await repo.payment_for_request(session, locked.request_key)
             if payment is None:
                 raise RuntimeError("the payment reserved before settlement is missing")
             if payment.status != "pending":
@@ -183,8 +189,8 @@ async def _record_payment(
             await jobs.enqueue(
                 session,
                 jobs.CERTIFY,
-                f"{jobs.CERTIFY}:{locked.request_id}",
-                {"request_id": locked.request_id},
+                f"{jobs.CERTIFY}:{locked.request_key}",
+                {"request_key": locked.request_key},
                 max_attempts=runtime.settings.job_max_attempts,
             )
     except _AlreadyRecorded:

@@ -13,7 +13,7 @@ from typing import Any
 from certify_proxy.schemas import ErrorBody, PaymentRequiredBody
 
 DESCRIPTIONS: dict[int, str] = {
-    400: "A failure reported by an MCP server that retrying will not fix.",
+    400: "callback_url_forbidden or callback_url_unresolvable, or an MCP server failure that a retry will not fix.",
     401: "missing_api_key or invalid_api_key.",
     402: "Payment required: the offer (new request) or why the payment was refused.",
     403: "forbidden: the key is not an admin key.",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -86,11 +87,26 @@ class ProxySettings(WorkflowSettings):
         False, description="Accept http:// callback URLs (local webhook receivers); always on in development."
     )
     job_max_attempts: int = Field(10, ge=1, description="Attempts of a certification job before the dead-letter queue.")
+    forwarded_allow_ips: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Proxies in front (IPs or CIDRs, comma-separated) whose X-Forwarded-For is believed: the "
+        "client is the right-most address not in this list. Empty: the TCP peer is the client (per-IP limits).",
+    )
 
-    @field_validator("cors_origins", "x402_networks", mode="before")
+    @field_validator("cors_origins", "x402_networks", "forwarded_allow_ips", mode="before")
     @classmethod
     def _split_lists(cls, value: Any) -> Any:
         return _split(value)
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"FORWARDED_ALLOW_IPS: {item!r} is not an IP address or network") from exc
+        return value
 
     @field_validator("evm_rpc_urls", mode="before")
     @classmethod
@@ -154,6 +170,8 @@ class ProxySettings(WorkflowSettings):
             raise ValueError("DEV_API_KEY must not be set in production (create keys with certify-admin)")
         if self.allow_http_callbacks:
             raise ValueError("ALLOW_HTTP_CALLBACKS must be off in production")
+        if self.webhook_allow_private:
+            raise ValueError("WEBHOOK_ALLOW_PRIVATE must be off in production (callbacks could reach internal hosts)")
         if not self.redis_url:
             raise ValueError("REDIS_URL must be set in production (rate limits and locks shared by replicas)")
         for name, url in self.mcp_urls.items():

@@ -41,7 +41,7 @@ FAILED = "failed"
 
 
 async def reserve_settlement(
-    runtime: Runtime, request_id: str, auth: Authorization, arguments: dict[str, Any], delay_s: float
+    runtime: Runtime, request_key: str, auth: Authorization, arguments: dict[str, Any], delay_s: float
 ) -> None:
     """Write ahead, before ``settle_payment`` is called: a ``pending`` payment and its reconciliation job.
 
@@ -51,10 +51,10 @@ async def reserve_settlement(
     The ``pending`` row also makes the database refuse a second authorization for the same request.
     """
     async with transaction(runtime.sessions) as session:
-        locked = require(await repo.get_request(session, request_id, for_update=True), "the request to reserve")
+        locked = require(await repo.get_request(session, request_key, for_update=True), "the request to reserve")
         session.add(
             Payment(
-                request_id=request_id,
+                request_key=request_key,
                 network=auth.network,
                 payer=auth.payer,
                 nonce=auth.nonce,
@@ -72,20 +72,20 @@ async def reserve_settlement(
         await jobs.enqueue(
             session,
             jobs.SETTLE_RECONCILE,
-            f"{jobs.SETTLE_RECONCILE}:{request_id}",
-            {"request_id": request_id, **arguments},
+            f"{jobs.SETTLE_RECONCILE}:{request_key}",
+            {"request_key": request_key, **arguments},
             max_attempts=runtime.settings.settle_max_attempts,
             delay_s=delay_s,
         )
 
 
-async def defer_settlement(runtime: Runtime, request_id: str, fail: Failure) -> None:
+async def defer_settlement(runtime: Runtime, request_key: str, fail: Failure) -> None:
     """A settle answered a retryable failure: say so on the request and let the job retry soon."""
     settings = runtime.settings
     async with transaction(runtime.sessions) as session:
-        locked = require(await repo.get_request(session, request_id, for_update=True), "the settling request")
-        payment = await repo.payment_for_request(session, request_id)
-        job = await jobs.job_for_request(session, jobs.SETTLE_RECONCILE, request_id)
+        locked = require(await repo.get_request(session, request_key, for_update=True), "the settling request")
+        payment = await repo.payment_for_request(session, request_key)
+        job = await jobs.job_for_request(session, jobs.SETTLE_RECONCILE, request_key)
         if payment is not None and payment.status == PENDING and fail.details.get("transaction"):
             payment.tx_hash = str(fail.details["transaction"])
             session.add(payment)
@@ -99,11 +99,11 @@ async def defer_settlement(runtime: Runtime, request_id: str, fail: Failure) -> 
     logger.warning("settlement deferred", extra={"code": fail.code})
 
 
-async def cancel_reservation(runtime: Runtime, request_id: str) -> None:
+async def cancel_reservation(runtime: Runtime, request_key: str) -> None:
     """A settle was definitely refused (nothing moved): drop the reservation so another payment can be tried."""
     async with transaction(runtime.sessions) as session:
-        payment = await repo.payment_for_request(session, request_id)
-        job = await jobs.job_for_request(session, jobs.SETTLE_RECONCILE, request_id)
+        payment = await repo.payment_for_request(session, request_key)
+        job = await jobs.job_for_request(session, jobs.SETTLE_RECONCILE, request_key)
         if payment is not None and payment.status == PENDING:
             await session.delete(payment)
         if job is not None and job.status == jobs.QUEUED:
@@ -111,7 +111,7 @@ async def cancel_reservation(runtime: Runtime, request_id: str) -> None:
 
 
 class SettlementJob:
-    """Handler of ``settle_reconcile`` jobs (payload: request_id, payment_header, payment_requirements)."""
+    """Handler of ``settle_reconcile`` jobs (payload: request_key, payment_header, payment_requirements)."""
 
     def __init__(self, retry_delays_s: list[float]) -> None:
         self.retry_delays_s = retry_delays_s
@@ -119,12 +119,12 @@ class SettlementJob:
     async def run(self, context: JobContext) -> Outcome:
         runtime = context.runtime
         payload = context.job.payload
-        request_id = str(payload["request_id"])
+        request_key = str(payload["request_key"])
         async with runtime.sessions() as session:
-            payment = await repo.payment_for_request(session, request_id)
+            payment = await repo.payment_for_request(session, request_key)
         if payment is None or payment.status != PENDING:
             async with transaction(runtime.sessions) as session:
-                await context.save_in(session, {"request_id": request_id})
+                await context.save_in(session, {"request_key": request_key})
                 await context.finish(session)
             return Done()
         arguments = {k: payload[k] for k in ("payment_header", "payment_requirements")}
@@ -132,18 +132,18 @@ class SettlementJob:
         if isinstance(settled, Failure):
             if settled.retryable:
                 return Retry(f"{settled.code}: {settled.message}")
-            await self._refused(context, request_id, settled)
+            await self._refused(context, request_key, settled)
             return Done()
-        await self._settled(context, request_id, payment.network, settled)
+        await self._settled(context, request_key, payment.network, settled)
         return Done()
 
-    async def _settled(self, context: JobContext, request_id: str, network: str, settled: dict[str, Any]) -> None:
+    async def _settled(self, context: JobContext, request_key: str, network: str, settled: dict[str, Any]) -> None:
         runtime = context.runtime
         tx_hash = str(settled["transaction"]) or None
         block = await block_number(runtime.http, runtime.settings.evm_rpc_urls.get(network), tx_hash)
         async with transaction(runtime.sessions) as session:
-            locked = require(await repo.get_request(session, request_id, for_update=True), "the settling request")
-            payment = require(await repo.payment_for_request(session, request_id), "the reserved payment")
+            locked = require(await repo.get_request(session, request_key, for_update=True), "the settling request")
+            payment = require(await repo.payment_for_request(session, request_key), "the reserved payment")
             now = utcnow()
             payment.status, payment.tx_hash, payment.block_number = SETTLED, tx_hash, block
             payment.settle_json = json.dumps(settled["settle_response"], separators=(",", ":"))
@@ -154,31 +154,31 @@ class SettlementJob:
             await jobs.enqueue(
                 session,
                 jobs.CERTIFY,
-                f"{jobs.CERTIFY}:{request_id}",
-                {"request_id": request_id},
+                f"{jobs.CERTIFY}:{request_key}",
+                {"request_key": request_key},
                 max_attempts=runtime.settings.job_max_attempts,
             )
             # The authorization is spent: keep no copy of it.
-            await context.save_in(session, {"request_id": request_id})
+            await context.save_in(session, {"request_key": request_key})
             await context.finish(session)
         logger.info("deferred settlement concluded")
 
-    async def _refused(self, context: JobContext, request_id: str, fail: Failure) -> None:
+    async def _refused(self, context: JobContext, request_key: str, fail: Failure) -> None:
         runtime = context.runtime
         async with transaction(runtime.sessions) as session:
-            locked = require(await repo.get_request(session, request_id, for_update=True), "the settling request")
-            payment = require(await repo.payment_for_request(session, request_id), "the reserved payment")
+            locked = require(await repo.get_request(session, request_key, for_update=True), "the settling request")
+            payment = require(await repo.payment_for_request(session, request_key), "the reserved payment")
             payment.status = FAILED
             session.add(payment)
             locked.error_code, locked.error_message, locked.error_retryable = fail.code, fail.message, False
             repo.transition(session, locked, State.FAILED, f"settlement refused: {fail.code}")
             await enqueue_webhook(session, locked, runtime.settings)
-            await context.save_in(session, {"request_id": request_id})
+            await context.save_in(session, {"request_key": request_key})
             await context.finish(session)
         logger.warning("deferred settlement refused", extra={"code": fail.code})
 
     async def dead_lettered(self, runtime: Runtime, session: AsyncSession, job: ClaimedJob, error: str) -> None:
-        request = await repo.get_request(session, str(job.payload["request_id"]), for_update=True)
+        request = await repo.get_request(session, str(job.payload["request_key"]), for_update=True)
         if request is None:
             return
         request.error_code = "settlement_unconfirmed"

@@ -20,12 +20,17 @@ def _iso(value: Any) -> str | None:
     return moment.isoformat() if moment is not None else None
 
 
+def status_url(base_url: str, request_id: str, token: str | None) -> str:
+    """Where a request's status is read; a keyless request's ``token`` goes along (no key names its owner)."""
+    return f"{base_url}/v1/status/{request_id}" + (f"?token={token}" if token else "")
+
+
 async def status_view(session: AsyncSession, request: CertificationRequest, base_url: str) -> dict[str, Any]:
     """Everything a client may know about its request, in one document."""
-    payment = await repo.payment_for_request(session, request.request_id)
-    proof = await repo.certification_for_request(session, request.request_id)
-    steps = await repo.history(session, request.request_id)
-    job = await job_for_request(session, CERTIFY, request.request_id)
+    payment = await repo.payment_for_request(session, request.request_key)
+    proof = await repo.certification_for_request(session, request.request_key)
+    steps = await repo.history(session, request.request_key)
+    job = await job_for_request(session, CERTIFY, request.request_key)
     created, completed = aware(request.created_at), aware(request.completed_at)
     error = None
     if request.error_code is not None:
@@ -38,7 +43,9 @@ async def status_view(session: AsyncSession, request: CertificationRequest, base
     return {
         "request_id": request.request_id,
         "status": request.status,
-        "status_url": f"{base_url}/v1/status/{request.request_id}",
+        "status_url": status_url(
+            base_url, request.request_id, request.public_token if request.api_key_id is None else None
+        ),
         "data_hash": request.data_hash,
         "network": request.network,
         "quote": json.loads(request.quote_json) if request.quote_json else None,

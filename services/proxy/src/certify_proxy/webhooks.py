@@ -4,7 +4,8 @@ The body is JSON; ``X-Certify-Signature: sha256=<hex>`` is HMAC-SHA256, keyed wi
 webhook secret, over ``<X-Certify-Timestamp> + "." + <raw body>`` (README.md shows how to check it).
 Delivery is a durable job (``webhook``): ``WEBHOOK_MAX_ATTEMPTS`` attempts with the
 ``WEBHOOK_RETRY_DELAYS_S`` backoff, every attempt stored in ``webhook_deliveries``; a 2xx answer
-ends it. Redirects are not followed.
+ends it. Redirects are not followed, and each attempt connects to the address it has just checked
+(``callback_targets.py``: no loopback, private, link-local… unless ``WEBHOOK_ALLOW_PRIVATE``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ import httpx
 from sqlalchemy import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from certify_common.errors import Failure
 from certify_proxy import jobs
+from certify_proxy.callback_targets import Resolver, check_target, system_resolve
 from certify_proxy.jobrunner import ClaimedJob
 from certify_proxy.metrics_workflow import WEBHOOK_DELIVERIES
 from certify_proxy.runtime import Runtime
@@ -54,8 +57,8 @@ async def enqueue_webhook(session: AsyncSession, request: CertificationRequest, 
     await jobs.enqueue(
         session,
         WEBHOOK,
-        f"{WEBHOOK}:{request.request_id}:{request.status}:{utcnow().timestamp():.0f}",
-        {"request_id": request.request_id, "status": request.status},
+        f"{WEBHOOK}:{request.request_key}:{request.status}:{utcnow().timestamp():.0f}",
+        {"request_key": request.request_key, "status": request.status},
         max_attempts=settings.webhook_max_attempts,
     )
 
@@ -68,7 +71,7 @@ async def _secret(session: AsyncSession, request: CertificationRequest, fallback
 
 
 async def _payload(runtime: Runtime, session: AsyncSession, request: CertificationRequest) -> dict[str, Any]:
-    proof = await repo.certification_for_request(session, request.request_id)
+    proof = await repo.certification_for_request(session, request.request_key)
     return {
         "event": f"certification.{request.status}",
         "status": await status_view(session, request, runtime.settings.public_base_url),
@@ -76,19 +79,57 @@ async def _payload(runtime: Runtime, session: AsyncSession, request: Certificati
     }
 
 
-class WebhookJob:
-    """Handler of ``webhook`` jobs (payload: request_id, status)."""
+async def deliver(
+    http: httpx.AsyncClient,
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    *,
+    timeout_s: float,
+    allow_private: bool,
+    resolve: Resolver = system_resolve,
+) -> tuple[int | None, str | None]:
+    """POST ``body`` to the checked address of ``url`` (Host and TLS SNI stay the name); (status, error).
 
-    def __init__(self, retry_delays_s: list[float]) -> None:
+    The host is resolved and checked again here, and the connection goes to that address, never to a
+    second resolution; a redirect is an answer like any other non-2xx, never followed.
+    """
+    target = await check_target(url, allow_private=allow_private, resolve=resolve)
+    if isinstance(target, Failure):
+        return None, target.code
+    original = httpx.URL(url)
+    pinned = original.copy_with(host=target.address)
+    extensions = {"sni_hostname": target.host} if original.scheme == "https" else {}
+    try:
+        answer = await http.post(
+            pinned,
+            content=body,
+            headers={**headers, "Host": original.netloc.decode("ascii")},
+            timeout=timeout_s,
+            follow_redirects=False,
+            extensions=extensions,
+        )
+    except httpx.HTTPError as exc:
+        return None, f"{type(exc).__name__} while posting"
+    if not 200 <= answer.status_code < 300:
+        return answer.status_code, f"the receiver answered {answer.status_code}"
+    return answer.status_code, None
+
+
+class WebhookJob:
+    """Handler of ``webhook`` jobs (payload: request_key, status)."""
+
+    def __init__(self, retry_delays_s: list[float], resolve: Resolver = system_resolve) -> None:
         self.retry_delays_s = retry_delays_s
+        self.resolve = resolve
 
     async def run(self, context: JobContext) -> Outcome:
         runtime = context.runtime
-        request_id = str(context.job.payload["request_id"])
+        request_key = str(context.job.payload["request_key"])
         async with runtime.sessions() as session:
-            request = await repo.get_request(session, request_id)
+            request = await repo.get_request(session, request_key)
             if request is None or not request.callback_url:
-                return Retry(f"request {request_id} has no callback URL")
+                return Retry(f"request {request_key} has no callback URL")
             body = json.dumps(await _payload(runtime, session, request), separators=(",", ":")).encode()
             secret = await _secret(session, request, runtime.settings.webhook_secret)
         url = request.callback_url
@@ -102,17 +143,15 @@ class WebhookJob:
         }
         if secret:
             headers[SIGNATURE_HEADER] = signature(secret, timestamp, body)
-        status_code: int | None = None
-        error: str | None = None
-        try:
-            answer = await runtime.http.post(
-                url, content=body, headers=headers, timeout=runtime.settings.webhook_timeout_s
-            )
-            status_code = answer.status_code
-            if not 200 <= status_code < 300:
-                error = f"the receiver answered {status_code}"
-        except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__} while posting"
+        status_code, error = await deliver(
+            runtime.http,
+            url,
+            body,
+            headers,
+            timeout_s=runtime.settings.webhook_timeout_s,
+            allow_private=runtime.settings.webhooks_private_allowed,
+            resolve=self.resolve,
+        )
         delivered = error is None
         WEBHOOK_DELIVERIES.labels("delivered" if delivered else "failed").inc()
         logger.info(
@@ -122,7 +161,7 @@ class WebhookJob:
         async with transaction(runtime.sessions) as session:
             session.add(
                 WebhookDelivery(
-                    request_id=request_id,
+                    request_key=request_key,
                     url=url,
                     attempt=context.job.attempts,
                     status_code=status_code,

@@ -128,13 +128,13 @@ class Workers:
             if job is None:
                 await self._idle()
                 continue
-            request_id = str(job.payload.get("request_id") or "") or None
+            request_key = str(job.payload.get("request_key") or "") or None
             attributes: dict[str, str | int] = {
                 "certify.job.kind": job.kind,
                 "certify.job.id": job.id,
                 "certify.job.attempt": job.attempts,
             }
-            with bound(request_id=request_id), linked_root_span(f"job {job.kind}", job.trace_context, attributes):
+            with bound(request_id=request_key), linked_root_span(f"job {job.kind}", job.trace_context, attributes):
                 await self._run(job, worker_id)
 
     async def _heartbeat(self, job: ClaimedJob, worker_id: str) -> None:

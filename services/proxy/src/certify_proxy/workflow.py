@@ -8,7 +8,6 @@ or an unavailable server leaves nothing half-written. State changes go through
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import secrets
 import time
@@ -22,6 +21,7 @@ from certify_common.errors import Failure, failure
 from certify_common.evm import NETWORKS
 from certify_proxy import offers
 from certify_proxy.auth import Principal
+from certify_proxy.callback_targets import check_target
 from certify_proxy.documents import Document, check_callback_url, document_of
 from certify_proxy.errors import ApiError
 from certify_proxy.runtime import Runtime
@@ -30,6 +30,7 @@ from certify_proxy.states import AWAITING_PAYMENT, State
 from certify_proxy.store import repositories as repo
 from certify_proxy.store.db import transaction
 from certify_proxy.store.models import CertificationRequest, aware, utcnow
+from certify_proxy.terms import DEFAULT_CLIENT_TYPE, Terms, owner_for
 from certify_proxy.views import is_final, status_view
 
 T = TypeVar("T")
@@ -61,9 +62,30 @@ def check_network(runtime: Runtime, name: str | None) -> str:
     return network
 
 
-def fingerprint(document: Document, network: str) -> str:
-    """What makes two new-request bodies "the same": the document and the network."""
-    return hashlib.sha256(f"{document.data_hash}|{network}".encode()).hexdigest()
+def terms_of(document: Document, network: str, body: CertifyBody) -> Terms:
+    """The terms a request body asks for (defaults filled in)."""
+    return Terms(
+        data_hash=document.data_hash,
+        data_size_bytes=document.size_bytes,
+        network=network,
+        client_type=body.client_type or DEFAULT_CLIENT_TYPE,
+        callback_url=body.callback_url,
+        file_name=body.file_name,
+    )
+
+
+def check_same_terms(request: CertificationRequest, terms: Terms) -> None:
+    """409 ``request_conflict`` naming the fields when a replay asks for different terms."""
+    differing = Terms.of_request(request).differences(terms)
+    if differing:
+        raise ApiError(
+            failure(
+                "request_conflict",
+                "this request_id was used with a different body",
+                request_id=request.request_id,
+                fields=differing,
+            )
+        )
 
 
 def _raise_if_failure(value: T | Failure) -> T:
@@ -80,17 +102,17 @@ def _offer_outcome(request: CertificationRequest) -> Outcome:
 async def current_state(runtime: Runtime, request: CertificationRequest) -> Outcome:
     """200 with the status document when final, else 202 (the request is under way)."""
     async with runtime.sessions() as session:
-        fresh = await repo.get_request(session, request.request_id) or request
+        fresh = await repo.get_request(session, request.request_key) or request
         view = await status_view(session, fresh, runtime.settings.public_base_url)
     return Outcome(200 if is_final(fresh) else 202, view)
 
 
-async def wait_for_final(runtime: Runtime, request_id: str, wait_s: float) -> Outcome | None:
+async def wait_for_final(runtime: Runtime, request_key: str, wait_s: float) -> Outcome | None:
     """Poll the store until the request is final or ``wait_s`` passes (then None)."""
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
         async with runtime.sessions() as session:
-            request = await repo.get_request(session, request_id)
+            request = await repo.get_request(session, request_key)
             if request is not None and is_final(request):
                 return Outcome(200, await status_view(session, request, runtime.settings.public_base_url))
         await asyncio.sleep(min(0.5, max(deadline - time.monotonic(), 0)))
@@ -98,12 +120,11 @@ async def wait_for_final(runtime: Runtime, request_id: str, wait_s: float) -> Ou
 
 
 async def _offer(
-    runtime: Runtime, request_id: str, network: str, document: Document, client_type: str, token: str
+    runtime: Runtime, request_id: str, network: str, document: Document, client_type: str, links: offers.Links
 ) -> tuple[offers.Offer, dict[str, Any]]:
     offer = _raise_if_failure(
         await offers.make_offer(runtime.pool, runtime.settings, request_id, network, document.size_bytes)
     )
-    links = offers.links_for(runtime.settings, request_id, token)
     body = _raise_if_failure(
         await offers.payment_required_body(runtime.pool, runtime.settings, request_id, client_type, offer, links)
     )
@@ -131,22 +152,27 @@ async def new_request(runtime: Runtime, body: CertifyBody, principal: Principal)
         problem = check_callback_url(body.callback_url, settings.http_callbacks_allowed)
         if problem is not None:
             raise ApiError(problem)
-    print_ = fingerprint(document, network)
+        _raise_if_failure(await check_target(body.callback_url, allow_private=settings.webhooks_private_allowed))
+    terms = terms_of(document, network, body)
+    owner = owner_for(principal.api_key_id, terms)
     for _ in range(2):
         async with runtime.sessions() as session:
-            existing = await repo.get_request(session, body.request_id)
+            existing = await repo.find_request(session, owner, body.request_id)
         if existing is not None:
-            return await _existing(runtime, existing, print_, principal)
-        client_type = body.client_type or "agent"
+            return await _existing(runtime, existing, terms)
+        client_type = terms.client_type
         token = secrets.token_urlsafe(24)
+        links = offers.links_for(settings, body.request_id, token, keyless=principal.api_key_id is None)
         started = utcnow()
-        offer, offer_body = await _offer(runtime, body.request_id, network, document, client_type, token)
+        offer, offer_body = await _offer(runtime, body.request_id, network, document, client_type, links)
         now = utcnow()
         request = CertificationRequest(
+            request_key=secrets.token_hex(16),
+            owner=owner,
             request_id=body.request_id,
             api_key_id=principal.api_key_id,
             status=State.INITIATED.value,
-            fingerprint=print_,
+            fingerprint=terms.fingerprint,
             data_hash=document.data_hash,
             data_size_bytes=document.size_bytes,
             network=network,
@@ -171,39 +197,10 @@ async def new_request(runtime: Runtime, body: CertifyBody, principal: Principal)
     raise ApiError(failure("request_conflict", "the request is being created concurrently; retry", retryable=True))
 
 
-async def check_same_request(runtime: Runtime, body: CertifyBody, principal: Principal) -> None:
-    """409 unless a paid retry's full body describes the stored request (unknown ids are left to the payment)."""
-    document = _raise_if_failure(
-        await asyncio.to_thread(
-            document_of, body.data, body.data_hash, body.data_size_bytes, runtime.settings.max_data_bytes
-        )
-    )
-    network = check_network(runtime, body.network)
+async def _existing(runtime: Runtime, request: CertificationRequest, terms: Terms) -> Outcome:
+    check_same_terms(request, terms)
     async with runtime.sessions() as session:
-        existing = await repo.get_request(session, body.request_id)
-    if existing is not None and (
-        existing.fingerprint != fingerprint(document, network) or existing.api_key_id != principal.api_key_id
-    ):
-        raise ApiError(
-            failure(
-                "request_conflict",
-                "this request_id was used with different data or network",
-                request_id=body.request_id,
-            )
-        )
-
-
-async def _existing(runtime: Runtime, request: CertificationRequest, print_: str, principal: Principal) -> Outcome:
-    if request.fingerprint != print_ or request.api_key_id != principal.api_key_id:
-        raise ApiError(
-            failure(
-                "request_conflict",
-                "this request_id was used with different data or network",
-                request_id=request.request_id,
-            )
-        )
-    async with runtime.sessions() as session:
-        paid = await repo.payment_for_request(session, request.request_id)
+        paid = await repo.payment_for_request(session, request.request_key)
     if State(request.status) not in AWAITING_PAYMENT or paid is not None:
         # A payment is recorded (possibly still settling): never offer a second one.
         return await current_state(runtime, request)
@@ -211,11 +208,10 @@ async def _existing(runtime: Runtime, request: CertificationRequest, print_: str
     if valid_until is not None and valid_until - REQUOTE_MARGIN > utcnow():
         return _offer_outcome(request)
     document = Document(request.data_hash, request.data_size_bytes)
-    offer, offer_body = await _offer(
-        runtime, request.request_id, request.network, document, request.client_type, request.public_token
-    )
+    links = offers.links_of(runtime.settings, request)
+    offer, offer_body = await _offer(runtime, request.request_id, request.network, document, request.client_type, links)
     async with transaction(runtime.sessions) as session:
-        locked = await repo.get_request(session, request.request_id, for_update=True)
+        locked = await repo.get_request(session, request.request_key, for_update=True)
         if locked is None or State(locked.status) not in AWAITING_PAYMENT:
             return await current_state(runtime, request)
         _apply_offer(locked, offer, offer_body)

@@ -54,6 +54,11 @@ class WorkflowSettings(ServiceSettings):
         description="Pause before each webhook retry, comma-separated; the last value repeats.",
     )
     webhook_timeout_s: float = Field(10.0, gt=0, le=60, description="Timeout of one webhook POST.")
+    webhook_allow_private: bool | None = Field(
+        None,
+        description="Let callback URLs reach loopback, private and link-local addresses (local receivers); "
+        "unset: true in development only. Refused in production.",
+    )
     webhook_secret: str | None = Field(
         None, description="HMAC secret for webhooks of keyless (AUTH_MODE=open) requests; unset: sent unsigned."
     )
@@ -92,6 +97,13 @@ class WorkflowSettings(ServiceSettings):
     @classmethod
     def _empty_secret(cls, value: Any) -> Any:
         return None if value == "" else value
+
+    @property
+    def webhooks_private_allowed(self) -> bool:
+        """Whether callbacks may reach internal addresses (``WEBHOOK_ALLOW_PRIVATE``, default: development only)."""
+        if self.webhook_allow_private is None:
+            return self.certify_env == "development"
+        return self.webhook_allow_private
 
 
 def retry_delay_s(delays: list[float], attempts_made: int) -> float:

@@ -85,9 +85,10 @@ def test_the_seed_flow_settles_the_payment_and_queues_the_certification(proxy, s
         "payment_pending",
         "payment_verified",
     ]
-    jobs = db.fetch("SELECT kind, status, payload FROM jobs WHERE dedupe_key = $1", f"certify:{body['request_id']}")
+    (row,) = db.fetch("SELECT request_key FROM certification_requests WHERE request_id = $1", body["request_id"])
+    jobs = db.fetch("SELECT kind, status, payload FROM jobs WHERE dedupe_key = $1", f"certify:{row['request_key']}")
     assert [(job["kind"], job["status"]) for job in jobs] == [("certify", "queued")]
-    assert json.loads(jobs[0]["payload"]) == {"request_id": body["request_id"]}
+    assert json.loads(jobs[0]["payload"]) == {"request_key": row["request_key"]}
 
 
 def test_metrics_count_verifications_transitions_and_mcp_calls(proxy, api) -> None:

@@ -36,19 +36,35 @@ def test_a_replayed_new_request_body_gets_the_same_offer_and_writes_nothing(prox
 
 
 @pytest.mark.parametrize(
-    "change",
-    [{"data": base64.b64encode(b"other bytes").decode()}, {"network": "arbitrum-sepolia"}],
-    ids=["data", "network"],
+    ("change", "field"),
+    [
+        ({"data": base64.b64encode(secrets.token_bytes(32)).decode()}, "data_hash"),
+        ({"network": "arbitrum-sepolia"}, "network"),
+        ({"callback_url": "https://93.184.215.14/hook"}, "callback_url"),
+        ({"client_type": "browser"}, "client_type"),
+        ({"file_name": "other.pdf"}, "file_name"),
+    ],
+    ids=["data", "network", "callback_url", "client_type", "file_name"],
 )
-def test_the_same_request_id_with_different_data_or_network_is_a_conflict(
-    proxy: Any, api: Any, db: Any, change: dict[str, str]
+def test_the_same_request_id_with_any_different_field_is_a_conflict_naming_it(
+    proxy: Any, api: Any, db: Any, change: dict[str, str], field: str
 ) -> None:
     body = _body(network="base-sepolia")
     assert httpx.post(proxy.url + "/v1/certify", json=body, headers=api(), timeout=30).status_code == 402
     before = db.counts()
     answer = httpx.post(proxy.url + "/v1/certify", json={**body, **change}, headers=api(), timeout=30)
     assert (answer.status_code, answer.json()["code"]) == (409, "request_conflict")
+    assert answer.json()["details"]["fields"] == [field]
     assert db.counts() == before
+
+
+def test_a_hash_only_replay_with_a_different_declared_size_is_a_conflict(proxy: Any, api: Any) -> None:
+    body = {"request_id": f"idem-{uuid.uuid4().hex[:12]}", "data_hash": "ab" * 32, "data_size_bytes": 100}
+    assert httpx.post(proxy.url + "/v1/certify", json=body, headers=api(), timeout=30).status_code == 402
+    same = httpx.post(proxy.url + "/v1/certify", json={**body, "client_type": "agent"}, headers=api(), timeout=30)
+    other = httpx.post(proxy.url + "/v1/certify", json={**body, "data_size_bytes": 101}, headers=api(), timeout=30)
+    assert same.status_code == 402  # the default client type spelled out is the same request
+    assert (other.status_code, other.json()["details"]["fields"]) == (409, ["data_size_bytes"])
 
 
 def test_an_expired_quote_is_requoted_with_a_new_offer(proxy: Any, api: Any, db: Any) -> None:
@@ -65,7 +81,9 @@ def test_an_expired_quote_is_requoted_with_a_new_offer(proxy: Any, api: Any, db:
     steps = [
         row["to_state"]
         for row in db.fetch(
-            "SELECT to_state FROM state_transitions WHERE request_id = $1 ORDER BY id", body["request_id"]
+            "SELECT t.to_state FROM state_transitions t JOIN certification_requests USING (request_key)"
+            " WHERE request_id = $1 ORDER BY t.id",
+            body["request_id"],
         )
     ]
     assert steps == ["initiated", "quoted", "payment_pending", "quoted", "payment_pending"]
@@ -119,7 +137,9 @@ async def test_fifty_concurrent_submissions_of_one_authorization_over_two_proxie
     assert {answer.json()["payment"]["tx_hash"] for answer in answers} == {answers[0].json()["payment"]["tx_hash"]}
     assert transfers_after - transfers_before == 1
     rows = await asyncio.to_thread(
-        db.fetch, "SELECT count(*) AS n FROM payments WHERE request_id = $1", body["request_id"]
+        db.fetch,
+        "SELECT count(*) AS n FROM payments JOIN certification_requests USING (request_key) WHERE request_id = $1",
+        body["request_id"],
     )
     assert rows == [{"n": 1}]
 

@@ -74,6 +74,8 @@ async def harness(tmp_path: Path) -> AsyncIterator[Any]:
             now = utcnow()
             session.add(
                 CertificationRequest(
+                    request_key=request_id,
+                    owner="key:1",
                     request_id=request_id,
                     status="payment_verified",
                     fingerprint="f",
@@ -87,7 +89,7 @@ async def harness(tmp_path: Path) -> AsyncIterator[Any]:
                 )
             )
             await session.flush()
-            payload = {"request_id": request_id, **(progress or {})}
+            payload = {"request_key": request_id, **(progress or {})}
             await jobs.enqueue(session, jobs.CERTIFY, f"certify:{request_id}", payload, max_attempts=10)
         claimed = await jobrunner.claim(sessions, "w", 30, postgres=False)
         assert claimed is not None
@@ -103,7 +105,7 @@ async def harness(tmp_path: Path) -> AsyncIterator[Any]:
     await engine.dispose()
 
 
-async def test_an_executed_transaction_completes_the_job_with_the_request_id_as_key(harness) -> None:  # type: ignore[no-untyped-def]
+async def test_an_executed_transaction_completes_the_job_with_the_request_key_as_idempotency_key(harness) -> None:  # type: ignore[no-untyped-def]
     pool = ScriptedCircular(
         certify_data=[{"tx_id": TX}],
         get_transaction_status=[_status("Pending"), _status("Verified"), _status("Executed")],
@@ -112,7 +114,7 @@ async def test_an_executed_transaction_completes_the_job_with_the_request_id_as_
     outcome, payload, status = await harness(pool)
     assert isinstance(outcome, Done)
     assert status == "done"
-    assert pool.calls[0] == ("certify_data", {"data_hash": DATA_HASH, "idempotency_key": payload["request_id"]})
+    assert pool.calls[0] == ("certify_data", {"data_hash": DATA_HASH, "idempotency_key": payload["request_key"]})
     assert payload["tx_id"] == TX
     assert {"submit_started_at", "submitted_at", "executed_at"} <= set(payload)
 

@@ -71,6 +71,7 @@ def test_a_sound_production_configuration_is_accepted() -> None:
         {"dev_api_key": "ck_anything_at_all"},
         {"redis_url": None},
         {"allow_http_callbacks": True},
+        {"webhook_allow_private": True},
         {"mcp_quote_url": "http://sandbox:8499/mcp"},
         {"auth_mode": "open"},
         {"auth_mode": "open", "webhook_secret": "changeme"},
@@ -95,6 +96,21 @@ def test_rpc_urls_are_read_as_network_url_pairs() -> None:
 
 def test_open_mode_in_production_is_accepted_with_a_real_webhook_secret() -> None:
     assert ProxySettings(**PRODUCTION, auth_mode="open", webhook_secret="x" * 40).auth_mode == "open"
+
+
+@pytest.mark.parametrize(("env", "allowed"), [("development", True), ("test", False), ("production", False)])
+def test_callbacks_reach_private_addresses_by_default_in_development_only(env: str, allowed: bool) -> None:
+    settings = ProxySettings(**{**PRODUCTION, "certify_env": env})
+    assert settings.webhooks_private_allowed is allowed
+    assert ProxySettings(certify_env="test", webhook_allow_private=True).webhooks_private_allowed is True
+
+
+def test_trusted_proxies_are_read_as_addresses_or_networks() -> None:
+    settings = ProxySettings(forwarded_allow_ips="10.0.0.0/8, 192.0.2.7,fd00::/8")
+    assert settings.forwarded_allow_ips == ["10.0.0.0/8", "192.0.2.7", "fd00::/8"]
+    assert ProxySettings().forwarded_allow_ips == []
+    with pytest.raises(ValidationError):
+        ProxySettings(forwarded_allow_ips="ingress.internal")
 
 
 def test_retry_schedules_are_read_as_comma_separated_seconds() -> None:

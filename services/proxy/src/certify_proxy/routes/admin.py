@@ -46,7 +46,8 @@ async def get_dead_letters(
 ) -> dict[str, Any]:
     """Dead letters, newest first, with the last error and the attempts made."""
     rows = await deadletters.list_dead_letters(session, include_requeued=include_requeued, limit=limit)
-    return {"dead_letters": [deadletters.dead_letter_view(row) for row in rows]}
+    ids = await deadletters.client_request_ids(session, [row.payload for row in rows])
+    return {"dead_letters": [deadletters.dead_letter_view(row, ids) for row in rows]}
 
 
 @router.post("/dead-letters/{dead_letter_id}/requeue", summary="Queue a dead letter's job again", responses=errors(404))
@@ -56,17 +57,18 @@ async def requeue_dead_letter(dead_letter_id: RowId, _admin: Admin, runtime: Run
         row = await deadletters.requeue(session, dead_letter_id)
         if row is None:
             raise ApiError(failure("not_found", "no such dead letter waiting", dead_letter_id=dead_letter_id))
-        return deadletters.dead_letter_view(row)
+        return deadletters.dead_letter_view(row, await deadletters.client_request_ids(session, [row.payload]))
 
 
-@router.get("/requests/{request_id}", summary="Any client's request, as its status document")
+@router.get("/requests/{request_key}", summary="Any client's request (by its request_key), as its status document")
 async def get_request_status(
-    request_id: str, _admin: Admin, runtime: RuntimeDep, session: SessionDep
+    request_key: str, _admin: Admin, runtime: RuntimeDep, session: SessionDep
 ) -> dict[str, Any]:
-    """What ``GET /v1/status`` shows its owner (the operator follows re-queued dead letters with it)."""
-    request = await repo.get_request(session, request_id)
+    """What ``GET /v1/status`` shows its owner; ``request_key`` is the one dead letters and job views name
+    (the operator follows re-queued dead letters with it)."""
+    request = await repo.get_request(session, request_key)
     if request is None:
-        raise ApiError(failure("request_not_found", "no such request", request_id=request_id))
+        raise ApiError(failure("request_not_found", "no such request", request_key=request_key))
     return await status_view(session, request, runtime.settings.public_base_url)
 
 
@@ -74,7 +76,8 @@ async def get_request_status(
 async def get_stuck_jobs(_admin: Admin, runtime: RuntimeDep, session: SessionDep, limit: Limit = 100) -> dict[str, Any]:
     """Running jobs past their lease and queued jobs overdue by more than ``STUCK_AFTER_S``."""
     rows = await deadletters.stuck_jobs(session, runtime.settings.stuck_after_s, limit)
-    return {"stuck_after_s": runtime.settings.stuck_after_s, "jobs": [deadletters.job_view(row) for row in rows]}
+    ids = await deadletters.client_request_ids(session, [row.payload for row in rows])
+    return {"stuck_after_s": runtime.settings.stuck_after_s, "jobs": [deadletters.job_view(row, ids) for row in rows]}
 
 
 @router.post("/balance-check", summary="Check the CIRX wallet balance now", responses=errors(UPSTREAM))

@@ -8,9 +8,9 @@ circular server can read the same transaction back from its chain.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from certify_client.proof import Proof, proof_from_circular
@@ -18,6 +18,7 @@ from certify_client.verify import Check, Verdict, offline_checks, verdict
 from certify_common.errors import Failure, failure
 from certify_proxy.deps import ReadCaller, RuntimeDep, SessionDep
 from certify_proxy.errors import ApiError
+from certify_proxy.ownership import owned_request
 from certify_proxy.responses import READ, errors
 from certify_proxy.runtime import Runtime
 from certify_proxy.states import State
@@ -70,12 +71,15 @@ class VerifyBody(BaseModel):
     response_model_by_alias=True,
     responses=errors(READ, 404, 409),
 )
-async def get_proof(request_id: str, caller: ReadCaller, session: SessionDep) -> dict[str, Any]:
+async def get_proof(
+    request_id: str,
+    caller: ReadCaller,
+    session: SessionDep,
+    token: Annotated[str | None, Query(description="A keyless request's token.")] = None,
+) -> dict[str, Any]:
     """The proof anyone can re-verify with `certify verify`; 404 for unknown ids and other clients' requests."""
-    request = await repo.get_request(session, request_id)
-    if request is None or request.api_key_id != caller.api_key_id:
-        raise ApiError(failure("request_not_found", "no such request", request_id=request_id))
-    stored = await repo.certification_for_request(session, request_id)
+    request = await owned_request(session, caller, request_id, token)
+    stored = await repo.certification_for_request(session, request.request_key)
     proof = portable_proof(request, stored)
     return proof.model_dump(mode="json", by_alias=True)
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 
 from certify_proxy import paying, workflow
 from certify_proxy.deps import CertifyCaller, RuntimeDep, payment_header
+from certify_proxy.ownership import paid_request
 from certify_proxy.responses import UPSTREAM, WRITE, errors
 from certify_proxy.routes.common import prefer_wait, respond, settle_wait
 from certify_proxy.schemas import CertifyBody
@@ -31,15 +32,15 @@ async def post_certify(
     runtime: RuntimeDep,
     caller: CertifyCaller,
     prefer: Annotated[str | None, Header(description="wait=N: answer 200 if final within N seconds (N ≤ 60).")] = None,
+    token: Annotated[str | None, Query(description="A keyless request's token (paid retry without the body).")] = None,
 ) -> JSONResponse:
     """New request → 402; the same request_id with a payment header → 202 (or 200 when final in time)."""
     paid = payment_header(request)
     if paid is None:
         return respond(await workflow.new_request(runtime, body, caller))
-    if body.data is not None or body.data_hash is not None:
-        # A paid retry that repeats the whole body (as x402 clients do) must describe the same request.
-        await workflow.check_same_request(runtime, body, caller)
-    outcome = await paying.pay(runtime, body.request_id, paid[1], caller)
+    # A paid retry that repeats the whole body (as x402 clients do) must describe the same request.
+    target = await paid_request(runtime, body, caller, token)
+    outcome = await paying.pay(runtime, target, paid[1])
     return respond(
-        await settle_wait(runtime, outcome, body.request_id, prefer_wait(prefer, runtime.settings.max_wait_s))
+        await settle_wait(runtime, outcome, target.request_key, prefer_wait(prefer, runtime.settings.max_wait_s))
     )

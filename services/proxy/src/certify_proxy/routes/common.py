@@ -25,11 +25,11 @@ def respond(outcome: Outcome) -> JSONResponse:
     return JSONResponse(outcome.body, status_code=outcome.status_code, headers=outcome.headers)
 
 
-async def settle_wait(runtime: Runtime, outcome: Outcome, request_id: str, wait_s: int) -> Outcome:
+async def settle_wait(runtime: Runtime, outcome: Outcome, request_key: str, wait_s: int) -> Outcome:
     """Within ``Prefer: wait``, turn a 202 into a 200 if the request becomes final in time."""
     if outcome.status_code != 202 or wait_s <= 0:
         return outcome
-    final = await wait_for_final(runtime, request_id, wait_s)
+    final = await wait_for_final(runtime, request_key, wait_s)
     if final is None:
         return outcome
     final.headers.update(outcome.headers)

@@ -60,7 +60,7 @@ async def payment_page_status(request: PublicRequest, runtime: RuntimeDep) -> Re
 async def payment_page_proof(request: PublicRequest, runtime: RuntimeDep) -> Response:
     """The certify-proof (version 1) of a completed request, as ``GET /v1/certificates/{id}/proof`` gives it."""
     async with runtime.sessions() as session:
-        stored = await repo.certification_for_request(session, request.request_id)
+        stored = await repo.certification_for_request(session, request.request_key)
     proof = portable_proof(request, stored)
     return Response(
         proof.to_json(),

@@ -44,7 +44,7 @@ async def pay_callback(
     value = paid[1] if paid is not None else (body.payment if body is not None else None)
     if not value:
         raise ApiError(failure("payment_required", "send the payment as X-PAYMENT / PAYMENT-SIGNATURE or {payment}"))
-    outcome = await paying.pay(runtime, request.request_id, value, None)
+    outcome = await paying.pay(runtime, request, value)
     return respond(
-        await settle_wait(runtime, outcome, request.request_id, prefer_wait(prefer, runtime.settings.max_wait_s))
+        await settle_wait(runtime, outcome, request.request_key, prefer_wait(prefer, runtime.settings.max_wait_s))
     )

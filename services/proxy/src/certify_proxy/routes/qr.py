@@ -29,7 +29,7 @@ async def get_qr(
     size: Annotated[int, Query(ge=64, le=2048, description="Width in pixels (png, svg).")] = 320,
 ) -> Response:
     """The payment page link of the request, as a QR code."""
-    link = offers.links_for(runtime.settings, request.request_id, request.public_token).payment_link
+    link = offers.links_of(runtime.settings, request).payment_link
     headers = {"Cache-Control": "private, max-age=300"}
     if format == "ascii":
         drawn = await runtime.pool.call("qr", "generate_qr_ascii", {"data": link})

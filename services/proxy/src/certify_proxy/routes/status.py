@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
-from certify_common.errors import failure
 from certify_proxy.deps import ReadCaller, RuntimeDep, SessionDep
-from certify_proxy.errors import ApiError
+from certify_proxy.ownership import owned_request
 from certify_proxy.responses import READ, errors
-from certify_proxy.store import repositories as repo
 from certify_proxy.views import status_view
 
 router = APIRouter(tags=["status"])
@@ -21,9 +19,13 @@ router = APIRouter(tags=["status"])
     summary="State, quote, payment, proof or error of a request",
     responses=errors(READ, 404),
 )
-async def get_status(request_id: str, runtime: RuntimeDep, caller: ReadCaller, session: SessionDep) -> dict[str, Any]:
-    """The status document; 404 for unknown ids and for other clients' requests."""
-    request = await repo.get_request(session, request_id)
-    if request is None or request.api_key_id != caller.api_key_id:
-        raise ApiError(failure("request_not_found", "no such request", request_id=request_id))
+async def get_status(
+    request_id: str,
+    runtime: RuntimeDep,
+    caller: ReadCaller,
+    session: SessionDep,
+    token: Annotated[str | None, Query(description="A keyless request's token (in its status_url).")] = None,
+) -> dict[str, Any]:
+    """The status document; 404 for unknown ids, other clients' requests and keyless ones without their token."""
+    request = await owned_request(session, caller, request_id, token)
     return await status_view(session, request, runtime.settings.public_base_url)

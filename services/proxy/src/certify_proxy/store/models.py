@@ -31,11 +31,19 @@ def _ts(nullable: bool = False, index: bool = False) -> Any:
 
 
 class CertificationRequest(SQLModel, table=True):
-    """One client request (``request_id`` chosen by the client), its quote, offer and lifecycle state."""
+    """One client request, its quote, offer and lifecycle state.
+
+    ``request_id`` is chosen by the client and unique per ``owner`` (``key:<api key id>``, or
+    ``open:<terms fingerprint>`` for keyless requests); ``request_key`` identifies the request inside
+    the proxy (references, jobs, locks, idempotency keys) and never leaves it.
+    """
 
     __tablename__ = "certification_requests"
+    __table_args__ = (sa.Index("uq_certification_requests_owner_request_id", "owner", "request_id", unique=True),)
 
-    request_id: str = Field(sa_column=sa.Column(sa.String(64), primary_key=True))
+    request_key: str = Field(sa_column=sa.Column(sa.String(64), primary_key=True))
+    owner: str = Field(sa_column=sa.Column(sa.String(80), nullable=False))
+    request_id: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
     api_key_id: int | None = Field(default=None, foreign_key="api_keys.id", index=True)
     status: str = Field(sa_column=sa.Column(sa.String(32), nullable=False, index=True))
     fingerprint: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
@@ -66,9 +74,9 @@ class Payment(SQLModel, table=True):
     __table_args__ = (sa.UniqueConstraint("network", "payer", "nonce", name="uq_payments_authorization"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    request_id: str = Field(
+    request_key: str = Field(
         sa_column=sa.Column(
-            sa.String(64), sa.ForeignKey("certification_requests.request_id"), nullable=False, unique=True
+            sa.String(64), sa.ForeignKey("certification_requests.request_key"), nullable=False, unique=True
         )
     )
     network: str = Field(sa_column=sa.Column(sa.String(32), nullable=False))
@@ -88,8 +96,8 @@ class Certification(SQLModel, table=True):
 
     __tablename__ = "certifications"
 
-    request_id: str = Field(
-        sa_column=sa.Column(sa.String(64), sa.ForeignKey("certification_requests.request_id"), primary_key=True)
+    request_key: str = Field(
+        sa_column=sa.Column(sa.String(64), sa.ForeignKey("certification_requests.request_key"), primary_key=True)
     )
     tx_id: str = Field(sa_column=sa.Column(sa.String(66), nullable=False, index=True))
     block_id: str | None = Field(default=None, sa_column=sa.Column(sa.String(128), nullable=True))
@@ -108,9 +116,9 @@ class StateTransition(SQLModel, table=True):
     __tablename__ = "state_transitions"
 
     id: int | None = Field(default=None, primary_key=True)
-    request_id: str = Field(
+    request_key: str = Field(
         sa_column=sa.Column(
-            sa.String(64), sa.ForeignKey("certification_requests.request_id"), nullable=False, index=True
+            sa.String(64), sa.ForeignKey("certification_requests.request_key"), nullable=False, index=True
         )
     )
     from_state: str | None = Field(default=None, sa_column=sa.Column(sa.String(32), nullable=True))
@@ -163,9 +171,9 @@ class WebhookDelivery(SQLModel, table=True):
     __tablename__ = "webhook_deliveries"
 
     id: int | None = Field(default=None, primary_key=True)
-    request_id: str = Field(
+    request_key: str = Field(
         sa_column=sa.Column(
-            sa.String(64), sa.ForeignKey("certification_requests.request_id"), nullable=False, index=True
+            sa.String(64), sa.ForeignKey("certification_requests.request_key"), nullable=False, index=True
         )
     )
     url: str = Field(sa_column=sa.Column(sa.String(2048), nullable=False))

@@ -28,13 +28,30 @@ logger = logging.getLogger("certify.proxy.states")
 
 
 async def get_request(
-    session: AsyncSession, request_id: str, *, for_update: bool = False
+    session: AsyncSession, request_key: str, *, for_update: bool = False
 ) -> CertificationRequest | None:
-    """The request row, optionally locked for the rest of the transaction (PostgreSQL)."""
-    statement = select(CertificationRequest).where(CertificationRequest.request_id == request_id)  # type: ignore[arg-type]
+    """The request row by its internal key, optionally locked for the rest of the transaction (PostgreSQL)."""
+    statement = select(CertificationRequest).where(CertificationRequest.request_key == request_key)  # type: ignore[arg-type]
     if for_update:
         statement = statement.with_for_update()
     return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def find_request(session: AsyncSession, owner: str, request_id: str) -> CertificationRequest | None:
+    """The request ``owner`` created under its ``request_id`` (ids are scoped per owner)."""
+    statement = select(CertificationRequest).where(
+        CertificationRequest.owner == owner,  # type: ignore[arg-type]
+        CertificationRequest.request_id == request_id,  # type: ignore[arg-type]
+    )
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def requests_with_id(session: AsyncSession, request_id: str, *, keyless_only: bool) -> list[CertificationRequest]:
+    """Every owner's request under ``request_id`` (token lookups compare each one's token)."""
+    statement = select(CertificationRequest).where(CertificationRequest.request_id == request_id)  # type: ignore[arg-type]
+    if keyless_only:
+        statement = statement.where(CertificationRequest.api_key_id.is_(None))  # type: ignore[union-attr]
+    return list((await session.execute(statement)).scalars())
 
 
 def transition(
@@ -70,7 +87,9 @@ def transition(
             CERTIFICATIONS_RECOVERED.labels(target.value).inc()
     session.add(request)
     session.add(
-        StateTransition(request_id=request.request_id, from_state=current.value, to_state=target, reason=reason, at=now)
+        StateTransition(
+            request_key=request.request_key, from_state=current.value, to_state=target, reason=reason, at=now
+        )
     )
     STATE_TRANSITIONS.labels(target.value).inc()
     logger.info(
@@ -83,7 +102,7 @@ def record_initial(session: AsyncSession, request: CertificationRequest, reason:
     """Record the first state of a new request."""
     session.add(
         StateTransition(
-            request_id=request.request_id,
+            request_key=request.request_key,
             from_state=None,
             to_state=request.status,
             reason=reason,
@@ -92,12 +111,12 @@ def record_initial(session: AsyncSession, request: CertificationRequest, reason:
     )
 
 
-async def verified_at(session: AsyncSession, request_id: str) -> datetime | None:
+async def verified_at(session: AsyncSession, request_key: str) -> datetime | None:
     """When the request's payment was verified (its first step into ``payment_verified``), if it was."""
     statement = (
         select(StateTransition.at)  # type: ignore[call-overload]
         .where(
-            StateTransition.request_id == request_id,  # type: ignore[arg-type]
+            StateTransition.request_key == request_key,  # type: ignore[arg-type]
             StateTransition.to_state == State.PAYMENT_VERIFIED.value,  # type: ignore[arg-type]
         )
         .order_by(StateTransition.id)  # type: ignore[arg-type]
@@ -106,11 +125,11 @@ async def verified_at(session: AsyncSession, request_id: str) -> datetime | None
     return aware((await session.execute(statement)).scalar_one_or_none())
 
 
-async def history(session: AsyncSession, request_id: str) -> list[StateTransition]:
+async def history(session: AsyncSession, request_key: str) -> list[StateTransition]:
     """Every recorded step of a request, oldest first."""
     statement = (
         select(StateTransition)
-        .where(StateTransition.request_id == request_id)  # type: ignore[arg-type]
+        .where(StateTransition.request_key == request_key)  # type: ignore[arg-type]
         .order_by(StateTransition.id)  # type: ignore[arg-type]
     )
     return list((await session.execute(statement)).scalars())
@@ -126,15 +145,15 @@ async def payment_by_authorization(session: AsyncSession, network: str, payer: s
     return (await session.execute(statement)).scalar_one_or_none()
 
 
-async def payment_for_request(session: AsyncSession, request_id: str) -> Payment | None:
+async def payment_for_request(session: AsyncSession, request_key: str) -> Payment | None:
     """The payment of a request, if one was recorded."""
-    statement = select(Payment).where(Payment.request_id == request_id)  # type: ignore[arg-type]
+    statement = select(Payment).where(Payment.request_key == request_key)  # type: ignore[arg-type]
     return (await session.execute(statement)).scalar_one_or_none()
 
 
-async def certification_for_request(session: AsyncSession, request_id: str) -> Certification | None:
+async def certification_for_request(session: AsyncSession, request_key: str) -> Certification | None:
     """The stored proof of a request, if it completed."""
-    statement = select(Certification).where(Certification.request_id == request_id)  # type: ignore[arg-type]
+    statement = select(Certification).where(Certification.request_key == request_key)  # type: ignore[arg-type]
     return (await session.execute(statement)).scalar_one_or_none()
 
 

@@ -199,7 +199,10 @@ def records(page_database: str) -> types.SimpleNamespace:
     """The page proxy's database, read and changed off Playwright's event loop (asyncpg needs its own)."""
 
     def payments(request_id: str) -> list[dict[str, Any]]:
-        query = "SELECT status, payer, amount_atomic FROM payments WHERE request_id = $1"
+        query = (
+            "SELECT p.status, p.payer, p.amount_atomic FROM payments p"
+            " JOIN certification_requests USING (request_key) WHERE request_id = $1"
+        )
         rows: list[dict[str, Any]] = off_loop(lambda: asyncio.run(_sql(page_database, query, request_id)))
         return rows
 

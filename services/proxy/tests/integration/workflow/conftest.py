@@ -104,6 +104,8 @@ def wf_env(
                 "BALANCE_CHECK_INTERVAL_S": "0",
                 "RATE_LIMIT_READS_PER_MIN": "1000000",
                 "ALLOW_HTTP_CALLBACKS": "true",
+                # The webhook receivers of these tests listen on loopback.
+                "WEBHOOK_ALLOW_PRIVATE": "true",
             }
         )
         env.update(overrides)

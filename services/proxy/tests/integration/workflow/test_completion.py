@@ -99,12 +99,18 @@ def test_a_webhook_receiver_down_twice_gets_the_third_attempt_once(wf_proxy, flo
     flow.wait_status(wf_proxy, request_id, "completed")
 
     def delivered() -> bool:
-        rows = wf_db.fetch("SELECT delivered FROM webhook_deliveries WHERE request_id = $1", request_id)
+        rows = wf_db.fetch(
+            "SELECT delivered FROM webhook_deliveries JOIN certification_requests USING (request_key)"
+            " WHERE request_id = $1",
+            request_id,
+        )
         return any(row["delivered"] for row in rows)
 
     wait_until(delivered, 30, 0.1, "the delivery")
     rows = wf_db.fetch(
-        "SELECT attempt, status_code, delivered FROM webhook_deliveries WHERE request_id = $1 ORDER BY id", request_id
+        "SELECT attempt, status_code, delivered FROM webhook_deliveries JOIN certification_requests USING (request_key)"
+        " WHERE request_id = $1 ORDER BY id",
+        request_id,
     )
     assert [(row["attempt"], row["status_code"], row["delivered"]) for row in rows] == [
         (1, 503, False),

@@ -26,7 +26,11 @@ def _restart(kit, env, port) -> ServiceProcess:  # type: ignore[no-untyped-def]
 
 
 def _job_progress(wf_db, request_id: str) -> dict[str, object]:  # type: ignore[no-untyped-def]
-    rows = wf_db.fetch("SELECT payload FROM jobs WHERE dedupe_key = $1", f"certify:{request_id}")
+    rows = wf_db.fetch(
+        "SELECT j.payload FROM jobs j JOIN certification_requests r ON j.dedupe_key = 'certify:' || r.request_key"
+        " WHERE r.request_id = $1",
+        request_id,
+    )
     return json.loads(rows[0]["payload"]) if rows else {}
 
 
@@ -115,7 +119,12 @@ def test_killing_the_proxy_at_each_step_loses_nothing_and_certifies_once(
         proxy.stop()
 
     tx_ids = [
-        row["tx_id"] for row in wf_db.fetch("SELECT tx_id FROM certifications WHERE request_id = ANY($1::text[])", done)
+        row["tx_id"]
+        for row in wf_db.fetch(
+            "SELECT c.tx_id FROM certifications c JOIN certification_requests r USING (request_key)"
+            " WHERE r.request_id = ANY($1::text[])",
+            done,
+        )
     ]
     assert len(tx_ids) == len(set(tx_ids)) == len(done)
     assert len(flow.nag_transactions()) == accepted_before + len(done)
@@ -127,9 +136,9 @@ def _insert_paid_requests(database, count: int) -> list[str]:  # type: ignore[no
     for request_id in ids:
         digest = "0x" + uuid.uuid4().hex * 2
         database.fetch(
-            "INSERT INTO certification_requests (request_id, status, fingerprint, data_hash, data_size_bytes, network,"
-            " client_type, public_token, created_at, updated_at) VALUES ($1, 'payment_verified', $2, $3, 10,"
-            " 'base-sepolia', 'agent', $4, now(), now())",
+            "INSERT INTO certification_requests (request_key, owner, request_id, status, fingerprint, data_hash,"
+            " data_size_bytes, network, client_type, public_token, created_at, updated_at) VALUES ($1, 'test', $1,"
+            " 'payment_verified', $2, $3, 10, 'base-sepolia', 'agent', $4, now(), now())",
             request_id,
             digest[2:],
             digest,
@@ -137,7 +146,7 @@ def _insert_paid_requests(database, count: int) -> list[str]:  # type: ignore[no
         )
     database.fetch(
         "INSERT INTO jobs (kind, dedupe_key, payload, status, attempts, max_attempts, run_at, created_at, updated_at)"
-        " SELECT 'certify', 'certify:' || id, json_build_object('request_id', id)::text, 'queued', 0, 10, now(),"
+        " SELECT 'certify', 'certify:' || id, json_build_object('request_key', id)::text, 'queued', 0, 10, now(),"
         " now(), now() FROM unnest($1::text[]) AS id",
         ids,
     )
