@@ -1,7 +1,7 @@
 """jobs.trace_context: the enqueuing request's W3C trace context, linked from the job's spans
 
-Revision ID: 0002_job_trace_context
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 Create Date: 2026-11-29 13:20:00.000000
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0002_job_trace_context"
-down_revision: str | None = "0001"
+revision: str = "0003"
+down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
