@@ -64,6 +64,8 @@ async def add_request(db: Any, request_id: str, status: State, *, created_ago_s:
         created = now - timedelta(seconds=created_ago_s)
         session.add(
             CertificationRequest(
+                request_key=request_id,
+                owner=f"key:{request_id}",
                 request_id=request_id,
                 status=status.value,
                 fingerprint="f",
@@ -79,7 +81,7 @@ async def add_request(db: Any, request_id: str, status: State, *, created_ago_s:
         await session.flush()
         session.add(
             StateTransition(
-                request_id=request_id,
+                request_key=request_id,
                 from_state=State.PAYMENT_PENDING.value,
                 to_state=State.PAYMENT_VERIFIED.value,
                 reason="paid",
@@ -92,7 +94,7 @@ async def test_the_duration_is_measured_from_payment_verified_not_from_request_c
     # The payer took an hour to pay; the service then took about five seconds.
     await add_request(db, "slow-payer", State.PAYMENT_VERIFIED, created_ago_s=3600, verified_ago_s=5)
     async with transaction(db.sessions) as session:
-        await jobs.enqueue(session, jobs.CERTIFY, "certify:slow-payer", {"request_id": "slow-payer"}, max_attempts=10)
+        await jobs.enqueue(session, jobs.CERTIFY, "certify:slow-payer", {"request_key": "slow-payer"}, max_attempts=10)
     claimed = await jobrunner.claim(db.sessions, "w", 30, postgres=False)
     assert claimed is not None
     count = sample("certify_certification_duration_seconds_count", client_type="browser")
