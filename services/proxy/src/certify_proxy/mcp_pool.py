@@ -103,6 +103,8 @@ class McpPool:
         try:
             async with asyncio.timeout(1.5):
                 await client.list_tools()
+        except TimeoutError:
+            return False  # slow (a loaded server): not ready now, but the session itself is fine
         except MCPError as exc:
             if exc.code != CONNECTION_CLOSED:
                 return False  # slow or refused, but the session itself is fine
