@@ -8,14 +8,23 @@ memory one within one process (enough for a single-process development stack).
 
 from __future__ import annotations
 
-import asyncio
 import time
-import uuid
-from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
 import redis.asyncio as aioredis
+
+from certify_common.locks import HeldLock, LockLostError, LockTimeoutError, hold
+
+__all__ = [
+    "HeldLock",
+    "KeyValue",
+    "LockLostError",
+    "LockTimeoutError",
+    "MemoryKeyValue",
+    "RedisKeyValue",
+    "create_kv",
+]
 
 # KEYS[1] = sequence key; ARGV[1] = floor. Sets the key to max(current + 1, floor) and returns it.
 _NEXT_IN_SEQUENCE = """
@@ -31,10 +40,11 @@ _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
-
-
-class LockTimeoutError(TimeoutError):
-    """The lock could not be taken within the wait."""
+# KEYS[1] = lock key; ARGV[1] = token, ARGV[2] = TTL in ms. Extends the TTL only if this holder still owns it.
+_EXTEND = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
 
 
 class KeyValue(Protocol):
@@ -52,8 +62,16 @@ class KeyValue(Protocol):
         """Atomically set the key to ``max(current + 1, floor)`` (current = -1 when unset) and return it."""
         ...
 
-    def lock(self, name: str, *, ttl_s: float, wait_s: float) -> AbstractAsyncContextManager[None]:
-        """A mutual-exclusion lock held at most ``ttl_s``; raise :class:`LockTimeoutError` after ``wait_s``."""
+    def lock(
+        self, name: str, *, ttl_s: float, wait_s: float, renew_every_s: float | None = None
+    ) -> AbstractAsyncContextManager[HeldLock]:
+        """A mutual-exclusion lock; raise :class:`LockTimeoutError` after ``wait_s``.
+
+        Without ``renew_every_s`` it is held at most ``ttl_s``; with it, the TTL is extended every
+        ``renew_every_s`` (at most half the TTL) while the holder runs, and the yielded
+        :class:`HeldLock` tells (``lost``, ``ensure()``) whether the holder still owns it.
+        Release only ever deletes the holder's own lock.
+        """
         ...
 
     async def ping(self) -> bool: ...
@@ -67,8 +85,6 @@ class MemoryKeyValue:
     def __init__(self, prefix: str = "certify") -> None:
         self.prefix = prefix
         self._data: dict[str, tuple[str, float | None]] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
-        self._guard = asyncio.Lock()
 
     def _key(self, key: str) -> str:
         return f"{self.prefix}:{key}"
@@ -103,20 +119,29 @@ class MemoryKeyValue:
         self._data[full] = (str(value), None)
         return value
 
-    @asynccontextmanager
-    async def _lock(self, name: str, ttl_s: float, wait_s: float) -> AsyncIterator[None]:
-        lock = self._locks.setdefault(self._key(name), asyncio.Lock())
-        try:
-            await asyncio.wait_for(lock.acquire(), timeout=wait_s)
-        except TimeoutError as exc:
-            raise LockTimeoutError(f"lock {name} busy") from exc
-        try:
-            yield
-        finally:
-            lock.release()
+    async def try_acquire(self, key: str, token: str, ttl_s: float) -> bool:
+        if self._live(key) is not None:
+            return False
+        self._data[key] = (token, time.monotonic() + ttl_s)
+        return True
 
-    def lock(self, name: str, *, ttl_s: float, wait_s: float) -> AbstractAsyncContextManager[None]:
-        return self._lock(name, ttl_s, wait_s)
+    async def extend(self, key: str, token: str, ttl_s: float) -> bool:
+        if self._live(key) != token:
+            return False
+        self._data[key] = (token, time.monotonic() + ttl_s)
+        return True
+
+    async def release(self, key: str, token: str) -> bool:
+        if self._live(key) != token:
+            return False
+        del self._data[key]
+        return True
+
+    def lock(
+        self, name: str, *, ttl_s: float, wait_s: float, renew_every_s: float | None = None
+    ) -> AbstractAsyncContextManager[HeldLock]:
+        key = self._key(f"lock:{name}")
+        return hold(self, key, name, ttl_s=ttl_s, wait_s=wait_s, renew_every_s=renew_every_s)
 
     async def ping(self) -> bool:
         return True
@@ -135,6 +160,7 @@ class RedisKeyValue:
         )
         self._next_script = self.client.register_script(_NEXT_IN_SEQUENCE)
         self._release_script = self.client.register_script(_RELEASE)
+        self._extend_script = self.client.register_script(_EXTEND)
 
     def _key(self, key: str) -> str:
         return f"{self.prefix}:{key}"
@@ -154,24 +180,20 @@ class RedisKeyValue:
     async def next_in_sequence(self, key: str, floor: int) -> int:
         return int(await self._next_script(keys=[self._key(key)], args=[floor]))
 
-    @asynccontextmanager
-    async def _lock(self, name: str, ttl_s: float, wait_s: float) -> AsyncIterator[None]:
-        key = self._key(f"lock:{name}")
-        token = uuid.uuid4().hex
-        deadline = time.monotonic() + wait_s
-        delay = 0.005
-        while not await self.client.set(key, token, px=int(ttl_s * 1000), nx=True):
-            if time.monotonic() >= deadline:
-                raise LockTimeoutError(f"lock {name} busy")
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 0.1)
-        try:
-            yield
-        finally:
-            await self._release_script(keys=[key], args=[token])
+    async def try_acquire(self, key: str, token: str, ttl_s: float) -> bool:
+        return bool(await self.client.set(key, token, px=max(1, int(ttl_s * 1000)), nx=True))
 
-    def lock(self, name: str, *, ttl_s: float, wait_s: float) -> AbstractAsyncContextManager[None]:
-        return self._lock(name, ttl_s, wait_s)
+    async def extend(self, key: str, token: str, ttl_s: float) -> bool:
+        return bool(await self._extend_script(keys=[key], args=[token, max(1, int(ttl_s * 1000))]))
+
+    async def release(self, key: str, token: str) -> bool:
+        return bool(await self._release_script(keys=[key], args=[token]))
+
+    def lock(
+        self, name: str, *, ttl_s: float, wait_s: float, renew_every_s: float | None = None
+    ) -> AbstractAsyncContextManager[HeldLock]:
+        key = self._key(f"lock:{name}")
+        return hold(self, key, name, ttl_s=ttl_s, wait_s=wait_s, renew_every_s=renew_every_s)
 
     async def ping(self) -> bool:
         return bool(await self.client.ping())

@@ -2,7 +2,9 @@
 
 import asyncio
 
-from certify_common.kv import KeyValue
+import pytest
+
+from certify_common.kv import KeyValue, LockLostError, LockTimeoutError
 
 
 async def check_contract(kv: KeyValue) -> None:
@@ -34,3 +36,55 @@ async def check_contract(kv: KeyValue) -> None:
     await asyncio.gather(worker("a"), worker("b"))
     assert order in (["a-in", "a-out", "b-in", "b-out"], ["b-in", "b-out", "a-in", "a-out"])
     assert await kv.ping()
+
+
+async def _wait_for(condition: object, what: str, timeout_s: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not condition():  # type: ignore[operator]
+        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting until {what}"
+        await asyncio.sleep(0.01)
+
+
+async def check_renewed_lock_outlasts_its_ttl(kv: KeyValue) -> None:
+    """A holder renewing its lock keeps it past the TTL: a second acquirer waiting 3 TTLs gets nothing."""
+    async with kv.lock("renewed", ttl_s=0.3, wait_s=1, renew_every_s=0.1) as held:
+        with pytest.raises(LockTimeoutError):
+            async with kv.lock("renewed", ttl_s=0.3, wait_s=0.9):
+                pass
+        assert not held.lost
+        held.ensure()
+    async with kv.lock("renewed", ttl_s=0.3, wait_s=0.5):  # released at exit: free at once
+        pass
+
+
+async def check_lost_lock_is_reported(kv: KeyValue) -> None:
+    """When the key ran out and another holder took the lock, the renewing first holder learns it lost it."""
+    async with kv.lock("stolen", ttl_s=5, wait_s=1, renew_every_s=0.05) as first:
+        await kv.delete("lock:stolen")  # as if the TTL had run out
+        async with kv.lock("stolen", ttl_s=5, wait_s=1) as second:
+            await _wait_for(lambda: first.lost, "the first holder saw its lock lost")
+            with pytest.raises(LockLostError):
+                first.ensure()
+            assert not second.lost
+
+
+async def check_release_by_a_non_owner_does_nothing(kv: KeyValue) -> None:
+    """The old holder leaving its section (after its lock ran out) does not free the new holder's lock."""
+    new = kv.lock("again", ttl_s=5, wait_s=1)
+    async with kv.lock("again", ttl_s=5, wait_s=1):
+        await kv.delete("lock:again")  # as if the TTL had run out
+        await new.__aenter__()
+    try:
+        with pytest.raises(LockTimeoutError):
+            async with kv.lock("again", ttl_s=5, wait_s=0.2):
+                pass
+    finally:
+        await new.__aexit__(None, None, None)
+    async with kv.lock("again", ttl_s=5, wait_s=1):
+        pass
+
+
+def check_renewal_must_fit_the_ttl(kv: KeyValue) -> None:
+    """A renewal interval longer than half the TTL is refused before anything is taken."""
+    with pytest.raises(ValueError, match="renew_every_s"):
+        kv.lock("bad", ttl_s=1, wait_s=1, renew_every_s=0.9)

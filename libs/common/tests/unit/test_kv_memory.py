@@ -3,7 +3,13 @@
 import asyncio
 
 import pytest
-from kv_contract import check_contract
+from kv_contract import (
+    check_contract,
+    check_lost_lock_is_reported,
+    check_release_by_a_non_owner_does_nothing,
+    check_renewal_must_fit_the_ttl,
+    check_renewed_lock_outlasts_its_ttl,
+)
 
 from certify_common.kv import LockTimeoutError, MemoryKeyValue
 
@@ -24,3 +30,19 @@ async def test_memory_sequence_is_gapless_under_concurrency() -> None:
     kv = MemoryKeyValue("t")
     values = await asyncio.gather(*(kv.next_in_sequence("n", 5) for _ in range(50)))
     assert sorted(values) == list(range(5, 55))
+
+
+async def test_memory_lock_renewed_while_held_outlasts_its_ttl() -> None:
+    await check_renewed_lock_outlasts_its_ttl(MemoryKeyValue("t"))
+
+
+async def test_memory_lock_taken_over_is_reported_lost_to_its_first_holder() -> None:
+    await check_lost_lock_is_reported(MemoryKeyValue("t"))
+
+
+async def test_memory_lock_release_by_a_non_owner_does_nothing() -> None:
+    await check_release_by_a_non_owner_does_nothing(MemoryKeyValue("t"))
+
+
+def test_memory_lock_refuses_a_renewal_interval_longer_than_half_its_ttl() -> None:
+    check_renewal_must_fit_the_ttl(MemoryKeyValue("t"))

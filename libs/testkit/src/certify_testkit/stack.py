@@ -105,20 +105,30 @@ def start_timeout_s() -> float:
     return float(os.environ.get("CERTIFY_STACK_START_TIMEOUT_S", "90"))
 
 
+def _run_step(args: list[str], env: dict[str, str], what: str) -> str:
+    done = subprocess.run(  # noqa: S603  # nosec B603  # fixed interpreter and module
+        [sys.executable, "-m", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=max(120.0, start_timeout_s()),
+        check=False,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"could not {what}: {done.stderr.strip()[-500:]}")
+    return done.stdout.strip()
+
+
 def prepare(service: Service, env: dict[str, str], sandbox_url: str) -> None:
-    """What a service needs before it starts on the sandbox (the circular wallet registered and funded)."""
-    if service.name == "circular":
-        done = subprocess.run(  # noqa: S603  # nosec B603  # fixed interpreter and module
-            [sys.executable, "-m", "certify_circular.devwallet", "--fund", "1000", "--sandbox-url", sandbox_url],
-            env={**os.environ, **env},
-            capture_output=True,
-            text=True,
-            timeout=max(60.0, start_timeout_s()),
-            check=False,
-        )
-        if done.returncode != 0:
-            raise SystemExit(f"could not register the circular dev wallet: {done.stderr.strip()[-500:]}")
-        print(f"circular dev wallet {done.stdout.strip()} registered and funded on the sandbox", flush=True)
+    """What a service needs before it starts: the circular wallet registered and funded on the sandbox;
+    the proxy's database migrated (``certify-admin db upgrade``, as a deployment does before its proxies)."""
+    if service.name == "circular" and sandbox_url:
+        args = ["certify_circular.devwallet", "--fund", "1000", "--sandbox-url", sandbox_url]
+        wallet = _run_step(args, env, "register the circular dev wallet")
+        print(f"circular dev wallet {wallet} registered and funded on the sandbox", flush=True)
+    if service.name == "proxy":
+        _run_step(["certify_proxy.cli", "db", "upgrade"], env, "migrate the proxy's database")
+        print("proxy database migrated (certify-admin db upgrade)", flush=True)
 
 
 def port_taken(port: int) -> bool:
@@ -156,8 +166,7 @@ class Stack:
                 list(pool.map(lambda service: self._start_one(service, env), services))
 
     def _start_one(self, service: Service, env: dict[str, str]) -> None:
-        if "sandbox" in self.ports:
-            prepare(service, env, self.url("sandbox"))
+        prepare(service, env, self.url("sandbox") if "sandbox" in self.ports else "")
         process = ServiceProcess(service.module, env=env, port=self.ports[service.name])
         with self._lock:
             self.processes.append(process)

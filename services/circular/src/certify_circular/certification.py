@@ -35,7 +35,7 @@ from certify_circular.transaction import (
     transaction_problem,
 )
 from certify_common.errors import Failure, failure, require
-from certify_common.kv import LockTimeoutError
+from certify_common.kv import LockLostError, LockTimeoutError
 
 logger = logging.getLogger("certify.circular.certify")
 
@@ -120,7 +120,7 @@ class Certifier:
         wallet = require(self.wallet, "the service wallet")
         chain, address = self.network.blockchain, wallet.address
         try:
-            async with self.nonces.lock(chain, address):
+            async with self.nonces.lock(chain, address) as wallet_lock:
                 api_nonce = await self.nag.wallet_nonce(address)
                 if isinstance(api_nonce, Failure):
                     return api_nonce
@@ -129,6 +129,7 @@ class Certifier:
                     nonce = await self.nonces.allocate(chain, address, api_nonce)
                     tx = build_certificate(wallet, chain, data, nonce, format_timestamp(self.now()))
                 for attempt in range(2):
+                    wallet_lock.ensure()  # the nonce is used only while this holder still orders the wallet
                     if key is not None:
                         await self.store.put(key, Submission(data, tx, False))
                     outcome = await self._submit(tx)
@@ -138,18 +139,23 @@ class Certifier:
                         refreshed = await self.nag.wallet_nonce(address)
                         if isinstance(refreshed, Failure):
                             return refreshed
+                        wallet_lock.ensure()
                         nonce = await self.nonces.realign(chain, address, refreshed)
                         logger.info("nonce refused; rebuilt", extra={"nonce": nonce})
                         tx = build_certificate(wallet, chain, data, nonce, format_timestamp(self.now()))
                         continue
                     if outcome.details.get("sent") != "maybe":
-                        await self.nonces.give_back(chain, address, int(tx.nonce))
+                        if not wallet_lock.lost:  # a lost lock's sequence belongs to the new holder now
+                            await self.nonces.give_back(chain, address, int(tx.nonce))
                         if key is not None:
                             await self.store.forget(key)
                     return outcome
                 raise AssertionError("unreachable: the loop returns")  # pragma: no cover
         except LockTimeoutError:
             return _busy("the service wallet")
+        except LockLostError:
+            logger.warning("wallet lock lost before the nonce was used")
+            return failure("wallet_lock_lost", "the service wallet lock was lost; retry", retryable=True, retry_after=2)
 
     async def _submit(self, tx: SignedTransaction) -> SignedTransaction | Failure:
         """Send once; when the answer is lost, find out by ID whether the NAG took it."""

@@ -2,15 +2,17 @@
 
 The next nonce is ``max(api + 1, last + 1)``, taken atomically (``next_in_sequence``), so two
 processes never get the same one even when the NAG's nonce lags behind submissions still in flight.
-Submissions also hold a per-wallet lock so they reach the NAG in nonce order; the lock has a TTL (a
-crashed holder frees it) and the atomic sequence keeps nonces distinct even if it expired.
+Submissions also hold a per-wallet lock so they reach the NAG in nonce order. The lock has a TTL (a
+crashed holder frees it) and is renewed every third of it while its holder works (a section makes up
+to six NAG calls, longer than the TTL); a holder checks it still owns the lock before it uses or
+rolls back a nonce, and the atomic sequence keeps nonces distinct even if it was lost.
 """
 
 from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
 
-from certify_common.kv import KeyValue
+from certify_common.kv import HeldLock, KeyValue
 
 
 class NonceAllocator:
@@ -25,9 +27,14 @@ class NonceAllocator:
     def _key(blockchain: str, address: str) -> str:
         return f"circular:nonce:{blockchain}:{address}"
 
-    def lock(self, blockchain: str, address: str) -> AbstractAsyncContextManager[None]:
-        """Serialises submissions from one wallet (``LockTimeoutError`` after the wait)."""
-        return self.kv.lock(self._key(blockchain, address), ttl_s=self.lock_ttl_s, wait_s=self.lock_wait_s)
+    def lock(self, blockchain: str, address: str) -> AbstractAsyncContextManager[HeldLock]:
+        """Serialises submissions from one wallet (``LockTimeoutError`` after the wait), renewed while held."""
+        return self.kv.lock(
+            self._key(blockchain, address),
+            ttl_s=self.lock_ttl_s,
+            wait_s=self.lock_wait_s,
+            renew_every_s=self.lock_ttl_s / 3,
+        )
 
     async def allocate(self, blockchain: str, address: str, api_nonce: int) -> int:
         """The next nonce: ``max(api_nonce + 1, last + 1)``, recorded as the last one used."""

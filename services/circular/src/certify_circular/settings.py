@@ -63,7 +63,11 @@ class CircularSettings(ServiceSettings):
         20.0, gt=0, le=60, description="Longest wait_seconds a status call may ask for (MCP calls stay short)."
     )
     circular_wallet_lock_ttl_s: float = Field(
-        30.0, gt=0, le=300, description="How long a submission may hold the wallet lock (frees it after a crash)."
+        30.0,
+        gt=0,
+        le=300,
+        description="TTL of the wallet lock: renewed every third of it while a submission holds it, so a crashed "
+        "holder frees it after at most this long.",
     )
     circular_wallet_lock_wait_s: float = Field(
         15.0, gt=0, le=120, description="How long a submission waits for the wallet lock before a retryable failure."

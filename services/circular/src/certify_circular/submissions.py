@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from certify_circular.metrics import SUBMISSION_TO_EXECUTED
 from certify_circular.transaction import SignedTransaction
-from certify_common.kv import KeyValue
+from certify_common.kv import HeldLock, KeyValue
 
 
 @dataclass(frozen=True)
@@ -41,9 +41,11 @@ class SubmissionStore:
     def _idem(key: str) -> str:
         return "circular:idem:" + hashlib.sha256(key.encode("utf-8")).hexdigest()
 
-    def lock(self, key: str) -> AbstractAsyncContextManager[None]:
-        """One call at a time per idempotency key."""
-        return self.kv.lock(self._idem(key), ttl_s=self.lock_ttl_s, wait_s=self.lock_wait_s)
+    def lock(self, key: str) -> AbstractAsyncContextManager[HeldLock]:
+        """One call at a time per idempotency key (renewed while held: the call may outlast the TTL)."""
+        return self.kv.lock(
+            self._idem(key), ttl_s=self.lock_ttl_s, wait_s=self.lock_wait_s, renew_every_s=self.lock_ttl_s / 3
+        )
 
     async def get(self, key: str) -> Submission | None:
         raw = await self.kv.get(self._idem(key))

@@ -7,7 +7,7 @@ import re
 from typing import Annotated
 
 from mcp.server import MCPServer
-from mcp.types import CallToolResult
+from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
 from certify_circular.metrics import CIRX_BALANCE
@@ -22,6 +22,11 @@ from certify_circular.models import (
 from certify_circular.service import CircularService
 from certify_common.errors import Failure, failure, require
 from certify_common.mcp_service import new_mcp_server, result_of
+
+#: Reads of the chain: safe to repeat.
+_READS = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True)
+#: A submission: one transaction per idempotency_key, but a call without one certifies again, so not idempotent.
+_SUBMITS = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True)
 
 _HEX64 = re.compile(r"^(0x)?([0-9a-fA-F]{64})$")
 _ASSET = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
@@ -46,7 +51,7 @@ def build_mcp(service: CircularService) -> MCPServer:
     mcp = new_mcp_server("circular", INSTRUCTIONS)
     max_bytes = service.settings.circular_max_data_bytes
 
-    @mcp.tool()
+    @mcp.tool(annotations=_READS)
     async def get_wallet_nonce(
         wallet_address: Annotated[
             str | None, Field(description="Wallet address, 64 hex (0x tolerated); default: the service wallet.")
@@ -71,7 +76,7 @@ def build_mcp(service: CircularService) -> MCPServer:
             next_nonce = nonce + 1
         return result_of(WalletNonce(address=address, nonce=nonce, next_nonce=next_nonce))
 
-    @mcp.tool()
+    @mcp.tool(annotations=_SUBMITS)
     async def certify_data(
         data_hash: Annotated[
             str | None, Field(description="SHA-256 of the document, 0x + 64 hex; certified as 64 lower-case hex.")
@@ -112,7 +117,7 @@ def build_mcp(service: CircularService) -> MCPServer:
         outcome = await service.parts.certifier.certify(certified, idempotency_key, signed_transaction)
         return result_of(outcome)
 
-    @mcp.tool()
+    @mcp.tool(annotations=_READS)
     async def get_transaction_status(
         tx_id: Annotated[str, Field(description="Transaction ID, 64 hex (0x tolerated).")],
         wait_seconds: Annotated[
@@ -125,7 +130,7 @@ def build_mcp(service: CircularService) -> MCPServer:
             return result_of(checked)
         return result_of(await service.parts.status.status(checked, wait_seconds))
 
-    @mcp.tool()
+    @mcp.tool(annotations=_READS)
     async def get_certification_proof(
         tx_id: Annotated[str, Field(description="Transaction ID of an Executed certificate, 64 hex.")],
     ) -> Annotated[CallToolResult, CertificationProof]:
@@ -138,7 +143,7 @@ def build_mcp(service: CircularService) -> MCPServer:
             return result_of(checked)
         return result_of(await service.parts.proofs.proof(checked))
 
-    @mcp.tool()
+    @mcp.tool(annotations=_READS)
     async def get_wallet_balance(
         asset: Annotated[str, Field(description="Asset name.")] = "CIRX",
     ) -> Annotated[CallToolResult, WalletBalance]:

@@ -165,3 +165,17 @@ async def test_a_failing_nag_gives_the_seed_fields_and_a_retry_never_duplicates(
         await stand.sandbox.get("/_control/nag/transactions", params={"address": stand.service.wallet.address})
     ).json()
     assert [row["nonce"] for row in rows if row["nonce"] != "0"] == ["1"]
+
+
+async def test_tools_declare_which_calls_are_safe_to_repeat(stand: Any) -> None:
+    # The proxy retries a tool after a timeout only when it declares idempotentHint: reads may repeat;
+    # certify_data without an idempotency_key would certify twice, so it is not declared idempotent.
+    tools = await tools_by_name(stand)
+    hints = {name: (tool.annotations.read_only_hint, tool.annotations.idempotent_hint) for name, tool in tools.items()}
+    assert hints == {
+        "get_wallet_nonce": (True, True),
+        "certify_data": (False, False),
+        "get_transaction_status": (True, True),
+        "get_certification_proof": (True, True),
+        "get_wallet_balance": (True, True),
+    }

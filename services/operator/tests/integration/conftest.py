@@ -130,6 +130,14 @@ def stack(redis_env: dict[str, str], pg_url: str) -> Iterator[dict[str, Any]]:
             "QUEUE_METRICS_INTERVAL_S": "0.5",
             "BALANCE_CHECK_INTERVAL_S": "0",
         }
+        # As a deployment's hook Job does before its proxies start: they wait, not ready, for the schema.
+        subprocess.run(
+            [sys.executable, "-m", "certify_proxy.cli", "db", "upgrade"],
+            env={**os.environ, **env},
+            check=True,
+            capture_output=True,
+            timeout=240,
+        )
         servers["proxy"] = ServiceProcess("certify_proxy", env=env, port=port).start(
             ready_path="/readyz", timeout_s=240
         )

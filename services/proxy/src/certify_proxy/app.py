@@ -27,11 +27,14 @@ from certify_proxy.metrics import register_series
 from certify_proxy.middleware import BodyLimitMiddleware
 from certify_proxy.routes import account, admin, certificates, certify, pay, qr, quote, status
 from certify_proxy.runtime import Runtime
+from certify_proxy.schema import SchemaGate
 from certify_proxy.settings import ProxySettings
 from certify_proxy.store.db import instrument_engine, ping, transaction
 
 logger = logging.getLogger("certify.proxy")
 
+#: How often a proxy whose database is not at head checks again.
+SCHEMA_CHECK_INTERVAL_S = 2.0
 #: Room for base64 overhead and the JSON around a maximal document.
 BODY_OVERHEAD_BYTES = 64 * 1024
 
@@ -44,10 +47,14 @@ def _readiness(app: FastAPI, settings: ProxySettings) -> dict[str, ReadinessChec
     async def database() -> bool:
         return await ping(runtime().engine)
 
+    async def schema_at_head() -> bool:
+        gate: SchemaGate = app.state.schema
+        return gate.ready
+
     async def redis() -> bool:
         return await runtime().kv.ping()
 
-    checks: dict[str, ReadinessCheck] = {"database": database}
+    checks: dict[str, ReadinessCheck] = {"database": database, "schema_at_head": schema_at_head}
     if settings.redis_url:
         checks["redis"] = redis
     for name in settings.mcp_urls:
@@ -87,7 +94,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 
 def create_app(settings: ProxySettings | None = None) -> FastAPI:
-    """Build the proxy. The database must already be migrated (``python -m certify_proxy`` does it)."""
+    """Build the proxy. It is ready once ``certify-admin db upgrade`` brought the database to its head."""
     settings = settings or ProxySettings()
     configure_logging(settings.log_level, settings.service_name)
     register_secret(settings.dev_api_key)
@@ -101,16 +108,24 @@ def create_app(settings: ProxySettings | None = None) -> FastAPI:
         app.state.runtime = runtime
         if tracing:
             instrument_engine(runtime.engine)
-        if settings.dev_api_key:
-            async with transaction(runtime.sessions) as session:
-                await ensure_key(session, "development", settings.dev_api_key)
+
+        async def schema_ready() -> None:
+            if settings.dev_api_key:
+                async with transaction(runtime.sessions) as session:
+                    await ensure_key(session, "development", settings.dev_api_key)
+
+        schema = app.state.schema = SchemaGate(
+            runtime.engine, interval_s=SCHEMA_CHECK_INTERVAL_S, on_ready=schema_ready
+        )
         await runtime.pool.start()
-        background = Background(runtime)
+        await schema.start()
+        background = Background(runtime, schema)
         background.start()
         try:
             yield
         finally:
             await background.stop()
+            await schema.stop()
             await runtime.close()
 
     app = FastAPI(

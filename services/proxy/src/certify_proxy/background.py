@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from certify_proxy import jobs
 from certify_proxy.balance import BalanceMonitor
 from certify_proxy.certification_job import CertificationJob
 from certify_proxy.queue_metrics import QueueMetrics
 from certify_proxy.runtime import Runtime
+from certify_proxy.schema import SchemaGate
 from certify_proxy.settlement_job import SettlementJob
 from certify_proxy.webhooks import WEBHOOK, WebhookJob
 from certify_proxy.worker import JobHandler, Workers
 
 
 class Background:
-    """Workers (``JOB_WORKERS`` tasks) and the balance monitor of one process."""
+    """Workers (``JOB_WORKERS`` tasks) and the balance monitor of one process, once the schema is at head."""
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, schema: SchemaGate) -> None:
+        self.schema = schema
+        self._starting: asyncio.Task[None] | None = None
         settings = runtime.settings
         handlers: dict[str, JobHandler] = {
             jobs.CERTIFY: CertificationJob(settings.job_retry_delays_s, settings.certify_not_found_grace_s),
@@ -27,13 +32,20 @@ class Background:
         self.queue_metrics = QueueMetrics(runtime)
 
     def start(self) -> None:
-        """Start every task."""
+        """Start every task as soon as the database schema is at head (no job is claimed before)."""
+        self._starting = asyncio.create_task(self._start_when_ready(), name="background-start")
+
+    async def _start_when_ready(self) -> None:
+        await self.schema.wait()
         self.workers.start()
         self.balance.start()
         self.queue_metrics.start()
 
     async def stop(self) -> None:
         """Stop every task (a job cut short is taken over by any worker after its lease)."""
+        if self._starting is not None:
+            self._starting.cancel()
+            await asyncio.gather(self._starting, return_exceptions=True)
         await self.workers.stop()
         await self.balance.stop()
         await self.queue_metrics.stop()

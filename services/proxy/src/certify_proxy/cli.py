@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from certify_proxy.auth import create_key, list_keys, revoke_key
 from certify_proxy.settings import ProxySettings
 from certify_proxy.store.db import create_engine, session_factory, transaction
-from certify_proxy.store.migrate import upgrade
+from certify_proxy.store.migrate import head_revisions, upgrade
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -25,7 +25,11 @@ def _parser() -> argparse.ArgumentParser:
     revoke.add_argument("key_id", type=int)
     keys.add_parser("list", help="list keys (never the keys themselves)")
     db = groups.add_parser("db", help="database schema").add_subparsers(dest="action", required=True)
-    db.add_parser("upgrade", help="apply the migrations shipped with the proxy")
+    db.add_parser(
+        "upgrade",
+        help="apply the migrations shipped with the proxy (once per deployment, before proxies start; "
+        "safe to run concurrently: PostgreSQL upgrades take an advisory lock; exits 0 when already at head)",
+    )
     return parser
 
 
@@ -64,9 +68,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``certify-admin`` console script."""
     args = _parser().parse_args(argv)
     settings = ProxySettings()
-    upgrade(settings.database_url)
+    before = upgrade(settings.database_url)
     if args.group == "db":
-        print(json.dumps({"upgraded": True}))
+        head = sorted(head_revisions())
+        print(json.dumps({"upgraded": list(before) != head, "from": list(before), "revision": head}))
         return 0
     return asyncio.run(_keys(settings, args))
 

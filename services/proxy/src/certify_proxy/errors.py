@@ -61,6 +61,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "facilitator_rejected": 402,
     # upstream
     "upstream_unavailable": 503,
+    "upstream_busy": 503,
     "upstream_error": 502,
     "price_unavailable": 503,
     "facilitator_unavailable": 503,

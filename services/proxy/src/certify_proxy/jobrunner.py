@@ -77,10 +77,19 @@ def _claimed(row: sa.Row[Any]) -> ClaimedJob:
 
 
 async def claim(
-    sessions: async_sessionmaker[AsyncSession], worker_id: str, lease_s: float, *, postgres: bool
+    sessions: async_sessionmaker[AsyncSession],
+    worker_id: str,
+    lease_s: float,
+    *,
+    postgres: bool,
+    now: datetime | None = None,
 ) -> ClaimedJob | None:
-    """Take one due job (oldest ``run_at`` first) under a lease, or None when nothing is due."""
-    now = utcnow()
+    """Take one due job (oldest ``run_at`` first) under a lease, or None when nothing is due.
+
+    ``now`` (default: the current time) is the instant the claim is made at; a later one sees leases
+    that will have expired by then, as a worker of that future would.
+    """
+    now = now or utcnow()
     async with transaction(sessions) as session:
         if postgres:
             oldest = (

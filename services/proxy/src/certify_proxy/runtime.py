@@ -44,6 +44,8 @@ class Runtime:
             connect_timeout_s=settings.mcp_connect_timeout_s,
             max_backoff_s=settings.mcp_reconnect_max_backoff_s,
             retry_attempts=settings.mcp_retry_attempts,
+            sessions_per_server=settings.mcp_sessions_per_server,
+            max_concurrency_per_server=settings.mcp_max_concurrency_per_server,
         )
         http = httpx.AsyncClient(timeout=settings.evm_rpc_timeout_s)
         return cls(settings, engine, session_factory(engine), kv, limiter, pool, http)

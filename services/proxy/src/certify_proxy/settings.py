@@ -48,6 +48,16 @@ class ProxySettings(WorkflowSettings):
     mcp_retry_attempts: int = Field(
         2, ge=1, le=5, description="Attempts for idempotent MCP tools (non-idempotent tools are called once)."
     )
+    mcp_sessions_per_server: int = Field(
+        4, ge=1, le=64, description="MCP sessions kept open to each server (calls go to the least busy one)."
+    )
+    mcp_max_concurrency_per_server: int = Field(
+        32,
+        ge=1,
+        le=1024,
+        description="Most MCP calls in flight to one server; a call waiting longer than its timeout for a slot "
+        "fails with the retryable upstream_busy (503).",
+    )
     mcp_reconnect_max_backoff_s: float = Field(
         10.0, gt=0, le=300, description="Longest pause between reconnection attempts to an unreachable MCP server."
     )

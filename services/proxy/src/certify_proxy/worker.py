@@ -1,9 +1,10 @@
 """Workers: asyncio tasks inside every proxy process that run the durable queue's jobs.
 
-Each worker claims a due job (any replica may take any job), renews its lease while the job runs,
-and records the outcome: done, retried after the schedule's next delay, or — once the job used up
-its attempts — moved to the dead-letter queue together with the handler's own bookkeeping (the
-request's state), in one transaction. A job whose worker died is taken over when its lease expires.
+Each worker claims a due job (any replica may take any job), renews its lease while the job runs
+(every third of the lease), cancels the attempt as soon as the lease is lost (another worker may
+hold the job by then), and records the outcome: done, retried after the schedule's next delay, or —
+once the job used up its attempts — moved to the dead-letter queue together with the handler's own
+bookkeeping (the request's state), in one transaction. A job whose worker died is taken over when its lease expires.
 """
 
 from __future__ import annotations
@@ -137,13 +138,35 @@ class Workers:
             with bound(request_id=request_key), linked_root_span(f"job {job.kind}", job.trace_context, attributes):
                 await self._run(job, worker_id)
 
-    async def _heartbeat(self, job: ClaimedJob, worker_id: str) -> None:
+    async def _heartbeat(self, job: ClaimedJob, worker_id: str, attempt: asyncio.Task[Outcome]) -> bool:
+        """Renew the lease every third of it; cancel the attempt once the lease is lost. True when lost.
+
+        Lost means the row names another worker (or is gone), or no renewal succeeded before the lease
+        ran out (the database was unreachable): either way another worker may hold the job now.
+        """
         lease_s = self.runtime.settings.job_lease_s
+        loop = asyncio.get_running_loop()
+        expires_at = loop.time() + lease_s
         while True:
             await asyncio.sleep(lease_s / 3)
-            if not await jobrunner.renew(self.runtime.sessions, job.id, worker_id, lease_s):
-                logger.warning("job lease lost", extra={"job_id": job.id, "kind": job.kind})
-                return
+            try:
+                held = await jobrunner.renew(self.runtime.sessions, job.id, worker_id, lease_s)
+            except Exception as exc:  # noqa: BLE001 - an outage: keep trying while the lease still runs
+                held = loop.time() < expires_at
+                logger.warning("job lease renewal failed", extra={"job_id": job.id, "error": type(exc).__name__})
+            else:
+                expires_at = loop.time() + lease_s
+            if not held:
+                logger.warning("job lease lost; attempt cancelled", extra={"job_id": job.id, "kind": job.kind})
+                attempt.cancel()
+                return True
+
+    async def _attempt(self, handler: JobHandler | None, job: ClaimedJob, worker_id: str) -> Outcome:
+        if handler is None:
+            return Retry(f"no handler for job kind {job.kind!r}")
+        if job.attempts > job.max_attempts:
+            return Retry("the last attempt's worker died")
+        return await handler.run(JobContext(self.runtime, job, worker_id))
 
     async def _run(self, job: ClaimedJob, worker_id: str) -> None:
         handler = self.handlers.get(job.kind)
@@ -151,19 +174,20 @@ class Workers:
             "job attempt",
             extra={"job_id": job.id, "kind": job.kind, "attempt": job.attempts, "started_at": utcnow().isoformat()},
         )
-        heartbeat = asyncio.create_task(self._heartbeat(job, worker_id))
+        attempt = asyncio.create_task(self._attempt(handler, job, worker_id), name=f"job-{job.id}")
+        heartbeat = asyncio.create_task(self._heartbeat(job, worker_id, attempt))
         try:
-            if handler is None:
-                outcome: Outcome = Retry(f"no handler for job kind {job.kind!r}")
-            elif job.attempts > job.max_attempts:
-                outcome = Retry("the last attempt's worker died")
-            else:
-                outcome = await handler.run(JobContext(self.runtime, job, worker_id))
+            outcome: Outcome = await attempt
         except LeaseLostError:
             JOB_RUNS.labels(job.kind, "lease_lost").inc()
             logger.warning("job lease lost", extra={"job_id": job.id, "kind": job.kind})
             return
         except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling() == 0 and attempt.cancelled():
+                # The heartbeat cancelled the attempt (lease lost); this worker goes on with other jobs.
+                JOB_RUNS.labels(job.kind, "lease_lost").inc()
+                return
             # Shutting down: hand the job back now rather than after the lease (a rolling deploy is no outage).
             await asyncio.shield(self._release(job, worker_id))
             raise

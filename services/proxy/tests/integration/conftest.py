@@ -11,6 +11,8 @@ import base64
 import json
 import os
 import secrets
+import subprocess
+import sys
 import time
 import types
 import uuid
@@ -130,8 +132,20 @@ def proxy_env(
     }
 
 
+def migrate(env: dict[str, str]) -> None:
+    """``certify-admin db upgrade`` on the database of ``env``, as a deployment runs it before its proxies."""
+    subprocess.run(
+        [sys.executable, "-m", "certify_proxy.cli", "db", "upgrade"],
+        env={**os.environ, **env},
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+
+
 def start_proxy(env: dict[str, str], port: int) -> ServiceProcess:
-    """A proxy process, started once /readyz says database, Redis and every MCP server answer."""
+    """Migrate, then a proxy process, started once /readyz says schema, database, Redis and every MCP server answer."""
+    migrate(env)
     return ServiceProcess("certify_proxy", env=env, port=port).start(ready_path="/readyz", timeout_s=START_TIMEOUT_S)
 
 
@@ -237,6 +251,7 @@ def kit() -> types.SimpleNamespace:
         payer=Account.from_key(PAYER_KEY).address,
         proxy_env=proxy_env,
         start_proxy=start_proxy,
+        migrate=migrate,
     )
 
 

@@ -55,6 +55,7 @@ async def test_readiness_names_each_missing_server(client: httpx.AsyncClient) ->
     assert answer.status_code == 503
     assert answer.json()["checks"] == {
         "database": True,
+        "schema_at_head": True,
         "mcp_x402": False,
         "mcp_circular": False,
         "mcp_quote": False,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from certify_proxy.jobrunner import LeaseLostError
 from certify_proxy.settings import ProxySettings
 from certify_proxy.store.db import create_engine, session_factory, transaction
 from certify_proxy.store.migrate import upgrade_async
+from certify_proxy.store.models import utcnow
 from certify_proxy.workflow_settings import retry_delay_s
 
 
@@ -34,8 +36,12 @@ async def _enqueue(sessions: async_sessionmaker[AsyncSession], key: str, delay_s
         await jobs.enqueue(session, jobs.CERTIFY, key, {"request_id": key}, max_attempts=2, delay_s=delay_s)
 
 
-async def _claim(sessions: async_sessionmaker[AsyncSession], worker: str, lease_s: float = 30.0):  # type: ignore[no-untyped-def]
-    return await jobrunner.claim(sessions, worker, lease_s, postgres=False)
+async def _claim(  # type: ignore[no-untyped-def]
+    sessions: async_sessionmaker[AsyncSession], worker: str, lease_s: float = 30.0, later_s: float = 0.0
+):
+    """Claim as a worker would ``later_s`` seconds from now (leases ending before then have expired)."""
+    now = utcnow() + timedelta(seconds=later_s)
+    return await jobrunner.claim(sessions, worker, lease_s, postgres=False, now=now)
 
 
 async def test_each_due_job_is_claimed_by_exactly_one_of_many_concurrent_workers(sessions) -> None:  # type: ignore[no-untyped-def]
@@ -51,15 +57,11 @@ async def test_each_due_job_is_claimed_by_exactly_one_of_many_concurrent_workers
 
 async def test_a_job_whose_lease_expired_is_taken_over_and_the_old_holder_can_no_longer_write(sessions) -> None:  # type: ignore[no-untyped-def]
     await _enqueue(sessions, "crashy")
-    first = await _claim(sessions, "dead-worker", lease_s=0.05)
+    first = await _claim(sessions, "dead-worker", lease_s=30)
     assert first is not None
-    assert await _claim(sessions, "other") is None  # still leased right now
-    second = None
-    deadline = asyncio.get_running_loop().time() + 5
-    while second is None:  # the lease runs out within 50 ms; then a survivor takes the job over
-        assert asyncio.get_running_loop().time() < deadline, "the expired lease was never taken over"
-        await asyncio.sleep(0.01)
-        second = await _claim(sessions, "survivor")
+    assert await _claim(sessions, "other", later_s=29) is None  # still leased then
+    second = await _claim(sessions, "survivor", later_s=31)  # the lease ran out: a survivor takes the job over
+    assert second is not None
     assert (second.id, second.attempts) == (first.id, 2)
     assert not await jobrunner.renew(sessions, first.id, "dead-worker", 30)
     with pytest.raises(LeaseLostError):
@@ -67,8 +69,7 @@ async def test_a_job_whose_lease_expired_is_taken_over_and_the_old_holder_can_no
             await jobrunner.finish(session, first.id, "dead-worker")
     async with transaction(sessions) as session:
         await jobrunner.finish(session, second.id, "survivor")
-    await asyncio.sleep(0.1)  # longer than any lease above: a finished job stays finished
-    assert await _claim(sessions, "anyone") is None
+    assert await _claim(sessions, "anyone", later_s=3600) is None  # long after every lease: finished stays finished
 
 
 async def test_a_rescheduled_job_waits_for_its_run_at(sessions) -> None:  # type: ignore[no-untyped-def]
@@ -83,10 +84,9 @@ async def test_a_rescheduled_job_waits_for_its_run_at(sessions) -> None:  # type
 
 
 async def test_an_abandoned_job_is_listed_as_stuck(sessions) -> None:  # type: ignore[no-untyped-def]
-    await _enqueue(sessions, "abandoned")
-    job = await _claim(sessions, "gone", lease_s=0.01)
+    await _enqueue(sessions, "abandoned", delay_s=-120)
+    job = await _claim(sessions, "gone", lease_s=1, later_s=-60)  # claimed a minute ago; its lease has run out
     assert job is not None
-    await asyncio.sleep(0.05)
     async with sessions() as session:
         stuck = await deadletters.stuck_jobs(session, stuck_after_s=300, limit=10)
     assert [(row.id, row.status, row.locked_by) for row in stuck] == [(job.id, "running", "gone")]
