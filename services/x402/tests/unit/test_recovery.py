@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from certify_common.evm import NETWORKS
-from certify_x402.eip3009 import SECP256K1_N, recover_address
-from certify_x402.payment import decode_header, encode_header, parse_requirements
+from certify_x402.eip3009 import SECP256K1_N, Domain, digest_bytes, recover_address, recover_signer
+from certify_x402.payment import Authorization, decode_header, encode_header, parse_requirements
 from certify_x402.requirements import build_offer
 from certify_x402.verification import check_payment, our_reason
 
@@ -95,3 +95,13 @@ def test_a_mutated_signature_gets_the_sdk_verdict(
     theirs = offline_sdk_verify(mutated, requirements)
     expected_reason = None if theirs.is_valid else our_reason(theirs.invalid_reason)
     assert (ours.is_valid, ours.reason) == (theirs.is_valid, expected_reason)
+
+
+def test_recover_signer_checksums_the_signer_and_answers_none_for_a_signature_that_recovers_nobody() -> None:
+    account = Account.from_key("0x" + "42" * 32)
+    domain = Domain("USDC", "2", 84532, "0x036CbD53842c5426634e7929541eC2318f3dCF7e")
+    authorization = Authorization(account.address, "0x" + "22" * 20, 1, 0, 2**40, "0x" + "33" * 32)
+    signed = Account._sign_hash(digest_bytes(authorization, domain), account.key)
+    signature = "0x" + signed.signature.hex().removeprefix("0x")
+    assert recover_signer(authorization, domain, signature) == account.address
+    assert recover_signer(authorization, domain, "0x" + "00" * 65) is None
