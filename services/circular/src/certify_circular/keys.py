@@ -151,9 +151,9 @@ class Wallet:
         digest = hashlib.sha256(message_text.encode("utf-8")).digest()
         compact = self._private_key.sign_recoverable(digest, hasher=None)
         r, s_low = int.from_bytes(compact[:32], "big"), int.from_bytes(compact[32:64], "big")
-        secret = self._secret
-        k = _rfc6979(secret, digest)
-        e = (int.from_bytes(digest, "big") + r * int.from_bytes(secret, "big")) % CURVE_ORDER
+        secret = int.from_bytes(self._secret, "big")
+        k = rfc6979_nonce(secret, digest)
+        e = (int.from_bytes(digest, "big") + r * secret) % CURVE_ORDER
         ks = k * s_low % CURVE_ORDER
         if ks == e:
             s_raw = compact[32:64]
