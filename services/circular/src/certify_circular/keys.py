@@ -3,22 +3,23 @@
 The official Python library signs ``sha256(ID text)`` with python-ecdsa and an RFC 6979 nonce and
 does *not* normalise ``s`` to the low half of the curve order, while libsecp256k1 always does. Both
 signatures are valid; only the un-normalised one reproduces the official bytes, so after signing
-with coincurve we recompute the RFC 6979 nonce and put ``s`` back on the side the official library
-would have produced.
+with coincurve we recompute the RFC 6979 nonce ``k`` and put ``s`` back on the side the official library
+would have produced: the raw ``s`` is the one with ``k·s ≡ z + r·d (mod n)`` (two multiplications, no
+modular inverse).
 """
 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from coincurve import PrivateKey, PublicKey
 from coincurve.ecdsa import cdata_to_der, der_to_cdata, deserialize_compact, serialize_compact
 
 #: Order of the secp256k1 group.
 CURVE_ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+_ORDER_BYTES = CURVE_ORDER.to_bytes(32, "big")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _HEX130 = re.compile(r"^04[0-9a-f]{128}$")
 
@@ -32,24 +33,55 @@ def strip_0x(value: str) -> str:
     return value[2:] if value[:2] in ("0x", "0X") else value
 
 
-def rfc6979_nonce(secret: int, digest: bytes) -> int:
-    """The deterministic ECDSA nonce of RFC 6979 (HMAC-SHA256) for a 32-byte digest."""
-    x = secret.to_bytes(32, "big")
-    h = (int.from_bytes(digest, "big") % CURVE_ORDER).to_bytes(32, "big")
+_INNER = bytes(byte ^ 0x36 for byte in range(256))
+_OUTER = bytes(byte ^ 0x5C for byte in range(256))
+
+
+def _hmac(key: bytes, message: bytes) -> bytes:
+    """HMAC-SHA256 with a 32-byte key (RFC 2104 spelled out: a third cheaper than ``hmac.digest`` here)."""
+    inner = hashlib.sha256(key.translate(_INNER) + b"\x36" * 32 + message).digest()
+    return hashlib.sha256(key.translate(_OUTER) + b"\x5c" * 32 + inner).digest()
+
+
+def _rfc6979(x: bytes, digest: bytes) -> int:
+    """RFC 6979 (HMAC-SHA256) for a 32-byte secret ``x`` and a 32-byte digest (qlen = hlen = 256)."""
+    # bits2octets: the digest as an integer reduced mod n; equal-length bytes compare as numbers.
+    h = digest if digest < _ORDER_BYTES else (int.from_bytes(digest, "big") - CURVE_ORDER).to_bytes(32, "big")
     v = b"\x01" * 32
-    k = b"\x00" * 32
-    k = hmac.new(k, v + b"\x00" + x + h, hashlib.sha256).digest()
-    v = hmac.new(k, v, hashlib.sha256).digest()
-    k = hmac.new(k, v + b"\x01" + x + h, hashlib.sha256).digest()
-    v = hmac.new(k, v, hashlib.sha256).digest()
+    k = _hmac(b"\x00" * 32, v + b"\x00" + x + h)
+    v = _hmac(k, v)
+    k = _hmac(k, v + b"\x01" + x + h)
+    v = _hmac(k, v)
     for _ in range(64):  # a candidate is out of range with probability ~2^-128
-        v = hmac.new(k, v, hashlib.sha256).digest()
+        v = _hmac(k, v)
         candidate = int.from_bytes(v, "big")
         if 1 <= candidate < CURVE_ORDER:
             return candidate
-        k = hmac.new(k, v + b"\x00", hashlib.sha256).digest()  # pragma: no cover - probability ~2^-128
-        v = hmac.new(k, v, hashlib.sha256).digest()  # pragma: no cover - probability ~2^-128
+        k = _hmac(k, v + b"\x00")  # pragma: no cover - needs a candidate >= n (probability ~2^-128)
+        v = _hmac(k, v)  # pragma: no cover
     raise RuntimeError("RFC 6979 produced no nonce")  # pragma: no cover - unreachable in practice
+
+
+def rfc6979_nonce(secret: int, digest: bytes) -> int:
+    """The deterministic ECDSA nonce of RFC 6979 (HMAC-SHA256) for a 32-byte digest."""
+    return _rfc6979(secret.to_bytes(32, "big"), digest)
+
+
+def _der_integer(value: bytes) -> bytes:
+    stripped = value.lstrip(b"\x00") or b"\x00"
+    if stripped[0] & 0x80:
+        stripped = b"\x00" + stripped
+    return b"\x02" + bytes((len(stripped),)) + stripped
+
+
+def compact_to_der(r: bytes, s: bytes) -> bytes:
+    """DER of two 32-byte big-endian integers (what python-ecdsa's ``sigencode_der`` writes).
+
+    Written out rather than through coincurve because libsecp256k1 refuses to serialise a high ``s``
+    without a parse/serialise round trip that costs more than the signature's own arithmetic.
+    """
+    body = _der_integer(r) + _der_integer(s)
+    return b"\x30" + bytes((len(body),)) + body
 
 
 def der_to_rs(signature_der: bytes) -> tuple[int, int]:
@@ -99,6 +131,7 @@ class Wallet:
     _private_key: PrivateKey
     public_key_hex: str
     address: str
+    _secret: bytes = field(repr=False, compare=False)
 
     @classmethod
     def from_hex(cls, private_key_hex: str) -> Wallet:
@@ -111,18 +144,24 @@ class Wallet:
             raise InvalidKeyError("private key is outside the secp256k1 range")
         key = PrivateKey(bytes.fromhex(text))
         public_key_hex = key.public_key.format(compressed=False).hex()
-        return cls(key, public_key_hex, address_of(public_key_hex))
+        return cls(key, public_key_hex, address_of(public_key_hex), bytes.fromhex(text))
 
     def sign_text(self, message_text: str) -> str:
         """DER hex of the signature over ``sha256(message_text)``, byte for byte as the official library."""
         digest = hashlib.sha256(message_text.encode("utf-8")).digest()
-        r, s_low = der_to_rs(self._private_key.sign(digest, hasher=None))
-        secret = int.from_bytes(self._private_key.secret, "big")
+        compact = self._private_key.sign_recoverable(digest, hasher=None)
+        r, s_low = int.from_bytes(compact[:32], "big"), int.from_bytes(compact[32:64], "big")
+        secret = int.from_bytes(self._secret, "big")
         k = rfc6979_nonce(secret, digest)
-        s_raw = pow(k, -1, CURVE_ORDER) * (int.from_bytes(digest, "big") + r * secret) % CURVE_ORDER
-        if s_raw not in (s_low, CURVE_ORDER - s_low):
+        e = (int.from_bytes(digest, "big") + r * secret) % CURVE_ORDER
+        ks = k * s_low % CURVE_ORDER
+        if ks == e:
+            s_raw = compact[32:64]
+        elif ks + e == CURVE_ORDER:
+            s_raw = (CURVE_ORDER - s_low).to_bytes(32, "big")
+        else:
             raise RuntimeError("libsecp256k1 and RFC 6979 disagree on the signature")
-        return rs_to_der(r, s_raw).hex()
+        return compact_to_der(compact[:32], s_raw).hex()
 
     def __repr__(self) -> str:
         return f"Wallet(address={self.address!r})"

@@ -6,6 +6,7 @@ Synchronous and CPU-bound: the tools call these through ``asyncio.to_thread``.
 from __future__ import annotations
 
 import base64
+from functools import lru_cache
 from typing import Literal
 
 from certify_common.errors import Failure, failure
@@ -17,6 +18,8 @@ ImageFormat = Literal["png", "svg"]
 MimeType = Literal["image/png", "image/svg+xml"]
 _FORMATS: dict[str, tuple[ImageFormat, MimeType]] = {"png": ("png", "image/png"), "svg": ("svg", "image/svg+xml")}
 FORMATS = tuple(_FORMATS)
+#: Rendered images kept by content: the same payment link is drawn again by every client that asks.
+IMAGE_CACHE_SIZE = 256
 
 
 def draw_ascii(data: str, border: int, invert: bool) -> AsciiQr | Failure:
@@ -45,7 +48,13 @@ def draw_ascii(data: str, border: int, invert: bool) -> AsciiQr | Failure:
 
 
 def draw_image(data: str, image_format: str, size: int, error_correction: str | None) -> QrImage | Failure:
-    """A PNG or SVG QR code of ``data``, exactly ``size`` pixels square."""
+    """A PNG or SVG QR code of ``data``, exactly ``size`` pixels square (a copy of a cached rendering)."""
+    drawn = _draw_image_cached(data, image_format, size, error_correction)
+    return drawn if isinstance(drawn, Failure) else drawn.model_copy()
+
+
+@lru_cache(maxsize=IMAGE_CACHE_SIZE)
+def _draw_image_cached(data: str, image_format: str, size: int, error_correction: str | None) -> QrImage | Failure:
     known = _FORMATS.get(image_format.strip().lower())
     if known is None:
         return failure("unsupported_format", "format must be png or svg", format=image_format, allowed=list(FORMATS))

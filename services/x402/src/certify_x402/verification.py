@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from certify_common.x402_wire import accepted_matches
-from certify_x402.eip3009 import Domain, recover_signer
+from certify_x402.eip3009 import Domain, recovered_address
 from certify_x402.payment import Payment, Requirement
 
 #: validBefore must leave this much time for settlement (the SDK's margin).
@@ -107,7 +107,7 @@ def check_payment(payment: Payment, requirement: Requirement, now: int, *, signe
     ):
         return _invalid("validity_too_long", "validBefore is beyond maxTimeoutSeconds", payer)
     domain = Domain(name, version, network.chain_id, requirement.asset)
-    signer = payer if signer_verified else recover_signer(auth, domain, payment.signature)
+    signer = payer if signer_verified else recovered_address(auth, domain, payment.signature)
     if signer is None or signer.lower() != payer.lower():
         return _invalid("invalid_signature", "the signature does not recover to authorization.from", payer)
     if (name, version) != (network.eip712_name, network.eip712_version):
