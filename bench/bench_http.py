@@ -70,8 +70,8 @@ def _measure(target: Target, admin_dsn: str, database: str) -> None:
 
 
 def _summary(target: Target) -> dict[str, Any]:
-    requests = sum(run["requests"] for run in target.rounds) or 1
-    seconds = sum(run["seconds"] for run in target.rounds) or 1.0
+    requests = sum(run["requests"] for run in target.rounds)
+    seconds = sum(run["seconds"] for run in target.rounds)
     last = target.rounds[-1]["p_ms"] if target.rounds else {}
     return {
         "req_per_s": round(requests / seconds, 1),
@@ -153,6 +153,14 @@ def main() -> None:
         bare.terminate()
         bare.wait(timeout=30)
         asyncio.run(_admin(admin_dsn, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+    empty = [target.name for target in targets if not any(run["requests"] for run in target.rounds)]
+    if empty:
+        # No figure is better than a wrong one: say what wrk could not measure and why.
+        for target in targets:
+            errors = "; ".join(str(run.get("stderr", "")).strip()[-200:] for run in target.rounds if run.get("stderr"))
+            print(f"   {target.name:<24} no requests measured{': ' + errors if errors else ''}")
+        print(f"   no ratio: wrk measured nothing for {', '.join(empty)}")
+        return
     figures = {target.name: _summary(target) for target in targets}
     for name, summary in figures.items():
         latency = summary["latency_ms"]
@@ -163,6 +171,7 @@ def main() -> None:
         )
     ratio = figures["402 POST /v1/certify"]["req_per_s"] / max(figures["bare insert"]["req_per_s"], 0.1)
     print(f"   402 throughput / bare insert: {100 * ratio:.1f} % (target >= 30 %, one proxy process)")
+    print("   not measured yet: 2 proxy processes, open-loop latency, the paid path (issue 14 after issue 13)")
     print("   CPU counts every stack process (proxy, quote, x402, qr, circular, sandbox), not PostgreSQL/Redis;")
     print("   DB xacts = pg_stat_database.xact_commit delta (transactions, not round trips).")
     figures["ratio_402_to_bare"] = {"value": round(ratio, 4)}

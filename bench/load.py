@@ -61,7 +61,7 @@ def _with_children(pids: list[int]) -> list[int]:
 
 def wrk(url: str, body: str, headers: dict[str, str], seconds: int) -> dict[str, Any]:
     """One wrk run; ``@ID@`` in ``body`` becomes unique per request. Returns counts and latency percentiles."""
-    script = _SCRIPT.replace("{PERCENTILES}", ", ".join(str(p) for p in PERCENTILES))
+    script = _SCRIPT.replace("{PERCENTILES}", "{" + ", ".join(str(p) for p in PERCENTILES) + "}")
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(f"wrk.body = {json.dumps(body)}\n{script}")
     command = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{seconds}s", "--timeout", "10s", "-s", handle.name]
