@@ -119,6 +119,9 @@ class Settlement:
             )
 
     async def _save(self, key: str, record: SettlementRecord, payment: Payment) -> None:
+        if record.state == "done":
+            # Concluded: the signed payload is no longer needed to reconcile, so it is not kept.
+            record.body = {"paymentRequirements": record.body["paymentRequirements"]}
         await self.records.save(key, record, valid_before=payment.authorization.valid_before, now=self.clock())
 
     async def _reconcile(

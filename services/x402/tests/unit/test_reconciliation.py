@@ -15,6 +15,7 @@ from certify_common import eip3009
 from certify_common.evm import NETWORKS
 from certify_sandbox.usdc_ledger import TransferAuthorization
 from certify_testkit.mcp_calls import call, failure_of
+from certify_x402.records import record_key
 
 RPC = {"x402_rpc_urls": {"base-sepolia": "http://sandbox.test/rpc/base-sepolia"}}
 NETWORK = NETWORKS["base-sepolia"]
@@ -162,3 +163,18 @@ async def test_with_the_rpc_down_an_unknown_settlement_stays_retryable_and_resol
     [tx] = [tx for tx in stack.ledgers.by_network["base-sepolia"].transactions.values() if tx.kind == "authorization"]
     assert (settled["success"], settled["transaction"]) == (True, tx.tx_hash)
     assert stack.ledgers.authorization_transfers() == 1
+
+
+async def test_the_signed_payload_kept_for_reconciliation_is_dropped_once_the_settlement_concludes(stack: Any) -> None:
+    header, requirements, _key, auth = await _payment(stack, valid_before=int(time.time()) + 240)
+    await _facilitator_fails_next_settle(stack)
+    assert failure_of(await _settle(stack, header, requirements))["code"] == "facilitator_unavailable"
+    signature = json.loads(base64.b64decode(header))["payload"]["signature"]
+    key = record_key(NETWORK, auth["from"], auth["nonce"])
+    assert signature in (await stack.kv.get(key) or ""), "kept while the outcome is unknown"
+    assert (await _settle(stack, header, requirements)).structured_content["success"] is True
+    kept = await stack.kv.get(key)
+    assert kept is not None
+    assert signature not in kept
+    assert "paymentPayload" not in json.loads(kept)["body"]
+    assert (await _settle(stack, header, requirements)).structured_content["replayed"] is True

@@ -1,0 +1,27 @@
+"""index payments by status (unresolved settlements are counted every few seconds by every replica)
+
+Revision ID: 0002_payments_status
+Revises: 0001
+Create Date: 2026-11-29 13:30:00
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = "0002_payments_status"
+down_revision: str | None = "0001"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("payments", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_payments_status"), ["status"], unique=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("payments", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_payments_status"))
