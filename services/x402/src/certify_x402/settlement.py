@@ -118,6 +118,28 @@ class Settlement:
                 retry_after=self.retry_after_s,
             )
 
+    async def settle_expired(
+        self, network: UsdcNetwork, payment: Payment, requirements: dict[str, Any]
+    ) -> Settled | Failure:
+        """An authorization past validBefore with no record here: paid if the chain shows its transfer, refused
+        once the chain shows it can never be used, retryable while the chain cannot tell."""
+        resolved = await resolve(self.rpc, network, payment.authorization)
+        if isinstance(resolved, Failure):
+            return resolved
+        if resolved is None:
+            return failure(
+                "settlement_unconfirmed",
+                "the authorization expired by this clock, not yet on chain: ask again later",
+                retryable=True,
+                retry_after=self.retry_after_s,
+            )
+        auth = payment.authorization
+        key = record_key(network, auth.from_address, auth.nonce)
+        record = SettlementRecord(
+            fingerprint(payment, requirements), "attempting", {"paymentRequirements": requirements}
+        )
+        return await self._conclude(key, record, payment, resolved)
+
     async def _save(self, key: str, record: SettlementRecord, payment: Payment) -> None:
         if record.state == "done":
             # Concluded: the signed payload is no longer needed to reconcile, so it is not kept.

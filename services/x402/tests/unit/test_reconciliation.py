@@ -178,3 +178,34 @@ async def test_the_signed_payload_kept_for_reconciliation_is_dropped_once_the_se
     assert signature not in kept
     assert "paymentPayload" not in json.loads(kept)["body"]
     assert (await _settle(stack, header, requirements)).structured_content["replayed"] is True
+
+
+@pytest.mark.x402_settings(**RPC)
+async def test_a_paid_authorization_whose_record_was_lost_is_found_on_chain_even_after_it_expired(
+    stack: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    valid_before = int(time.time()) + 120
+    header, requirements, _key, auth = await _payment(stack, valid_before=valid_before)
+    stack.transport.lost_answers_left = 1  # the money moves, the answer is lost
+    assert failure_of(await _settle(stack, header, requirements))["code"] == "facilitator_timeout"
+    await stack.kv.delete(record_key(NETWORK, auth["from"], auth["nonce"]))  # and so is this service's record
+    later = float(valid_before + 30)
+    monkeypatch.setattr(time, "time", lambda: later)
+    settled = (await _settle(stack, header, requirements)).structured_content
+    [tx] = [tx for tx in stack.ledgers.by_network["base-sepolia"].transactions.values() if tx.kind == "authorization"]
+    assert (settled["success"], settled["transaction"]) == (True, tx.tx_hash)
+    assert len(stack.transport.posted("/facilitator/settle")) == 1
+
+
+@pytest.mark.x402_settings(**RPC)
+async def test_an_expired_authorization_never_used_and_unknown_here_is_refused_only_once_the_chain_is_past_it(
+    stack: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    valid_before = int(time.time()) + 120
+    header, requirements, _key, _auth = await _payment(stack, valid_before=valid_before)
+    monkeypatch.setattr(time, "time", lambda: float(valid_before + 30))  # this service's clock
+    assert failure_of(await _settle(stack, header, requirements))["code"] == "settlement_unconfirmed"
+    stack.ledgers.by_network["base-sepolia"].clock = lambda: valid_before  # the chain's
+    refused = failure_of(await _settle(stack, header, requirements))
+    assert (refused["code"], refused["retryable"], refused["details"]["charged"]) == ("expired", False, False)
+    assert stack.transport.posted("/facilitator/settle") == []
