@@ -5,6 +5,10 @@ the answer. The request is reconciled without limit while the chain cannot be re
 from __future__ import annotations
 
 import base64
+import json
+import os
+import subprocess
+import sys
 import threading
 import uuid
 from typing import Any
@@ -27,8 +31,16 @@ def _gauge(proxy: ServiceProcess, name: str) -> float:
     raise AssertionError(f"{name} is not exported")
 
 
+def _admin_key(database_url: str) -> str:
+    env = {**os.environ, "DATABASE_URL": database_url}
+    command = [sys.executable, "-m", "certify_proxy.cli", "keys", "create", "operator", "--admin"]
+    answer = subprocess.run(command, env=env, check=True, capture_output=True, timeout=120, text=True)
+    return str(json.loads(answer.stdout.strip().splitlines()[-1])["api_key"])
+
+
+@pytest.mark.timeout(600)  # two process starts, a kill, and more than ten reconciliation attempts
 def test_a_payment_settled_while_x402_died_is_reconciled_past_any_bound_surfaced_and_certified_once(
-    wf_env, funded_wallet, kit, flow, stack, databases, keys, redis_env
+    wf_env, funded_wallet, kit, flow, stack, databases, redis_env
 ) -> None:
     sandbox = stack["sandbox"]
     stats_url = f"{sandbox.url}/_control/usdc/stats"
@@ -44,7 +56,7 @@ def test_a_payment_settled_while_x402_died_is_reconciled_past_any_bound_surfaced
         SETTLEMENT_MONITOR_INTERVAL_S="0.2",
     )
     proxy = kit.start_proxy(env, port)
-    admin = {"X-API-Key": keys.create(database.url, True)}
+    admin = {"X-API-Key": _admin_key(database.url)}
     try:
         before = httpx.get(stats_url, timeout=10).json()
         request_id = f"wf-{uuid.uuid4().hex[:16]}"
