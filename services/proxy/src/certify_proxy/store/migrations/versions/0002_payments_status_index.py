@@ -1,4 +1,5 @@
-"""index payments by status (unresolved settlements are counted every few seconds by every replica)
+"""index payments by status (unresolved settlements are counted every few seconds by every replica);
+settlement jobs still waiting become unbounded (they are retried until they conclude)
 
 Revision ID: 0002_payments_status
 Revises: 0001
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0002_payments_status"
@@ -20,6 +22,10 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("payments", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_payments_status"), ["status"], unique=False)
+    # max_attempts 0 is UNBOUNDED (certify_proxy.jobrunner); dead ones come back unbounded when re-queued.
+    op.execute(
+        sa.text("UPDATE jobs SET max_attempts = 0 WHERE kind = 'settle_reconcile' AND status IN ('queued', 'running')")
+    )
 
 
 def downgrade() -> None:
