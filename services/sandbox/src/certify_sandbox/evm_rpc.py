@@ -2,9 +2,10 @@
 
 ``eth_chainId``, ``eth_blockNumber``, ``eth_getCode``, ``eth_call`` to the USDC contract (``balanceOf``,
 ``authorizationState``, at the head or at an earlier block) and to sandbox smart wallets (EIP-1271
-``isValidSignature``), ``eth_getBlockByNumber`` (number and timestamp; ``finalized`` and ``safe`` are the
-head: the sandbox finalizes instantly), ``eth_getTransactionReceipt`` and ``eth_getLogs`` (Transfer and
-AuthorizationUsed), over the same ledgers as the sandbox facilitator. Single and batch requests.
+``isValidSignature``), ``eth_getBlockByNumber`` (number and timestamp; reading the head by its tag mines an
+empty block when the clock moved on; ``finalized`` and ``safe`` are the head: the sandbox finalizes
+instantly), ``eth_getTransactionReceipt`` and ``eth_getLogs`` (Transfer, AuthorizationUsed and
+AuthorizationCanceled), over the same ledgers as the sandbox facilitator. Single and batch requests.
 """
 
 from __future__ import annotations
@@ -78,14 +79,17 @@ def _receipt(ledger: UsdcLedger, params: list[Any]) -> dict[str, Any] | None:
 
 def _block(ledger: UsdcLedger, tag: Any, default: int) -> int:
     if tag in (None, "latest", "safe", "finalized", "pending"):
-        return ledger.head() if tag is not None else default
+        return ledger.block_number if tag is not None else default
     if tag == "earliest":
         return 0
     return int(str(tag), 16)
 
 
 def _block_by_number(ledger: UsdcLedger, params: list[Any]) -> dict[str, Any] | None:
-    number = _block(ledger, params[0] if params else "latest", ledger.block_number)
+    tag = params[0] if params else "latest"
+    # Reading the head by its tag first mines an empty block if the clock moved on (the blocks a live chain
+    # would have produced meanwhile); other calls leave the height alone.
+    number = ledger.head() if tag in ("latest", "safe", "finalized", "pending") else _block(ledger, tag, 0)
     timestamp = ledger.block_times.get(number)
     if timestamp is None:
         return None

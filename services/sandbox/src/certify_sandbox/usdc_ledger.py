@@ -4,8 +4,8 @@ What the real FiatToken enforces, here: the signature recovers to ``from`` under
 EIP-712 domain (name, version, chainId, verifyingContract), ``validAfter < now < validBefore``,
 ``authorizationState(from, nonce)`` unused, and the balance. Each transfer is a transaction in a
 new block (block numbers grow, each with its Unix timestamp) with ``Transfer`` and ``AuthorizationUsed``
-logs; a read of the head first mines an empty block when the clock moved on, as a chain that keeps producing
-blocks would have (the sandbox finalizes instantly: ``finalized`` is the head). One ledger set per
+logs; reading the head block first mines an empty block when the clock moved on, as a chain that keeps
+producing blocks would have (the sandbox finalizes instantly: ``finalized`` is the head). One ledger set per
 sandbox app, found through the app's :class:`Faults` (a fresh app has fresh ledgers). Minimal EIP-1271
 smart wallets (an owner's ECDSA signature is the wallet's) stand in for contract-wallet payers.
 """
@@ -29,6 +29,7 @@ from certify_sandbox.faults import Faults
 
 TRANSFER_TOPIC = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
 AUTHORIZATION_USED_TOPIC = "0x98de503528ee59b575ef0c0a2576a82497bfc029a5685b209e9ec333479b10a5"
+AUTHORIZATION_CANCELED_TOPIC = "0x1cdd46ff242716cdaa72d159d339a485b3438398348d68f09d7c8c0a59353d81"
 ZERO_ADDRESS = "0x" + "0" * 40
 FIRST_BLOCK = 20_000_000
 
@@ -55,7 +56,7 @@ class Transaction:
     to: str
     value: int
     nonce: str | None
-    kind: str  # "mint" (faucet) or "authorization"
+    kind: str  # "mint" (faucet), "authorization" (a transfer) or "cancel" (cancelAuthorization)
 
 
 class LedgerError(Exception):
@@ -198,18 +199,31 @@ class UsdcLedger:
         self.used_nonces[(auth.from_address.lower(), auth.nonce.lower())] = tx.block_number
         return tx
 
+    def cancel_authorization(self, authorizer: str, nonce: str) -> Transaction:
+        """EIP-3009 ``cancelAuthorization`` as the authorizer sent it (the sandbox trusts the caller): the nonce
+        becomes used without a transfer, with an ``AuthorizationCanceled`` event."""
+        if self.authorization_state(authorizer, nonce):
+            raise LedgerError("invalid_exact_evm_nonce_already_used")
+        tx = self._mine(authorizer, authorizer, 0, nonce, "cancel")
+        self.used_nonces[(authorizer.lower(), nonce.lower())] = tx.block_number
+        return tx
+
     def authorization_transfers(self) -> int:
         """How many payments moved money (faucet mints excluded)."""
         return sum(1 for tx in self.transactions.values() if tx.kind == "authorization")
 
     def logs_of(self, tx: Transaction) -> list[dict[str, Any]]:
-        """The receipt logs: Transfer, plus AuthorizationUsed for EIP-3009 transfers."""
+        """The receipt logs: Transfer, plus AuthorizationUsed for EIP-3009 transfers; AuthorizationCanceled alone
+        for a cancellation."""
         base = {
             "address": self.network.usdc_address,
             "blockNumber": hex(tx.block_number),
             "transactionHash": tx.tx_hash,
             "removed": False,
         }
+        if tx.kind == "cancel":
+            topics = [AUTHORIZATION_CANCELED_TOPIC, _word(tx.from_address), str(tx.nonce)]
+            return [{**base, "logIndex": "0x0", "topics": topics, "data": "0x"}]
         logs = [
             {
                 **base,

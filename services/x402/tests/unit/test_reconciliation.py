@@ -209,3 +209,18 @@ async def test_an_expired_authorization_never_used_and_unknown_here_is_refused_o
     refused = failure_of(await _settle(stack, header, requirements))
     assert (refused["code"], refused["retryable"], refused["details"]["charged"]) == ("expired", False, False)
     assert stack.transport.posted("/facilitator/settle") == []
+
+
+@pytest.mark.x402_settings(**RPC)
+async def test_an_authorization_the_payer_cancelled_on_chain_is_definitely_not_paid(stack: Any) -> None:
+    header, requirements, _key, auth = await _payment(stack, valid_before=int(time.time()) + 240)
+    await _facilitator_fails_next_settle(stack)
+    assert failure_of(await _settle(stack, header, requirements))["code"] == "facilitator_unavailable"
+    stack.ledgers.by_network["base-sepolia"].cancel_authorization(auth["from"], auth["nonce"])
+    refused = failure_of(await _settle(stack, header, requirements))
+    assert (refused["code"], refused["retryable"], refused["details"]["charged"]) == (
+        "authorization_canceled",
+        False,
+        False,
+    )
+    assert stack.ledgers.authorization_transfers() == 0
