@@ -1,8 +1,8 @@
 """index payments by status (unresolved settlements are counted every few seconds by every replica);
 settlement jobs still waiting become unbounded (they are retried until they conclude)
 
-Revision ID: 0002_payments_status
-Revises: 0001
+Revision ID: 0003_payments_status
+Revises: 0002_job_trace_context
 Create Date: 2026-11-29 13:30:00
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0002_payments_status"
-down_revision: str | None = "0001"
+revision: str = "0003_payments_status"
+down_revision: str | None = "0002_job_trace_context"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
