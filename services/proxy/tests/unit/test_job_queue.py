@@ -136,7 +136,7 @@ def test_an_unbounded_job_is_never_exhausted_and_a_bounded_one_is_at_its_limit()
 
 async def test_a_settlement_dead_letter_is_requeued_unbounded_and_its_payment_header_can_be_forgotten(sessions) -> None:  # type: ignore[no-untyped-def]
     async with transaction(sessions) as session:
-        payload = {"request_id": "paid-1", "payment_header": "c2VjcmV0", "payment_requirements": {}}
+        payload = {"request_key": "paid-1", "payment_header": "c2VjcmV0", "payment_requirements": {}}
         await jobs.enqueue(session, jobs.SETTLE_RECONCILE, f"{jobs.SETTLE_RECONCILE}:paid-1", payload, max_attempts=1)
     job = await _claim(sessions, "w")
     assert job is not None

@@ -99,10 +99,12 @@ def test_a_payment_settled_while_x402_died_is_reconciled_past_any_bound_surfaced
         assert answers[:1] in ([202], [503]), answers
         x402 = ServiceProcess("certify_x402", env=x402_env, port=x402_port).start(ready_path="/readyz", timeout_s=90)
 
+        [owned] = database.fetch("SELECT request_key FROM certification_requests WHERE request_id = $1", request_id)
+
         def job() -> dict[str, Any]:
             rows = database.fetch(
                 "SELECT status, attempts, max_attempts, payload, last_error FROM jobs WHERE dedupe_key = $1",
-                f"settle_reconcile:{request_id}",
+                f"settle_reconcile:{owned['request_key']}",
             )
             return rows[0]
 

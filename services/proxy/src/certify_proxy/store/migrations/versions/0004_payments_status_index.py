@@ -1,8 +1,8 @@
 """index payments by status (unresolved settlements are counted every few seconds by every replica);
 settlement jobs still waiting become unbounded (they are retried until they conclude)
 
-Revision ID: 0003_payments_status
-Revises: 0002_job_trace_context
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-11-29 13:30:00
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0003_payments_status"
-down_revision: str | None = "0002_job_trace_context"
+revision: str = "0004"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
