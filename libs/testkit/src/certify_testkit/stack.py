@@ -43,6 +43,8 @@ SERVICES = (
     Service("circular", 8403),
     Service("proxy", 8080),
 )
+#: Networks whose sandbox RPC the x402 server and the proxy are given.
+RPC_NETWORKS = ("base-sepolia", "base", "arbitrum-sepolia", "arbitrum")
 #: Start stages: the sandbox first (the circular wallet is registered on it), the MCP servers together, the proxy.
 STAGES = (("sandbox",), ("quote", "qr", "x402", "circular"), ("proxy",))
 
@@ -71,6 +73,8 @@ def stack_env(state_dir: Path, ports: dict[str, int]) -> dict[str, str]:
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
         "COINGECKO_URL": f"{sandbox}/coingecko/api/v3",
         "X402_FACILITATOR_URL": f"{sandbox}/facilitator",
+        # Settlements whose answer was lost are resolved from the (sandbox) chain, as in production.
+        "X402_RPC_URLS": ",".join(f"{name}={sandbox}/rpc/{name}" for name in RPC_NETWORKS),
         "CIRCULAR_NAG_URL": f"{sandbox}/nag/NAG.php?cep=",
         "MCP_X402_URL": url("x402", "/mcp"),
         "MCP_CIRCULAR_URL": url("circular", "/mcp"),

@@ -25,6 +25,7 @@ from certify_proxy.background import Background
 from certify_proxy.errors import ApiError, error_response
 from certify_proxy.metrics import register_series
 from certify_proxy.middleware import BodyLimitMiddleware
+from certify_proxy.outages import OUTAGE_CANDIDATES, outage_of
 from certify_proxy.routes import account, admin, certificates, certify, pay, qr, quote, status
 from certify_proxy.runtime import Runtime
 from certify_proxy.schema import SchemaGate
@@ -84,13 +85,26 @@ def _install_error_handlers(app: FastAPI) -> None:
         response.status_code = exc.status_code
         return response
 
-    @app.exception_handler(Exception)
-    async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    def internal_error(exc: Exception) -> JSONResponse:
         # The traceback is kept (the redaction filter masks secrets and blobs in it); the client gets no detail.
         logger.error("unhandled error", exc_info=exc)
         return JSONResponse(
             {"code": "internal_error", "message": "internal error", "retryable": True, "details": {}}, status_code=500
         )
+
+    async def outage(_request: Request, exc: Exception) -> JSONResponse:
+        fail = outage_of(exc)
+        if fail is None:
+            return internal_error(exc)
+        logger.warning("store outage", extra={"code": fail.code, "error": type(exc).__name__})
+        return error_response(fail)
+
+    for candidate in OUTAGE_CANDIDATES:
+        app.add_exception_handler(candidate, outage)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        return internal_error(exc)
 
 
 def create_app(settings: ProxySettings | None = None) -> FastAPI:

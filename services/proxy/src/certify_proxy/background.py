@@ -1,4 +1,5 @@
-"""The proxy's background work, started in the lifespan: job workers, the CIRX balance check, queue gauges."""
+"""The proxy's background work, started in the lifespan: job workers, the CIRX balance check, queue gauges
+and the unresolved-settlement gauges."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from certify_proxy import jobs
 from certify_proxy.balance import BalanceMonitor
 from certify_proxy.certification_job import CertificationJob
 from certify_proxy.queue_metrics import QueueMetrics
+from certify_proxy.reconciliation import SettlementMonitor
 from certify_proxy.runtime import Runtime
 from certify_proxy.schema import SchemaGate
 from certify_proxy.settlement_job import SettlementJob
@@ -30,6 +32,7 @@ class Background:
         self.workers = Workers(runtime, handlers)
         self.balance = BalanceMonitor(runtime)
         self.queue_metrics = QueueMetrics(runtime)
+        self.settlements = SettlementMonitor(runtime)
 
     def start(self) -> None:
         """Start every task as soon as the database schema is at head (no job is claimed before)."""
@@ -40,6 +43,7 @@ class Background:
         self.workers.start()
         self.balance.start()
         self.queue_metrics.start()
+        self.settlements.start()
 
     async def stop(self) -> None:
         """Stop every task (a job cut short is taken over by any worker after its lease)."""
@@ -49,3 +53,4 @@ class Background:
         await self.workers.stop()
         await self.balance.stop()
         await self.queue_metrics.stop()
+        await self.settlements.stop()

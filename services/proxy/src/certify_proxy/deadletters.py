@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from certify_proxy import jobs
-from certify_proxy.jobrunner import DEAD, JOBS, QUEUED, RUNNING
+from certify_proxy.jobrunner import DEAD, JOBS, QUEUED, RUNNING, UNBOUNDED
 from certify_proxy.states import State
 from certify_proxy.store import repositories as repo
 from certify_proxy.store.models import CertificationRequest, DeadLetter, Job, aware, utcnow
@@ -91,18 +91,21 @@ async def list_dead_letters(session: AsyncSession, *, include_requeued: bool, li
 async def requeue(session: AsyncSession, dead_letter_id: int) -> DeadLetter | None:
     """Queue a dead letter's job again with a fresh set of attempts; None if unknown or already re-queued.
 
-    A failed certification request goes back to ``certifying`` (an operator re-queue is the one way
-    out of ``failed``), with its error cleared.
+    Every kind can be re-driven. A failed certification request goes back to ``certifying`` (an operator
+    re-queue is the one way out of ``failed``), with its error cleared; a settlement job comes back
+    unbounded, like every settlement job now.
     """
     statement = sa.select(DeadLetter).where(DeadLetter.id == dead_letter_id).with_for_update()  # type: ignore[arg-type]
     row: DeadLetter | None = (await session.execute(statement)).scalar_one_or_none()
     if row is None or row.requeued_at is not None:
         return None
     now = utcnow()
+    fresh: dict[str, Any] = {"status": QUEUED, "attempts": 0, "run_at": now, "lease_until": None, "locked_by": None}
+    if row.kind == jobs.SETTLE_RECONCILE:
+        # A paid settlement is retried until it concludes (dead letters of it predate that rule).
+        fresh["max_attempts"] = UNBOUNDED
     result = await session.execute(
-        sa.update(JOBS)
-        .where(JOBS.c.id == row.job_id, JOBS.c.status == DEAD)
-        .values(status=QUEUED, attempts=0, run_at=now, lease_until=None, locked_by=None, updated_at=now)
+        sa.update(JOBS).where(JOBS.c.id == row.job_id, JOBS.c.status == DEAD).values(updated_at=now, **fresh)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return None

@@ -75,6 +75,12 @@ STATUS_BY_CODE: dict[str, int] = {
     "invalid_address": 502,
     "invalid_requirements": 502,
     "service_unavailable": 503,
+    "settlement_unconfirmed": 503,
+    "authorization_canceled": 402,
+    # the proxy's own stores (certify_proxy.outages)
+    "database_unavailable": 503,
+    "database_busy": 503,
+    "cache_unavailable": 503,
 }
 
 

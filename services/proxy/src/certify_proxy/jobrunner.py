@@ -27,6 +27,9 @@ QUEUED = "queued"
 RUNNING = "running"
 DONE = "done"
 DEAD = "dead"
+#: ``max_attempts`` of a job retried until it concludes, never dead-lettered (a paid settlement whose outcome is
+#: unknown: giving up would leave the payer charged for nothing).
+UNBOUNDED = 0
 
 JOBS = cast(sa.Table, Job.__table__)  # type: ignore[attr-defined]
 
@@ -46,6 +49,11 @@ class ClaimedJob:
     attempts: int
     max_attempts: int
     trace_context: str | None = None
+
+
+def exhausted(attempts: int, max_attempts: int) -> bool:
+    """Whether a job that made ``attempts`` attempts used them all (never, for an :data:`UNBOUNDED` job)."""
+    return max_attempts != UNBOUNDED and attempts >= max_attempts
 
 
 def _due(now: datetime) -> sa.ColumnElement[bool]:

@@ -33,3 +33,13 @@ def balance_gauges() -> tuple[Gauge, Gauge]:
         Gauge("certify_cirx_wallet_balance", "Last CIRX balance read from the service wallet."),
         Gauge("certify_cirx_daily_burn", "CIRX spent per day over the last day's balance readings."),
     )
+
+
+SETTLEMENTS_UNRESOLVED = Gauge(
+    "certify_settlements_unresolved",
+    "Payments reserved for settlement whose outcome is not recorded yet (reconciled until resolved, never dropped).",
+)
+SETTLEMENTS_UNRESOLVED_OLDEST_AGE = Gauge(
+    "certify_settlements_unresolved_oldest_age_seconds",
+    "Age of the oldest unresolved settlement (0 when there is none): alert when it grows.",
+)

@@ -25,6 +25,7 @@ from certify_proxy.errors import ApiError
 from certify_proxy.metrics import PAYMENT_VERIFICATIONS
 from certify_proxy.ownership import owned_request
 from certify_proxy.receipts import block_number
+from certify_proxy.reconciliation import forget_payment_header
 from certify_proxy.runtime import Runtime
 from certify_proxy.settlement_job import cancel_reservation, defer_settlement, reserve_settlement
 from certify_proxy.states import AWAITING_PAYMENT, State
@@ -186,6 +187,8 @@ async def _record_payment(
             if State(locked.status) == State.QUOTED:  # not a resting state, but never lose a settled payment
                 repo.transition(session, locked, State.PAYMENT_PENDING, "payment received")
             repo.transition(session, locked, State.PAYMENT_VERIFIED, f"payment settled: {settled['transaction']}")
+            # The reconciliation job reserved before settling has nothing left to do: drop its copy of the header.
+            await forget_payment_header(session, locked.request_key)
             await jobs.enqueue(
                 session,
                 jobs.CERTIFY,

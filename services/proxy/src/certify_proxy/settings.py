@@ -34,7 +34,33 @@ class ProxySettings(WorkflowSettings):
         "sqlite+aiosqlite:///./certify-proxy.db",
         description="SQLAlchemy async URL: postgresql+asyncpg://… in production, a SQLite file by default.",
     )
-    database_pool_size: int = Field(10, ge=1, le=200, description="Connections per process (PostgreSQL only).")
+    database_pool_size: int = Field(
+        5,
+        ge=1,
+        le=200,
+        description="Connections kept per process (PostgreSQL only). Size it so replicas × workers × "
+        "(DATABASE_POOL_SIZE + DATABASE_MAX_OVERFLOW) + the migration job + operators stays under max_connections "
+        "minus a reserve (README, Configuration).",
+    )
+    database_max_overflow: int = Field(
+        2, ge=0, le=200, description="Extra connections a process may open briefly beyond DATABASE_POOL_SIZE."
+    )
+    database_pool_timeout_s: float = Field(
+        5.0,
+        gt=0,
+        le=120,
+        description="How long a request waits for a free pooled connection before answering 503 database_busy.",
+    )
+    database_pool_recycle_s: int = Field(
+        1800,
+        ge=-1,
+        description="Connections older than this are replaced (under server or PgBouncer idle timeouts); -1: never.",
+    )
+    database_pgbouncer: bool = Field(
+        False,
+        description="PostgreSQL is reached through PgBouncer in transaction mode: no prepared-statement caches, "
+        "unique prepared-statement names.",
+    )
     mcp_x402_url: str = Field("http://127.0.0.1:8402/mcp", description="Streamable-HTTP URL of the x402 MCP server.")
     mcp_circular_url: str = Field(
         "http://127.0.0.1:8403/mcp", description="Streamable-HTTP URL of the circular MCP server."

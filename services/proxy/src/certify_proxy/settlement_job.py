@@ -4,10 +4,12 @@ Before ``settle_payment`` is called, the paid POST records the payment as ``pend
 delayed ``settle_reconcile`` job (write-ahead: a crash between the transfer and its record is repaired).
 When the settle answers a retryable failure (the facilitator is down, timed out, or answered
 ``settlement_pending``), the job is brought forward and the client gets 202 with the state. The job calls
-``settle_payment`` again with the same authorization: the x402 server reconciles it (receipt, or the
-identical body re-posted), so the payer can never be charged twice. Bounded by
-``SETTLE_MAX_ATTEMPTS``; then the job is dead-lettered and the request carries a retryable
-``settlement_unconfirmed`` error for operators. A definite refusal fails the request.
+``settle_payment`` again with the same authorization: the x402 server reconciles it (from the chain
+through its RPC, or the identical body re-posted), so the payer can never be charged twice. The payer may
+have been charged, so while the outcome is unknown the job is retried without limit on the job schedule
+(capped at its last delay), never dead-lettered, and shown to operators (:mod:`certify_proxy.reconciliation`).
+A definite refusal (including "expired unused on chain": nothing was charged) fails the request. Once the
+outcome is recorded, the payment header kept for the retries is deleted.
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from certify_common.errors import Failure, require
 from certify_proxy import jobs
 from certify_proxy.authorization import Authorization
-from certify_proxy.jobrunner import ClaimedJob
+from certify_proxy.jobrunner import UNBOUNDED, ClaimedJob
 from certify_proxy.receipts import block_number
+from certify_proxy.reconciliation import forget_payment_header
 from certify_proxy.runtime import Runtime
 from certify_proxy.states import State
 from certify_proxy.store import repositories as repo
@@ -74,7 +77,7 @@ async def reserve_settlement(
             jobs.SETTLE_RECONCILE,
             f"{jobs.SETTLE_RECONCILE}:{request_key}",
             {"request_key": request_key, **arguments},
-            max_attempts=runtime.settings.settle_max_attempts,
+            max_attempts=UNBOUNDED,
             delay_s=delay_s,
         )
 
@@ -125,6 +128,7 @@ class SettlementJob:
         if payment is None or payment.status != PENDING:
             async with transaction(runtime.sessions) as session:
                 await context.save_in(session, {"request_key": request_key})
+                await forget_payment_header(session, request_key)
                 await context.finish(session)
             return Done()
         arguments = {k: payload[k] for k in ("payment_header", "payment_requirements")}
@@ -158,8 +162,9 @@ class SettlementJob:
                 {"request_key": request_key},
                 max_attempts=runtime.settings.job_max_attempts,
             )
-            # The authorization is spent: keep no copy of it.
+            # The authorization is spent: keep no copy of it (job and any dead letter of it).
             await context.save_in(session, {"request_key": request_key})
+            await forget_payment_header(session, request_key)
             await context.finish(session)
         logger.info("deferred settlement concluded")
 
@@ -174,6 +179,7 @@ class SettlementJob:
             repo.transition(session, locked, State.FAILED, f"settlement refused: {fail.code}")
             await enqueue_webhook(session, locked, runtime.settings)
             await context.save_in(session, {"request_key": request_key})
+            await forget_payment_header(session, request_key)
             await context.finish(session)
         logger.warning("deferred settlement refused", extra={"code": fail.code})
 

@@ -164,7 +164,7 @@ class Workers:
     async def _attempt(self, handler: JobHandler | None, job: ClaimedJob, worker_id: str) -> Outcome:
         if handler is None:
             return Retry(f"no handler for job kind {job.kind!r}")
-        if job.attempts > job.max_attempts:
+        if jobrunner.exhausted(job.attempts - 1, job.max_attempts):
             return Retry("the last attempt's worker died")
         return await handler.run(JobContext(self.runtime, job, worker_id))
 
@@ -223,7 +223,7 @@ class Workers:
             if outcome.progress is not None:
                 await jobrunner.save_payload(session, job.id, worker_id, outcome.progress)
                 job = ClaimedJob(job.id, job.kind, job.dedupe_key, outcome.progress, job.attempts, job.max_attempts)
-            if job.attempts >= job.max_attempts:
+            if jobrunner.exhausted(job.attempts, job.max_attempts):
                 dead = await jobrunner.dead_letter(session, job, worker_id, outcome.error)
                 if handler is not None:
                     await handler.dead_lettered(self.runtime, session, job, outcome.error)

@@ -45,8 +45,12 @@ class WorkflowSettings(ServiceSettings):
         le=86400,
         description="How long a submitted transaction may be unknown to the NAG before it is submitted anew.",
     )
-    settle_max_attempts: int = Field(
-        8, ge=1, le=100, description="Attempts to settle a payment whose settlement is pending or failed to answer."
+    settlement_monitor_interval_s: float = Field(
+        15.0,
+        ge=0,
+        le=3600,
+        description="Interval of the unresolved-settlement gauges' refresh (paid, not yet recorded: retried without "
+        "limit); 0 disables the task.",
     )
     webhook_max_attempts: int = Field(3, ge=1, le=20, description="Attempts to deliver a webhook.")
     webhook_retry_delays_s: Annotated[list[float], NoDecode] = Field(

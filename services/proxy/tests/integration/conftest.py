@@ -74,6 +74,12 @@ def redis_env() -> dict[str, str]:
     return {"REDIS_URL": url, "REDIS_PREFIX": f"test-proxy-{uuid.uuid4().hex[:10]}"}
 
 
+def x402_env(sandbox: ServiceProcess, common: dict[str, str]) -> dict[str, str]:
+    """Environment of an x402 server on the sandbox facilitator, resolving lost settlements on the sandbox chain."""
+    rpc = ",".join(f"{name}={sandbox.url}/rpc/{name}" for name in ("base-sepolia", "arbitrum-sepolia"))
+    return {**common, "X402_FACILITATOR_URL": f"{sandbox.url}/facilitator", "X402_RPC_URLS": rpc}
+
+
 @pytest.fixture(scope="session")
 def stack(redis_env: dict[str, str]) -> Iterator[dict[str, ServiceProcess]]:
     """sandbox (facilitator, CoinGecko, NAG), x402, quote, qr and circular as processes."""
@@ -81,7 +87,7 @@ def stack(redis_env: dict[str, str]) -> Iterator[dict[str, ServiceProcess]]:
     common = {**redis_env, "CERTIFY_ENV": "test"}
     servers = {
         "sandbox": sandbox,
-        "x402": ServiceProcess("certify_x402", env={**common, "X402_FACILITATOR_URL": f"{sandbox.url}/facilitator"}),
+        "x402": ServiceProcess("certify_x402", env=x402_env(sandbox, common)),
         "quote": ServiceProcess("certify_quote", env={**common, "COINGECKO_URL": f"{sandbox.url}/coingecko/api/v3"}),
         "qr": ServiceProcess("certify_qr", env=common),
         "circular": ServiceProcess(
@@ -252,6 +258,7 @@ def kit() -> types.SimpleNamespace:
         proxy_env=proxy_env,
         start_proxy=start_proxy,
         migrate=migrate,
+        x402_env=x402_env,
     )
 
 

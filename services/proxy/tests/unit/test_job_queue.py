@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from certify_proxy import deadletters, jobrunner, jobs
+from certify_proxy import deadletters, jobrunner, jobs, reconciliation
 from certify_proxy.jobrunner import LeaseLostError
 from certify_proxy.settings import ProxySettings
 from certify_proxy.store.db import create_engine, session_factory, transaction
@@ -127,3 +127,32 @@ async def test_a_job_released_at_shutdown_is_due_again_without_spending_an_attem
     again = await _claim(sessions, "next")
     assert again is not None
     assert (again.id, again.attempts) == (job.id, 1)
+
+
+def test_an_unbounded_job_is_never_exhausted_and_a_bounded_one_is_at_its_limit() -> None:
+    assert not jobrunner.exhausted(10_000, jobrunner.UNBOUNDED)
+    assert [jobrunner.exhausted(attempts, 3) for attempts in (2, 3, 4)] == [False, True, True]
+
+
+async def test_a_settlement_dead_letter_is_requeued_unbounded_and_its_payment_header_can_be_forgotten(sessions) -> None:  # type: ignore[no-untyped-def]
+    async with transaction(sessions) as session:
+        payload = {"request_key": "paid-1", "payment_header": "c2VjcmV0", "payment_requirements": {}}
+        await jobs.enqueue(session, jobs.SETTLE_RECONCILE, f"{jobs.SETTLE_RECONCILE}:paid-1", payload, max_attempts=1)
+    job = await _claim(sessions, "w")
+    assert job is not None
+    async with transaction(sessions) as session:
+        dead = await jobrunner.dead_letter(session, job, "w", "settlement_unconfirmed: old bound")
+    async with transaction(sessions) as session:
+        assert await deadletters.requeue(session, dead.id or 0) is not None
+    async with sessions() as session:
+        requeued = await jobs.job_for_request(session, jobs.SETTLE_RECONCILE, "paid-1")
+    assert requeued is not None
+    assert (requeued.status, requeued.max_attempts) == ("queued", jobrunner.UNBOUNDED)
+    async with transaction(sessions) as session:
+        await reconciliation.forget_payment_header(session, "paid-1")
+    async with sessions() as session:
+        kept = await jobs.job_for_request(session, jobs.SETTLE_RECONCILE, "paid-1")
+        letters = await deadletters.list_dead_letters(session, include_requeued=True, limit=10)
+    assert kept is not None
+    assert "c2VjcmV0" not in kept.payload
+    assert ["c2VjcmV0" in row.payload for row in letters] == [False]

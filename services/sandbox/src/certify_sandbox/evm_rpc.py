@@ -1,9 +1,11 @@
 """Sandbox EVM JSON-RPC at ``POST /rpc/{network}``: the subset the x402 server and its tests use.
 
 ``eth_chainId``, ``eth_blockNumber``, ``eth_getCode``, ``eth_call`` to the USDC contract (``balanceOf``,
-``authorizationState``) and to sandbox smart wallets (EIP-1271 ``isValidSignature``),
-``eth_getTransactionReceipt`` and ``eth_getLogs`` (Transfer and AuthorizationUsed), over the same
-ledgers as the sandbox facilitator. Single and batch requests.
+``authorizationState``, at the head or at an earlier block) and to sandbox smart wallets (EIP-1271
+``isValidSignature``), ``eth_getBlockByNumber`` (number and timestamp; reading the head by its tag mines an
+empty block when the clock moved on; ``finalized`` and ``safe`` are the head: the sandbox finalizes
+instantly), ``eth_getTransactionReceipt`` and ``eth_getLogs`` (Transfer, AuthorizationUsed and
+AuthorizationCanceled), over the same ledgers as the sandbox facilitator. Single and batch requests.
 """
 
 from __future__ import annotations
@@ -45,6 +47,9 @@ def _is_valid_signature(ledger: UsdcLedger, wallet: str, args: str) -> str:
 
 def _eth_call(ledger: UsdcLedger, params: list[Any]) -> str:
     call = params[0] if params and isinstance(params[0], dict) else {}
+    block = _block(ledger, params[1] if len(params) > 1 else "latest", ledger.block_number)
+    if block > ledger.block_number:
+        raise RpcError(-32000, "header not found")
     to = str(call.get("to", "")).lower()
     data = str(call.get("data") or call.get("input") or "").lower()
     selector, args = data[:10], data[10:]
@@ -55,7 +60,7 @@ def _eth_call(ledger: UsdcLedger, params: list[Any]) -> str:
     if selector == BALANCE_OF and len(args) == 64:
         return _word(ledger.balance_of("0x" + args[24:64]))
     if selector == AUTHORIZATION_STATE and len(args) == 128:
-        return _word(int(ledger.authorization_state("0x" + args[24:64], "0x" + args[64:128])))
+        return _word(int(ledger.authorization_state("0x" + args[24:64], "0x" + args[64:128], block)))
     raise RpcError(3, "execution reverted: unsupported call in the sandbox")
 
 
@@ -78,6 +83,18 @@ def _block(ledger: UsdcLedger, tag: Any, default: int) -> int:
     if tag == "earliest":
         return 0
     return int(str(tag), 16)
+
+
+def _block_by_number(ledger: UsdcLedger, params: list[Any]) -> dict[str, Any] | None:
+    tag = params[0] if params else "latest"
+    # Reading the head by its tag first mines an empty block if the clock moved on (the blocks a live chain
+    # would have produced meanwhile); other calls leave the height alone.
+    number = ledger.head() if tag in ("latest", "safe", "finalized", "pending") else _block(ledger, tag, 0)
+    timestamp = ledger.block_times.get(number)
+    if timestamp is None:
+        return None
+    hashes = [tx.tx_hash for tx in ledger.transactions.values() if tx.block_number == number]
+    return {"number": hex(number), "timestamp": hex(timestamp), "transactions": hashes}
 
 
 def _topic_matches(wanted: Any, actual: str) -> bool:
@@ -116,6 +133,8 @@ def _dispatch(ledger: UsdcLedger, method: str, params: list[Any]) -> Any:
         return hex(ledger.block_number)
     if method == "eth_call":
         return _eth_call(ledger, params)
+    if method == "eth_getBlockByNumber":
+        return _block_by_number(ledger, params)
     if method == "eth_getTransactionReceipt":
         return _receipt(ledger, params)
     if method == "eth_getLogs":

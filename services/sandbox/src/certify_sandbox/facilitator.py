@@ -184,7 +184,9 @@ def build_router(faults: Faults) -> APIRouter:
     async def settle(request: Request) -> Any:
         if (injected := await fault("settle")) is not None:
             return injected
-        return _settle(ledgers, await _body(request), int(time.time()))
+        answer = _settle(ledgers, await _body(request), int(time.time()))
+        await faults.hold_answer("facilitator", "settle")
+        return answer
 
     @router.get("/facilitator/supported")
     async def supported() -> dict[str, Any]:

@@ -1,8 +1,8 @@
 """Settable latency and faults, shared by every stand-in, controlled over HTTP by tests.
 
 A plan per stand-in (``coingecko``, ``facilitator``, ``nag``, …): a fixed latency, a number of
-upcoming calls to fail with an HTTP status, or to hang (a timeout seen by the client), optionally
-restricted to one endpoint name.
+upcoming calls to fail with an HTTP status, or to hang (a timeout seen by the client), a delay of the
+answer after acting, optionally restricted to one endpoint name.
 """
 
 from __future__ import annotations
@@ -22,6 +22,13 @@ class FaultPlan(BaseModel):
     fail_status: int = Field(500, ge=400, le=599)
     hang_next: int = Field(0, ge=0, description="How many upcoming calls hang for hang_s before failing.")
     hang_s: float = Field(30.0, ge=0, le=600)
+    answer_delay_s: float = Field(
+        0.0,
+        ge=0,
+        le=120,
+        description="After acting, hold the answer this long (a slow confirmation: a client that gives up or dies "
+        "meanwhile loses an answer to something that happened). Honoured by the facilitator's settle.",
+    )
     only_endpoint: str | None = Field(None, description="Apply only to this endpoint name.")
 
 
@@ -57,6 +64,12 @@ class Faults:
             plan.fail_next -= 1
             return plan.fail_status
         return None
+
+    async def hold_answer(self, target: str, endpoint: str) -> None:
+        """Sleep the plan's ``answer_delay_s`` (after the stand-in acted, before it answers)."""
+        plan = self.plans.get(target)
+        if plan is not None and plan.answer_delay_s and plan.only_endpoint in (None, endpoint):
+            await asyncio.sleep(plan.answer_delay_s)
 
 
 def control_router(faults: Faults) -> APIRouter:

@@ -3,7 +3,9 @@
 What the real FiatToken enforces, here: the signature recovers to ``from`` under the token's own
 EIP-712 domain (name, version, chainId, verifyingContract), ``validAfter < now < validBefore``,
 ``authorizationState(from, nonce)`` unused, and the balance. Each transfer is a transaction in a
-new block (block numbers grow) with ``Transfer`` and ``AuthorizationUsed`` logs. One ledger set per
+new block (block numbers grow, each with its Unix timestamp) with ``Transfer`` and ``AuthorizationUsed``
+logs; reading the head block first mines an empty block when the clock moved on, as a chain that keeps
+producing blocks would have (the sandbox finalizes instantly: ``finalized`` is the head). One ledger set per
 sandbox app, found through the app's :class:`Faults` (a fresh app has fresh ledgers). Minimal EIP-1271
 smart wallets (an owner's ECDSA signature is the wallet's) stand in for contract-wallet payers.
 """
@@ -14,6 +16,7 @@ import hashlib
 import itertools
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +28,7 @@ from certify_sandbox.faults import Faults
 
 TRANSFER_TOPIC = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
 AUTHORIZATION_USED_TOPIC = "0x98de503528ee59b575ef0c0a2576a82497bfc029a5685b209e9ec333479b10a5"
+AUTHORIZATION_CANCELED_TOPIC = "0x1cdd46ff242716cdaa72d159d339a485b3438398348d68f09d7c8c0a59353d81"
 ZERO_ADDRESS = "0x" + "0" * 40
 FIRST_BLOCK = 20_000_000
 
@@ -51,7 +55,7 @@ class Transaction:
     to: str
     value: int
     nonce: str | None
-    kind: str  # "mint" (faucet) or "authorization"
+    kind: str  # "mint" (faucet), "authorization" (a transfer) or "cancel" (cancelAuthorization)
 
 
 class LedgerError(Exception):
@@ -101,9 +105,14 @@ class UsdcLedger:
 
     network: UsdcNetwork
     balances: dict[str, int] = field(default_factory=dict)
-    used_nonces: set[tuple[str, str]] = field(default_factory=set)
+    #: (authorizer, nonce) → the block that used it (``authorizationState`` is true from that block on).
+    used_nonces: dict[tuple[str, str], int] = field(default_factory=dict)
     transactions: dict[str, Transaction] = field(default_factory=dict)
     block_number: int = FIRST_BLOCK
+    #: block number → Unix timestamp of every block mined here.
+    block_times: dict[int, int] = field(default_factory=lambda: {FIRST_BLOCK: int(time.time())})
+    #: The chain's clock (block timestamps); tests move it forward to let authorizations expire.
+    clock: Callable[[], float] = field(default_factory=lambda: time.time)
     #: EIP-1271 smart wallets: wallet address → owner whose ECDSA signatures the wallet accepts.
     contract_wallets: dict[str, str] = field(default_factory=dict)
     _serial: itertools.count[int] = field(default_factory=itertools.count)
@@ -135,11 +144,25 @@ class UsdcLedger:
         signer = recover_hash(digest, raw)
         return signer is not None and signer.lower() == auth.from_address.lower()
 
-    def authorization_state(self, authorizer: str, nonce: str) -> bool:
-        return (authorizer.lower(), nonce.lower()) in self.used_nonces
+    def authorization_state(self, authorizer: str, nonce: str, block: int | None = None) -> bool:
+        """``authorizationState(authorizer, nonce)`` at ``block`` (default: the head)."""
+        used_at = self.used_nonces.get((authorizer.lower(), nonce.lower()))
+        return used_at is not None and (block is None or used_at <= block)
+
+    def _new_block(self) -> int:
+        now = int(self.clock())
+        self.block_number += 1
+        self.block_times[self.block_number] = max(now, self.block_times.get(self.block_number - 1, now))
+        return self.block_number
+
+    def head(self) -> int:
+        """The head block number, after mining an empty block if the clock moved past the last one."""
+        if int(self.clock()) > self.block_times[self.block_number]:
+            self._new_block()
+        return self.block_number
 
     def _mine(self, from_address: str, to: str, value: int, nonce: str | None, kind: str) -> Transaction:
-        self.block_number += 1
+        self._new_block()
         seed = f"{self.network.name}:{next(self._serial)}:{from_address}:{to}:{value}:{nonce}:{time.time_ns()}"
         tx = Transaction(
             "0x" + hashlib.sha256(seed.encode()).hexdigest(), self.block_number, from_address, to, value, nonce, kind
@@ -168,23 +191,37 @@ class UsdcLedger:
     def transfer_with_authorization(self, auth: TransferAuthorization, signature: str, now: int) -> Transaction:
         """Execute the authorization atomically (the event loop runs one call at a time)."""
         self.check(auth, signature, now)
-        self.used_nonces.add((auth.from_address.lower(), auth.nonce.lower()))
         self.balances[auth.from_address.lower()] = self.balance_of(auth.from_address) - auth.value
         self.balances[auth.to.lower()] = self.balance_of(auth.to) + auth.value
-        return self._mine(auth.from_address, auth.to, auth.value, auth.nonce, "authorization")
+        tx = self._mine(auth.from_address, auth.to, auth.value, auth.nonce, "authorization")
+        self.used_nonces[(auth.from_address.lower(), auth.nonce.lower())] = tx.block_number
+        return tx
+
+    def cancel_authorization(self, authorizer: str, nonce: str) -> Transaction:
+        """EIP-3009 ``cancelAuthorization`` as the authorizer sent it (the sandbox trusts the caller): the nonce
+        becomes used without a transfer, with an ``AuthorizationCanceled`` event."""
+        if self.authorization_state(authorizer, nonce):
+            raise LedgerError("invalid_exact_evm_nonce_already_used")
+        tx = self._mine(authorizer, authorizer, 0, nonce, "cancel")
+        self.used_nonces[(authorizer.lower(), nonce.lower())] = tx.block_number
+        return tx
 
     def authorization_transfers(self) -> int:
         """How many payments moved money (faucet mints excluded)."""
         return sum(1 for tx in self.transactions.values() if tx.kind == "authorization")
 
     def logs_of(self, tx: Transaction) -> list[dict[str, Any]]:
-        """The receipt logs: Transfer, plus AuthorizationUsed for EIP-3009 transfers."""
+        """The receipt logs: Transfer, plus AuthorizationUsed for EIP-3009 transfers; AuthorizationCanceled alone
+        for a cancellation."""
         base = {
             "address": self.network.usdc_address,
             "blockNumber": hex(tx.block_number),
             "transactionHash": tx.tx_hash,
             "removed": False,
         }
+        if tx.kind == "cancel":
+            topics = [AUTHORIZATION_CANCELED_TOPIC, _word(tx.from_address), str(tx.nonce)]
+            return [{**base, "logIndex": "0x0", "topics": topics, "data": "0x"}]
         logs = [
             {
                 **base,

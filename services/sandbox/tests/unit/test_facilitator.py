@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -172,6 +173,17 @@ async def test_injected_faults_answer_the_planned_status(sandbox: Sandbox) -> No
     with pytest.raises(ValueError, match="503"):
         await sandbox.sdk.settle(payload, required.accepts[0])
     assert (await sandbox.stats())["settle_calls"] == 1
+
+
+async def test_a_held_answer_is_lost_by_a_client_that_gives_up_but_the_transfer_happened(sandbox: Sandbox) -> None:
+    account = Account.create()
+    await sandbox.fund(account.address, 100_000)
+    required = payment_required()
+    plan = {"answer_delay_s": 60, "only_endpoint": "settle"}
+    assert (await sandbox.http.put("/_control/faults/facilitator", json=plan)).status_code == 200
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(sandbox.sdk.settle(sign(required, account), required.accepts[0]), 0.5)
+    assert (await sandbox.stats())["authorization_transfers"] == 1
 
 
 async def test_the_faucet_credits_and_refuses_unknown_networks(sandbox: Sandbox) -> None:

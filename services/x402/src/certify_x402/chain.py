@@ -1,4 +1,5 @@
-"""Read-only EVM JSON-RPC checks (``eth_call`` of USDC's ``balanceOf`` and ``authorizationState``, receipts).
+"""Read-only EVM JSON-RPC checks (``eth_call`` of USDC's ``balanceOf`` and ``authorizationState``, blocks,
+receipts and the EIP-3009 events).
 
 Used only for networks with a configured RPC URL. Every call has a timeout; failures are retryable.
 """
@@ -6,6 +7,7 @@ Used only for networks with a configured RPC URL. Every call has a timeout; fail
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -21,12 +23,32 @@ AUTHORIZATION_STATE = "0xe94a0102"
 EIP1271_MAGIC = "0x1626ba7e"
 #: keccak256("AuthorizationUsed(address,bytes32)"), emitted by transferWithAuthorization.
 AUTHORIZATION_USED_TOPIC = "0x98de503528ee59b575ef0c0a2576a82497bfc029a5685b209e9ec333479b10a5"
+#: keccak256("AuthorizationCanceled(address,bytes32)"), emitted by cancelAuthorization.
+AUTHORIZATION_CANCELED_TOPIC = "0x1cdd46ff242716cdaa72d159d339a485b3438398348d68f09d7c8c0a59353d81"
+#: keccak256("Transfer(address,address,uint256)").
+TRANSFER_TOPIC = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
 #: How far back to look for a settlement's event (about two days of Base blocks).
 LOG_LOOKBACK_BLOCKS = 100_000
 
 
 def _word(hex_value: str) -> str:
     return hex_value.lower().removeprefix("0x").rjust(64, "0")
+
+
+@dataclass(frozen=True)
+class Block:
+    """A block's number and Unix timestamp."""
+
+    number: int
+    timestamp: int
+
+
+@dataclass(frozen=True)
+class AuthorizationEvent:
+    """The event that spent an authorization's nonce: ``used`` (a transfer) or ``canceled``, and its transaction."""
+
+    kind: str
+    transaction: str
 
 
 class EvmRpc:
@@ -79,10 +101,51 @@ class EvmRpc:
         """USDC balance of ``owner`` in atomic units."""
         return await self._eth_call_word(network, BALANCE_OF + _word(owner))
 
-    async def authorization_used(self, network: UsdcNetwork, authorizer: str, nonce: str) -> bool | Failure:
-        """``authorizationState(authorizer, nonce)``: true once used or cancelled."""
-        word = await self._eth_call_word(network, AUTHORIZATION_STATE + _word(authorizer) + _word(nonce))
-        return word if isinstance(word, Failure) else word != 0
+    async def authorization_used(
+        self, network: UsdcNetwork, authorizer: str, nonce: str, block: str = "latest"
+    ) -> bool | Failure:
+        """``authorizationState(authorizer, nonce)`` at ``block`` (a tag or hex number): true once used or cancelled."""
+        data = AUTHORIZATION_STATE + _word(authorizer) + _word(nonce)
+        result = await self.call(network, "eth_call", [{"to": network.usdc_address, "data": data}, block])
+        if isinstance(result, Failure):
+            return result
+        try:
+            return int(str(result), 16) != 0
+        except ValueError:
+            return failure("rpc_unavailable", "eth_call returned no word", retryable=True)
+
+    async def block(self, network: UsdcNetwork, tag: str) -> Block | Failure | None:
+        """A block (``latest``, ``finalized``, a hex number) with its timestamp; None when the node has none."""
+        result = await self.call(network, "eth_getBlockByNumber", [tag, False])
+        if isinstance(result, Failure) or result is None:
+            return result
+        try:
+            return Block(int(str(result["number"]), 16), int(str(result["timestamp"]), 16))
+        except (KeyError, TypeError, ValueError):
+            return failure("rpc_unavailable", "eth_getBlockByNumber answered no block", retryable=True)
+
+    async def transfer_in(
+        self, network: UsdcNetwork, tx_hash: str, payer: str, pay_to: str, value: int
+    ) -> bool | Failure | None:
+        """Whether transaction ``tx_hash`` succeeded and moved exactly ``value`` USDC from ``payer`` to ``pay_to``
+        (a ``Transfer`` log of the USDC contract); None while it has no receipt."""
+        receipt = await self.call(network, "eth_getTransactionReceipt", [tx_hash])
+        if isinstance(receipt, Failure) or receipt is None:
+            return receipt
+        if not isinstance(receipt, dict) or str(receipt.get("status")) != "0x1":
+            return False
+        wanted = [TRANSFER_TOPIC, "0x" + _word(payer), "0x" + _word(pay_to)]
+        for log in receipt.get("logs") or []:
+            if not isinstance(log, dict) or str(log.get("address", "")).lower() != network.usdc_address.lower():
+                continue
+            topics = [str(topic).lower() for topic in log.get("topics") or []]
+            try:
+                amount = int(str(log.get("data") or "0x0"), 16)
+            except ValueError:
+                continue
+            if topics == wanted and amount == value:
+                return True
+        return False
 
     async def has_code(self, network: UsdcNetwork, address: str) -> bool | Failure:
         """Whether a contract (for example a smart wallet) lives at ``address``."""
@@ -97,26 +160,29 @@ class EvmRpc:
         result = await self.call(network, "eth_call", [{"to": wallet, "data": data}, "latest"])
         return result if isinstance(result, Failure) else str(result).lower().startswith(EIP1271_MAGIC)
 
-    async def receipt_status(self, network: UsdcNetwork, tx_hash: str) -> int | Failure | None:
-        """1 (success) / 0 (reverted) once mined, None while unknown."""
-        result = await self.call(network, "eth_getTransactionReceipt", [tx_hash])
-        if isinstance(result, Failure) or result is None:
-            return result
-        return int(str(result.get("status", "0x0")), 16) if isinstance(result, dict) else None
-
-    async def transaction_using(self, network: UsdcNetwork, authorizer: str, nonce: str) -> str | Failure | None:
-        """The transaction whose ``AuthorizationUsed(authorizer, nonce)`` event shows the authorization was used."""
+    async def authorization_event(
+        self, network: UsdcNetwork, authorizer: str, nonce: str
+    ) -> AuthorizationEvent | Failure | None:
+        """The ``AuthorizationUsed`` or ``AuthorizationCanceled`` event of ``(authorizer, nonce)``, if mined."""
         latest = await self.call(network, "eth_blockNumber", [])
         if isinstance(latest, Failure):
             return latest
         first = max(int(str(latest), 16) - LOG_LOOKBACK_BLOCKS, 0)
         query = {
             "address": network.usdc_address,
-            "topics": [AUTHORIZATION_USED_TOPIC, "0x" + _word(authorizer), "0x" + _word(nonce)],
+            "topics": [
+                [AUTHORIZATION_USED_TOPIC, AUTHORIZATION_CANCELED_TOPIC],
+                "0x" + _word(authorizer),
+                "0x" + _word(nonce),
+            ],
             "fromBlock": hex(first),
             "toBlock": "latest",
         }
         logs = await self.call(network, "eth_getLogs", [query])
         if isinstance(logs, Failure) or not isinstance(logs, list) or not logs:
             return logs if isinstance(logs, Failure) else None
-        return str(logs[0].get("transactionHash")) if isinstance(logs[0], dict) else None
+        first = logs[0]
+        if not isinstance(first, dict) or not first.get("topics") or not first.get("transactionHash"):
+            return failure("rpc_unavailable", "eth_getLogs answered a malformed log", retryable=True)
+        kind = "canceled" if str(first["topics"][0]).lower() == AUTHORIZATION_CANCELED_TOPIC else "used"
+        return AuthorizationEvent(kind, str(first["transactionHash"]))

@@ -150,6 +150,10 @@ class Payments:
             verdict = await self._smart_wallet(check_payment(payment, requirement, self.clock()), payment, requirement)
             if isinstance(verdict, Failure):
                 return verdict
+            if not verdict.is_valid and verdict.reason == "expired" and self.rpc.configured(network):
+                # Expired here, but this service may have lost its record of an earlier settlement of it
+                # (shared state flushed): only the chain can tell whether it paid.
+                return await self.settlement.settle_expired(network, payment, requirement.raw)
             if not verdict.is_valid:
                 return failure(verdict.reason or "invalid_payment", verdict.message or "the payment is invalid")
         elif record.fingerprint != fingerprint(payment, requirement.raw):

@@ -64,8 +64,9 @@ class X402Settings(ServiceSettings):
     )
     x402_rpc_urls: Annotated[dict[str, str], NoDecode] = Field(
         default_factory=dict,
-        description="EVM JSON-RPC endpoints per network, `network=url` comma-separated; "
-        "enables balanceOf / authorizationState checks.",
+        description="EVM JSON-RPC endpoints per network, `network=url` comma-separated: balanceOf / "
+        "authorizationState checks, and settlements whose outcome is unknown resolved from the chain. Required "
+        "for every enabled network in production.",
     )
     x402_facilitator_timeout_s: float = Field(
         15.0, gt=0, le=20, description="Timeout of one facilitator call (MCP calls stay under ~20 s)."
@@ -146,8 +147,9 @@ class X402Settings(ServiceSettings):
         return {"Authorization": self.x402_facilitator_auth_header.get_secret_value()}
 
     def check_production(self) -> None:
-        """Refuse the placeholder payee, sandbox/loopback facilitators, mainnets on the testnet facilitator, and
-        running without Redis (replay guards and settlement records must be shared by every worker and replica)."""
+        """Refuse the placeholder payee, sandbox/loopback facilitators, mainnets on the testnet facilitator,
+        running without Redis (replay guards and settlement records must be shared by every worker and replica),
+        and an enabled network without an RPC (a settlement whose answer was lost could never be resolved)."""
         if not self.redis_url:
             raise ValueError("REDIS_URL is required in production: settlement records must be shared")
         if self.x402_pay_to.lower() in {PLACEHOLDER_PAY_TO.lower(), "0x" + "0" * 40}:
@@ -159,6 +161,9 @@ class X402Settings(ServiceSettings):
                 raise ValueError(f"the facilitator of {network.name} ({url}) is a sandbox or not https")
             if not network.testnet and url == DEFAULT_FACILITATOR_URL:
                 raise ValueError(f"{network.name} is a mainnet: configure a production facilitator for it")
+        missing = [name for name in self.x402_networks if name not in self.x402_rpc_urls]
+        if missing:
+            raise ValueError(f"X402_RPC_URLS must name an RPC for every enabled network in production: {missing}")
         for url in self.x402_rpc_urls.values():
             host = urlsplit(url).hostname or ""
             if host in _LOOPBACK or "sandbox" in host:

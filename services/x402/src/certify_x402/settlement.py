@@ -5,14 +5,17 @@ it. Later callers get the recorded answer without a second call. When the outcom
 (``settlement_pending``, a timeout, an outage) the record keeps the body and the next call
 *reconciles*:
 
-1. with an RPC URL for the network and a known transaction hash, the receipt decides;
-2. otherwise the identical body is posted again. That is safe and is how the SDK's own facilitator
-   reconciles: an EIP-3009 nonce can be used once on chain, so a re-sent authorization can never
-   move money twice, and the facilitator answers a re-sent pending payload from its pending store
-   (keyed by the signature) instead of broadcasting again;
-3. if that answer is "nonce already used" (our earlier attempt went through but its answer was lost), the
-   RPC's ``AuthorizationUsed(from, nonce)`` event names the transaction; without an RPC the call stays a
-   retryable ``settlement_unconfirmed``, never a second payment.
+1. with an RPC URL for the network (``X402_RPC_URLS``, required in production), the chain decides
+   (:mod:`certify_x402.resolution`): paid (the authorization's transfer, found by its
+   ``AuthorizationUsed`` event), or never payable (expired unused at a finalized block, cancelled, or the
+   nonce spent by another authorization);
+2. otherwise (or while the chain cannot tell) the identical body is posted again. That is safe and is how
+   the SDK's own facilitator reconciles: an EIP-3009 nonce can be used once on chain, so a re-sent
+   authorization can never move money twice, and the facilitator answers a re-sent pending payload from
+   its pending store (keyed by the signature) instead of broadcasting again;
+3. if that answer is "nonce already used" (an earlier attempt went through but its answer was lost), the
+   chain is asked again; without an RPC the call stays a retryable ``settlement_unconfirmed``, never a
+   second payment.
 
 A new authorization (another nonce) is never made here: only the payer can sign one.
 """
@@ -30,6 +33,7 @@ from certify_x402.chain import EvmRpc
 from certify_x402.facilitator import Facilitator, request_body
 from certify_x402.payment import Payment
 from certify_x402.records import SettlementRecord, SettlementRecords, fingerprint, record_key
+from certify_x402.resolution import NotPaid, Paid, resolve
 from certify_x402.verification import our_reason
 
 
@@ -72,6 +76,11 @@ class Settlement:
         if answer.get("success") is True:
             return Settled(answer, replayed)
         reason = str(answer.get("errorReason") or "")
+        if answer.get("certifyCode"):
+            # Decided from the chain: the authorization did not and can never move the money.
+            return failure(
+                str(answer["certifyCode"]), str(answer.get("errorMessage")), charged=False, replayed=replayed
+            )
         return failure(
             our_reason(reason) if reason else "settlement_failed",
             f"the facilitator refused the settlement ({reason or 'no reason'})",
@@ -109,46 +118,82 @@ class Settlement:
                 retry_after=self.retry_after_s,
             )
 
+    async def settle_expired(
+        self, network: UsdcNetwork, payment: Payment, requirements: dict[str, Any]
+    ) -> Settled | Failure:
+        """An authorization past validBefore with no record here: paid if the chain shows its transfer, refused
+        once the chain shows it can never be used, retryable while the chain cannot tell."""
+        resolved = await resolve(self.rpc, network, payment.authorization)
+        if isinstance(resolved, Failure):
+            return resolved
+        if resolved is None:
+            return failure(
+                "settlement_unconfirmed",
+                "the authorization expired by this clock, not yet on chain: ask again later",
+                retryable=True,
+                retry_after=self.retry_after_s,
+            )
+        auth = payment.authorization
+        key = record_key(network, auth.from_address, auth.nonce)
+        record = SettlementRecord(
+            fingerprint(payment, requirements), "attempting", {"paymentRequirements": requirements}
+        )
+        return await self._conclude(key, record, payment, resolved)
+
     async def _save(self, key: str, record: SettlementRecord, payment: Payment) -> None:
+        if record.state == "done":
+            # Concluded: the signed payload is no longer needed to reconcile, so it is not kept.
+            record.body = {"paymentRequirements": record.body["paymentRequirements"]}
         await self.records.save(key, record, valid_before=payment.authorization.valid_before, now=self.clock())
 
     async def _reconcile(
         self, key: str, record: SettlementRecord, network: UsdcNetwork, payment: Payment
     ) -> Settled | Failure:
-        if record.transaction and self.rpc.configured(network):
-            status = await self.rpc.receipt_status(network, record.transaction)
-            if status in (0, 1):
-                record.state = "done"
-                record.answer = {
-                    "success": status == 1,
-                    "errorReason": None if status == 1 else "transaction_failed",
-                    "payer": payment.authorization.from_address,
-                    "transaction": record.transaction if status == 1 else "",
-                    "network": record.body["paymentRequirements"].get("network"),
-                }
-                await self._save(key, record, payment)
-                return self._outcome(record, replayed=False)
+        if self.rpc.configured(network):
+            resolved = await resolve(self.rpc, network, payment.authorization)
+            if isinstance(resolved, Paid | NotPaid):
+                return await self._conclude(key, record, payment, resolved)
+            # Unknown on chain (or the RPC failed): the facilitator may still settle it, or answer from its store.
         answer = await self.facilitator.post(network, "settle", record.body)
         return await self._finish(key, record, payment, answer, reconciling=True)
 
-    async def _found_on_chain(self, key: str, record: SettlementRecord, payment: Payment) -> Settled | Failure:
-        requirements = record.body["paymentRequirements"]
-        network = lookup(str(requirements.get("network")))
-        auth = payment.authorization
-        if network is not None and self.rpc.configured(network):
-            tx_hash = await self.rpc.transaction_using(network, auth.from_address, auth.nonce)
-            if isinstance(tx_hash, Failure):
-                return tx_hash
-            if tx_hash:
-                record.state, record.transaction = "done", tx_hash
-                record.answer = {
-                    "success": True,
-                    "payer": auth.from_address,
-                    "transaction": tx_hash,
-                    "network": requirements.get("network"),
-                }
-                await self._save(key, record, payment)
-                return self._outcome(record, replayed=False)
+    async def _conclude(
+        self, key: str, record: SettlementRecord, payment: Payment, resolved: Paid | NotPaid
+    ) -> Settled | Failure:
+        """Record what the chain decided as the final answer (replayed to every later call)."""
+        network_id = record.body["paymentRequirements"].get("network")
+        payer = payment.authorization.from_address
+        record.state = "done"
+        if isinstance(resolved, Paid):
+            record.transaction = resolved.transaction
+            record.answer = {
+                "success": True,
+                "payer": payer,
+                "transaction": resolved.transaction,
+                "network": network_id,
+            }
+        else:
+            record.answer = {
+                "success": False,
+                "errorReason": resolved.code,
+                "certifyCode": resolved.code,
+                "errorMessage": resolved.message,
+                "payer": payer,
+                "transaction": "",
+                "network": network_id,
+            }
+        await self._save(key, record, payment)
+        return self._outcome(record, replayed=False)
+
+    async def _found_on_chain(
+        self, key: str, record: SettlementRecord, network: UsdcNetwork, payment: Payment
+    ) -> Settled | Failure:
+        if self.rpc.configured(network):
+            resolved = await resolve(self.rpc, network, payment.authorization)
+            if isinstance(resolved, Failure):
+                return resolved
+            if resolved is not None:
+                return await self._conclude(key, record, payment, resolved)
         return self._pending(record, "settlement_unconfirmed", "the nonce is used; the transaction is not known yet")
 
     async def _finish(
@@ -168,9 +213,12 @@ class Settlement:
             record.state, record.transaction = "pending", str(answer.get("transaction") or "") or record.transaction
             await self._save(key, record, payment)
             return self._pending(record, "settlement_pending", "broadcast, not confirmed yet: ask again later")
-        if answer.get("success") is not True and reconciling and our_reason(reason) == "nonce_already_used":
-            # Our own earlier attempt may have used the nonce (its answer was lost): the chain tells.
-            return await self._found_on_chain(key, record, payment)
+        if answer.get("success") is not True and our_reason(reason) == "nonce_already_used":
+            network = lookup(str(record.body["paymentRequirements"].get("network")))
+            if network is not None and (reconciling or self.rpc.configured(network)):
+                # An earlier attempt may have used the nonce (its answer, or this service's record, was lost):
+                # the chain tells whether this very authorization paid.
+                return await self._found_on_chain(key, record, network, payment)
         record.state, record.answer = "done", answer
         record.transaction = str(answer.get("transaction") or "") or record.transaction
         await self._save(key, record, payment)

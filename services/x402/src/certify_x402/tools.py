@@ -187,7 +187,9 @@ def build_server(settings: X402Settings, runtime: Runtime) -> MCPServer:
         invalid_signature), nonce_already_used (another authorization used this nonce), the facilitator's
         refusal mapped to a code (e.g. insufficient_funds) with details.error_reason; retryable ones carry
         details.retry_after: settlement_pending (broadcast, unconfirmed: call again, it is reconciled, never
-        paid twice), settlement_in_progress, facilitator_timeout, facilitator_unavailable.
+        paid twice), settlement_unconfirmed, settlement_in_progress, facilitator_timeout, facilitator_unavailable,
+        rpc_unavailable. An outcome left unknown is resolved from the chain where an RPC is configured: a final
+        expired, authorization_canceled or nonce_already_used with details.charged false means nothing moved.
         """
         return result_of(_settle_result(await runtime.live().settle(payment_header, payment_requirements)))
 

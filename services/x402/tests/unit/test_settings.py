@@ -20,6 +20,7 @@ PRODUCTION: dict[str, Any] = {
     "x402_facilitator_urls": "base=https://api.cdp.coinbase.com/platform/v2/x402",
     "x402_facilitator_auth_header": "Bearer prod-token-123456",
     "redis_url": "redis://redis.certify:6379/0",
+    "x402_rpc_urls": "base=https://base.rpc.example,base-sepolia=https://sepolia.base.rpc.example",
 }
 
 
@@ -42,11 +43,13 @@ def test_networks_get_their_override_or_the_default_facilitator_and_mainnets_the
         {"x402_facilitator_url": "http://127.0.0.1:8499/facilitator"},
         {"x402_facilitator_urls": "base=https://sandbox.internal/facilitator"},
         {"x402_facilitator_urls": ""},
-        {"x402_rpc_urls": "base=http://localhost:8499/rpc/base"},
+        {"x402_rpc_urls": "base=http://localhost:8499/rpc/base,base-sepolia=https://sepolia.base.rpc.example"},
         {"redis_url": ""},
+        {"x402_rpc_urls": ""},
+        {"x402_rpc_urls": "base=https://base.rpc.example"},
     ],
 )
-def test_production_refuses_sandboxes_placeholders_mainnets_on_the_testnet_facilitator_and_no_redis(
+def test_production_refuses_sandboxes_placeholders_mainnets_on_the_testnet_facilitator_no_redis_and_no_rpc(
     override: dict[str, Any],
 ) -> None:
     with pytest.raises(ValidationError):

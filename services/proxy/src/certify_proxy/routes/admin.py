@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query
 
 from certify_common.errors import Failure, failure
-from certify_proxy import deadletters
+from certify_proxy import deadletters, reconciliation
 from certify_proxy.auth import Principal
 from certify_proxy.balance import check_balance
 from certify_proxy.deps import PrincipalDep, RuntimeDep, SessionDep
@@ -78,6 +78,16 @@ async def get_stuck_jobs(_admin: Admin, runtime: RuntimeDep, session: SessionDep
     rows = await deadletters.stuck_jobs(session, runtime.settings.stuck_after_s, limit)
     ids = await deadletters.client_request_ids(session, [row.payload for row in rows])
     return {"stuck_after_s": runtime.settings.stuck_after_s, "jobs": [deadletters.job_view(row, ids) for row in rows]}
+
+
+@router.get("/settlements/unresolved", summary="Paid requests whose settlement is not recorded yet")
+async def get_unresolved_settlements(_admin: Admin, session: SessionDep, limit: Limit = 100) -> dict[str, Any]:
+    """Payments reserved for settlement and not concluded, oldest first, with their age and the reconciliation
+    job's attempts, next attempt and last error. They are retried without limit; a long-waiting one needs a look
+    (an RPC or facilitator outage)."""
+    rows = await reconciliation.unresolved(session, limit)
+    count, oldest_age_s = await reconciliation.refresh_gauges(session)
+    return {"count": count, "oldest_age_s": oldest_age_s, "settlements": rows}
 
 
 @router.post("/balance-check", summary="Check the CIRX wallet balance now", responses=errors(UPSTREAM))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -28,11 +30,30 @@ def create_engine(settings: ProxySettings) -> AsyncEngine:
     return create_async_engine(
         settings.database_url,
         pool_size=settings.database_pool_size,
-        max_overflow=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
         pool_pre_ping=True,
-        pool_timeout=10,
-        connect_args={"timeout": 10, "command_timeout": 30},
+        pool_timeout=settings.database_pool_timeout_s,
+        pool_recycle=settings.database_pool_recycle_s,
+        connect_args=connect_args(settings),
     )
+
+
+def connect_args(settings: ProxySettings) -> dict[str, Any]:
+    """asyncpg's connection arguments: timeouts, and with ``DATABASE_PGBOUNCER`` no prepared-statement caches and
+    a unique name per prepared statement (PgBouncer in transaction mode hands each transaction any server
+    connection, where a cached or same-named statement may not exist; SQLAlchemy's asyncpg recipe)."""
+    args: dict[str, Any] = {"timeout": 10, "command_timeout": 30}
+    if settings.database_pgbouncer:
+        args |= {
+            "statement_cache_size": 0,
+            "prepared_statement_cache_size": 0,
+            "prepared_statement_name_func": _statement_name,
+        }
+    return args
+
+
+def _statement_name() -> str:
+    return f"__asyncpg_{uuid.uuid4()}__"
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -83,7 +83,7 @@ class Payment(SQLModel, table=True):
     payer: str = Field(sa_column=sa.Column(sa.String(42), nullable=False))
     nonce: str = Field(sa_column=sa.Column(sa.String(66), nullable=False))
     amount_atomic: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
-    status: str = Field(sa_column=sa.Column(sa.String(16), nullable=False))
+    status: str = Field(sa_column=sa.Column(sa.String(16), nullable=False, index=True))
     tx_hash: str | None = Field(default=None, sa_column=sa.Column(sa.String(66), nullable=True))
     block_number: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger, nullable=True))
     settle_json: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))

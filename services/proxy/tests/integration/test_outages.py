@@ -1,0 +1,121 @@
+"""Outages of the proxy's own stores answer 503 with Retry-After and a stable code, never 500.
+
+In process, on a real PostgreSQL database: Redis unreachable, PostgreSQL gone after start-up (behind a
+TCP relay the test closes), and a pool whose only connection is held.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.engine import make_url
+
+from certify_proxy.app import create_app
+from certify_proxy.settings import ProxySettings
+from certify_proxy.store.migrate import upgrade
+from certify_testkit.processes import free_port
+
+pytestmark = pytest.mark.integration
+
+KEY = "ck_test_outages_0123456789abcdef"
+
+
+class TcpRelay:
+    """Forwards a local port to PostgreSQL until closed (then the port refuses and open links are cut)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.server: asyncio.Server | None = None
+        self.writers: list[asyncio.StreamWriter] = []
+
+    async def start(self) -> int:
+        self.server = await asyncio.start_server(self._link, "127.0.0.1", 0)
+        return int(self.server.sockets[0].getsockname()[1])
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError, OSError):
+            while chunk := await reader.read(65536):
+                writer.write(chunk)
+                await writer.drain()
+        writer.close()
+
+    async def _link(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream_reader, upstream_writer = await asyncio.open_connection(*self.target)
+        self.writers += [writer, upstream_writer]
+        await asyncio.gather(self._pipe(reader, upstream_writer), self._pipe(upstream_reader, writer))
+
+    async def close(self) -> None:
+        assert self.server is not None
+        self.server.close()
+        for writer in self.writers:
+            writer.transport.abort()
+        await self.server.wait_closed()
+
+
+def _settings(database_url: str, **overrides: Any) -> ProxySettings:
+    dead = {f"mcp_{name}_url": f"http://127.0.0.1:{free_port()}/mcp" for name in ("x402", "circular", "quote", "qr")}
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "dev_api_key": KEY,
+        "certify_env": "test",
+        "redis_url": None,
+        "job_workers": 0,
+        "balance_check_interval_s": 0,
+        "settlement_monitor_interval_s": 0,
+        **dead,
+        **overrides,
+    }
+    return ProxySettings(**values)
+
+
+@contextlib.asynccontextmanager
+async def _client(settings: ProxySettings) -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8080") as http:
+            yield http, app
+
+
+@pytest.fixture(scope="module")
+def migrated(pg_url: str) -> str:
+    upgrade(pg_url)
+    return pg_url
+
+
+def _assert_outage(answer: httpx.Response, code: str) -> None:
+    assert answer.status_code == 503, answer.text
+    assert (answer.json()["code"], answer.json()["retryable"]) == (code, True)
+    assert int(answer.headers["Retry-After"]) >= 1
+
+
+async def test_redis_unreachable_is_a_503_cache_unavailable_with_retry_after(migrated: str) -> None:
+    settings = _settings(migrated, redis_url=f"redis://127.0.0.1:{free_port()}/0", redis_prefix="outage-test")
+    async with _client(settings) as (http, _app):
+        answer = await http.get("/v1/status/nothing-here", headers={"X-API-Key": KEY})
+    _assert_outage(answer, "cache_unavailable")
+
+
+async def test_postgresql_gone_after_start_up_is_a_503_database_unavailable_with_retry_after(migrated: str) -> None:
+    url = make_url(migrated)
+    relay = TcpRelay(url.host or "127.0.0.1", url.port or 5432)
+    relayed = url.set(host="127.0.0.1", port=await relay.start()).render_as_string(hide_password=False)
+    async with _client(_settings(relayed)) as (http, _app):
+        assert (await http.get("/v1/status/nothing-here", headers={"X-API-Key": KEY})).status_code == 404
+        await relay.close()
+        answer = await http.get("/v1/status/nothing-here", headers={"X-API-Key": KEY})
+    _assert_outage(answer, "database_unavailable")
+
+
+async def test_an_exhausted_connection_pool_is_a_503_database_busy_with_retry_after(migrated: str) -> None:
+    settings = _settings(migrated, database_pool_size=1, database_max_overflow=0, database_pool_timeout_s=0.2)
+    async with _client(settings) as (http, app):
+        async with app.state.runtime.engine.connect():  # the pool's only connection, held
+            answer = await http.get("/v1/status/nothing-here", headers={"X-API-Key": KEY})
+        assert (await http.get("/v1/status/nothing-here", headers={"X-API-Key": KEY})).status_code == 404
+    _assert_outage(answer, "database_busy")
