@@ -60,7 +60,11 @@ async def requeue_dead_letter(dead_letter_id: RowId, _admin: Admin, runtime: Run
         return deadletters.dead_letter_view(row, await deadletters.client_request_ids(session, [row.payload]))
 
 
-@router.get("/requests/{request_key}", summary="Any client's request (by its request_key), as its status document")
+@router.get(
+    "/requests/{request_key}",
+    summary="Any client's request (by its request_key), as its status document",
+    responses=errors(404),
+)
 async def get_request_status(
     request_key: str, _admin: Admin, runtime: RuntimeDep, session: SessionDep
 ) -> dict[str, Any]:

@@ -48,21 +48,23 @@ def test_past_ten_attempts_the_job_is_dead_lettered_and_an_admin_requeue_complet
     assert failed["certification_job"]["status"] == "dead"
     assert failed["certification_job"]["attempts"] == 10
 
+    admin = {"X-API-Key": keys.admin}
+    listed = httpx.get(f"{wf_proxy.url}/v1/admin/dead-letters", headers=admin, timeout=10)
+    assert listed.status_code == 200, listed.text
+    letters = [row for row in listed.json()["dead_letters"] if row["request_id"] == request_id]
+    assert [(row["kind"], row["attempts"]) for row in letters] == [("certify", 10)]
+
+    # Job logs carry the request's internal key (request ids are scoped per client; the key is unique).
     attempts = [
         datetime.fromisoformat(line["started_at"])
         for line in flow.log_lines(wf_proxy, "job attempt")
-        if line.get("request_id") == request_id and line.get("kind") == "certify"
+        if line.get("request_id") == letters[0]["request_key"] and line.get("kind") == "certify"
     ]
     assert len(attempts) == 10
     expected = [RETRY_DELAYS_S[min(index, len(RETRY_DELAYS_S) - 1)] for index in range(9)]
     gaps = [(later - earlier).total_seconds() for earlier, later in itertools.pairwise(attempts)]
     assert all(gap >= delay for gap, delay in zip(gaps, expected, strict=True)), (gaps, expected)
 
-    admin = {"X-API-Key": keys.admin}
-    listed = httpx.get(f"{wf_proxy.url}/v1/admin/dead-letters", headers=admin, timeout=10)
-    assert listed.status_code == 200, listed.text
-    letters = [row for row in listed.json()["dead_letters"] if row["request_id"] == request_id]
-    assert [(row["kind"], row["attempts"]) for row in letters] == [("certify", 10)]
     assert "nag_unavailable" in letters[0]["error"] or "503" in letters[0]["error"], letters[0]["error"]
 
     requeued = httpx.post(f"{wf_proxy.url}/v1/admin/dead-letters/{letters[0]['id']}/requeue", headers=admin, timeout=10)
