@@ -130,7 +130,7 @@ def test_one_paid_certification_exports_a_connected_trace_and_a_linked_job_trace
         assert client.span_id in ancestors
     # The HTTP hop of MCP carries the context too: the x402 server's HTTP span is in the same trace.
     assert any(
-        span.service == "certify-x402" and span.kind == SERVER and span.name.startswith("POST ")
+        span.service == "certify-x402" and span.kind == SERVER and span.name.split(" ")[0] == "POST"
         for span in request_trace
     )
     upstream = [span for span in request_trace if span.service == "certify-x402" and span.kind == CLIENT]

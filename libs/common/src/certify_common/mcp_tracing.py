@@ -12,6 +12,7 @@ too. Tool arguments and results are never recorded (documents, payment payloads)
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
@@ -89,9 +90,28 @@ async def call_tool(
         return result
 
 
+def _meta_carrier(body: bytes) -> dict[str, str]:
+    """``traceparent``/``tracestate`` from a JSON-RPC message's ``params._meta`` (where the SDK puts the call's
+    context), or nothing."""
+    try:
+        message = json.loads(body) if body else None
+    except ValueError:
+        return {}
+    params = message.get("params") if isinstance(message, dict) else None
+    meta = params.get("_meta") if isinstance(params, dict) else None
+    if not isinstance(meta, dict):
+        return {}
+    return {name: value for name in ("traceparent", "tracestate") if isinstance(value := meta.get(name), str)}
+
+
 async def _inject_headers(request: httpx2.Request) -> None:
-    # The SDK sends each POST in the context of the request's own span: that is the parent to carry.
-    propagate.inject(request.headers)
+    # A pooled session's POSTs are sent by a task started with the session, whose context is not the call's:
+    # the message's own _meta carries the call's context, so the HTTP hop joins the same trace.
+    carrier = _meta_carrier(request.content) if request.method == "POST" else {}
+    if carrier:
+        request.headers.update(carrier)
+    else:
+        propagate.inject(request.headers)
 
 
 @asynccontextmanager
