@@ -33,36 +33,30 @@ class Domain:
     verifying_contract: str
 
 
+def _fields(authorization: Authorization, domain: Domain) -> dict[str, Any]:
+    # The keyword arguments of certify_common.eip3009's typed_data and digest, from our two wire objects.
+    return {
+        "name": domain.name,
+        "version": domain.version,
+        "chain_id": domain.chain_id,
+        "verifying_contract": domain.verifying_contract,
+        "from_address": authorization.from_address,
+        "to": authorization.to,
+        "value": authorization.value,
+        "valid_after": authorization.valid_after,
+        "valid_before": authorization.valid_before,
+        "nonce": authorization.nonce,
+    }
+
+
 def typed_data(authorization: Authorization, domain: Domain) -> dict[str, Any]:
     """The full ``eth_signTypedData_v4`` document a wallet signs."""
-    return eip3009.typed_data(
-        name=domain.name,
-        version=domain.version,
-        chain_id=domain.chain_id,
-        verifying_contract=domain.verifying_contract,
-        from_address=authorization.from_address,
-        to=authorization.to,
-        value=authorization.value,
-        valid_after=authorization.valid_after,
-        valid_before=authorization.valid_before,
-        nonce=authorization.nonce,
-    )
+    return eip3009.typed_data(**_fields(authorization, domain))
 
 
 def digest_bytes(authorization: Authorization, domain: Domain) -> bytes:
     """The 32-byte EIP-712 digest of the authorization under the domain."""
-    return eip3009.digest(
-        name=domain.name,
-        version=domain.version,
-        chain_id=domain.chain_id,
-        verifying_contract=domain.verifying_contract,
-        from_address=authorization.from_address,
-        to=authorization.to,
-        value=authorization.value,
-        valid_after=authorization.valid_after,
-        valid_before=authorization.valid_before,
-        nonce=authorization.nonce,
-    )
+    return eip3009.digest(**_fields(authorization, domain))
 
 
 def digest(authorization: Authorization, domain: Domain) -> str:
