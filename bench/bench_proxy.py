@@ -16,7 +16,7 @@ import httpx
 from mcp import Client
 
 from bench.stats import report
-from certify_proxy.mcp_pool import McpPool
+from certify_proxy.upstream.pool import McpPool
 from certify_testkit.stack import Stack
 
 CLIENTS = 100

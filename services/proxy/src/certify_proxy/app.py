@@ -20,17 +20,17 @@ from certify_common.http_logging import RequestLoggingMiddleware
 from certify_common.logs import configure_logging, register_secret
 from certify_common.metrics import render_latest
 from certify_common.tracing import configure_tracing, instrument_app
-from certify_proxy.auth import ensure_key
-from certify_proxy.background import Background
-from certify_proxy.errors import ApiError, error_response
+from certify_proxy.api.errors import ApiError, error_response
+from certify_proxy.api.keys import ensure_key
+from certify_proxy.api.middleware import BodyLimitMiddleware
+from certify_proxy.api.routes import account, admin, certificates, certify, pay, qr, quote, status
 from certify_proxy.metrics import register_series
-from certify_proxy.middleware import BodyLimitMiddleware
-from certify_proxy.outages import OUTAGE_CANDIDATES, outage_of
-from certify_proxy.routes import account, admin, certificates, certify, pay, qr, quote, status
 from certify_proxy.runtime import Runtime
-from certify_proxy.schema import SchemaGate
 from certify_proxy.settings import ProxySettings
 from certify_proxy.store.db import instrument_engine, ping, transaction
+from certify_proxy.store.outages import OUTAGE_CANDIDATES, outage_of
+from certify_proxy.store.schema import SchemaGate
+from certify_proxy.tasks.background import Background
 
 logger = logging.getLogger("certify.proxy")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from certify_proxy.metrics_workflow import WEBHOOK_DELIVERIES
+from certify_proxy.queue.metrics import WEBHOOK_DELIVERIES
 
 CERTIFICATIONS = Counter(
     "certify_certifications_total", "Certification requests by first final status (each request once).", ["status"]

@@ -9,10 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from certify_common.kv import KeyValue, RedisKeyValue, create_kv
-from certify_proxy.mcp_pool import McpPool
-from certify_proxy.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from certify_proxy.api.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from certify_proxy.settings import ProxySettings
 from certify_proxy.store.db import create_engine, session_factory
+from certify_proxy.upstream.pool import McpPool
 
 
 @dataclass

@@ -10,7 +10,7 @@ from pydantic_settings import NoDecode
 
 from certify_common.evm import NETWORKS
 from certify_common.settings import require_real_secret
-from certify_proxy.workflow_settings import WorkflowSettings
+from certify_proxy.queue.settings import WorkflowSettings
 
 NetworkName = Literal["base", "base-sepolia", "arbitrum", "arbitrum-sepolia"]
 

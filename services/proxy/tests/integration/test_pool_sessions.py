@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from certify_common.errors import Failure
 from certify_common.mcp_service import create_service, new_mcp_server, result_of
 from certify_common.settings import ServiceSettings
-from certify_proxy.mcp_pool import McpPool
+from certify_proxy.upstream.pool import McpPool
 from certify_testkit.processes import free_port
 
 pytestmark = pytest.mark.integration

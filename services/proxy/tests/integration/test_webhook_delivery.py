@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from certify_proxy.webhooks import deliver
+from certify_proxy.tasks.webhook import deliver
 
 pytestmark = pytest.mark.integration
 

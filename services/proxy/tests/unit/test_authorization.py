@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from certify_common.errors import Failure
-from certify_proxy.authorization import Authorization, decode_payment_header
+from certify_proxy.certification.payment_headers import Authorization, decode_payment_header
 
 PAYER = "0x" + "Ab" * 20
 NONCE = "0x" + "Cd" * 32

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from certify_common.errors import Failure
-from certify_proxy.callback_targets import Target, check_target
+from certify_proxy.certification.callback_targets import Target, check_target
 
 
 def _resolver(*addresses: str):  # type: ignore[no-untyped-def]

@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 
 from certify_common.errors import Failure, failure
-from certify_proxy import jobrunner, jobs
-from certify_proxy.certification_job import CertificationJob, idempotency_key
+from certify_proxy.queue import jobs, runner
+from certify_proxy.queue.worker import Done, JobContext, Retry
 from certify_proxy.settings import ProxySettings
 from certify_proxy.store.db import create_engine, session_factory, transaction
 from certify_proxy.store.migrate import upgrade_async
 from certify_proxy.store.models import CertificationRequest, utcnow
-from certify_proxy.worker import Done, JobContext, Retry
+from certify_proxy.tasks.certify import CertificationJob, idempotency_key
 
 DATA_HASH = "0x" + "ab" * 32
 TX = "cd" * 32
@@ -91,7 +91,7 @@ async def harness(tmp_path: Path) -> AsyncIterator[Any]:
             await session.flush()
             payload = {"request_key": request_id, **(progress or {})}
             await jobs.enqueue(session, jobs.CERTIFY, f"certify:{request_id}", payload, max_attempts=10)
-        claimed = await jobrunner.claim(sessions, "w", 30, postgres=False)
+        claimed = await runner.claim(sessions, "w", 30, postgres=False)
         assert claimed is not None
         runtime = types.SimpleNamespace(settings=settings, sessions=sessions, pool=pool)
         handler = CertificationJob([1.0], not_found_grace_s=settings.certify_not_found_grace_s)

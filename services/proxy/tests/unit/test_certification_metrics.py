@@ -11,15 +11,15 @@ from typing import Any
 import pytest
 from prometheus_client import REGISTRY
 
-from certify_proxy import jobrunner, jobs
-from certify_proxy.certification_job import CertificationJob
+from certify_proxy.certification.states import State
+from certify_proxy.queue import jobs, runner
+from certify_proxy.queue.worker import Done, JobContext
 from certify_proxy.settings import ProxySettings
-from certify_proxy.states import State
 from certify_proxy.store import repositories as repo
 from certify_proxy.store.db import create_engine, session_factory, transaction
 from certify_proxy.store.migrate import upgrade_async
 from certify_proxy.store.models import CertificationRequest, StateTransition, utcnow
-from certify_proxy.worker import Done, JobContext
+from certify_proxy.tasks.certify import CertificationJob
 
 DATA_HASH = "0x" + "ab" * 32
 TX = "cd" * 32
@@ -95,7 +95,7 @@ async def test_the_duration_is_measured_from_payment_verified_not_from_request_c
     await add_request(db, "slow-payer", State.PAYMENT_VERIFIED, created_ago_s=3600, verified_ago_s=5)
     async with transaction(db.sessions) as session:
         await jobs.enqueue(session, jobs.CERTIFY, "certify:slow-payer", {"request_key": "slow-payer"}, max_attempts=10)
-    claimed = await jobrunner.claim(db.sessions, "w", 30, postgres=False)
+    claimed = await runner.claim(db.sessions, "w", 30, postgres=False)
     assert claimed is not None
     count = sample("certify_certification_duration_seconds_count", client_type="browser")
     total = sample("certify_certification_duration_seconds_sum", client_type="browser")

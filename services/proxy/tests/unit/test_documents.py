@@ -8,7 +8,7 @@ import hashlib
 import pytest
 
 from certify_common.errors import Failure
-from certify_proxy.documents import Document, check_callback_url, document_of
+from certify_proxy.certification.documents import Document, check_callback_url, document_of
 
 
 def test_data_is_hashed_and_measured() -> None:

@@ -6,8 +6,8 @@ import pytest
 from pydantic import ValidationError
 
 from certify_common.errors import failure
-from certify_proxy.errors import STATUS_BY_CODE, error_response, http_status
-from certify_proxy.routes.common import prefer_wait
+from certify_proxy.api.errors import STATUS_BY_CODE, error_response, http_status
+from certify_proxy.api.routes.common import prefer_wait
 from certify_proxy.settings import ProxySettings
 
 

@@ -11,13 +11,14 @@ import pytest
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from certify_proxy import deadletters, jobrunner, jobs, reconciliation
-from certify_proxy.jobrunner import LeaseLostError
+from certify_proxy.queue import deadletters, jobs, runner
+from certify_proxy.queue.runner import LeaseLostError
+from certify_proxy.queue.settings import retry_delay_s
 from certify_proxy.settings import ProxySettings
 from certify_proxy.store.db import create_engine, session_factory, transaction
 from certify_proxy.store.migrate import upgrade_async
 from certify_proxy.store.models import utcnow
-from certify_proxy.workflow_settings import retry_delay_s
+from certify_proxy.tasks import reconciliation
 
 
 @pytest.fixture
@@ -41,7 +42,7 @@ async def _claim(  # type: ignore[no-untyped-def]
 ):
     """Claim as a worker would ``later_s`` seconds from now (leases ending before then have expired)."""
     now = utcnow() + timedelta(seconds=later_s)
-    return await jobrunner.claim(sessions, worker, lease_s, postgres=False, now=now)
+    return await runner.claim(sessions, worker, lease_s, postgres=False, now=now)
 
 
 async def test_each_due_job_is_claimed_by_exactly_one_of_many_concurrent_workers(sessions) -> None:  # type: ignore[no-untyped-def]
@@ -49,7 +50,7 @@ async def test_each_due_job_is_claimed_by_exactly_one_of_many_concurrent_workers
         await _enqueue(sessions, f"job-{index}")
     await _enqueue(sessions, "later", delay_s=3600)
     claims = await asyncio.gather(*(_claim(sessions, f"w{index}") for index in range(8)), return_exceptions=True)
-    claimed = [claim for claim in claims if isinstance(claim, jobrunner.ClaimedJob)]
+    claimed = [claim for claim in claims if isinstance(claim, runner.ClaimedJob)]
     assert sorted(claim.dedupe_key for claim in claimed) == [f"job-{index}" for index in range(5)]
     assert all(claim.attempts == 1 for claim in claimed)
     assert await _claim(sessions, "late") is None
@@ -63,12 +64,12 @@ async def test_a_job_whose_lease_expired_is_taken_over_and_the_old_holder_can_no
     second = await _claim(sessions, "survivor", later_s=31)  # the lease ran out: a survivor takes the job over
     assert second is not None
     assert (second.id, second.attempts) == (first.id, 2)
-    assert not await jobrunner.renew(sessions, first.id, "dead-worker", 30)
+    assert not await runner.renew(sessions, first.id, "dead-worker", 30)
     with pytest.raises(LeaseLostError):
         async with transaction(sessions) as session:
-            await jobrunner.finish(session, first.id, "dead-worker")
+            await runner.finish(session, first.id, "dead-worker")
     async with transaction(sessions) as session:
-        await jobrunner.finish(session, second.id, "survivor")
+        await runner.finish(session, second.id, "survivor")
     assert await _claim(sessions, "anyone", later_s=3600) is None  # long after every lease: finished stays finished
 
 
@@ -77,7 +78,7 @@ async def test_a_rescheduled_job_waits_for_its_run_at(sessions) -> None:  # type
     job = await _claim(sessions, "w")
     assert job is not None
     async with transaction(sessions) as session:
-        await jobrunner.reschedule(session, job.id, "w", 3600, "nag_unavailable: down")
+        await runner.reschedule(session, job.id, "w", 3600, "nag_unavailable: down")
     assert await _claim(sessions, "w") is None
     async with sessions() as session:
         assert await deadletters.stuck_jobs(session, stuck_after_s=1, limit=10) == []
@@ -97,7 +98,7 @@ async def test_a_dead_letter_is_listed_and_can_be_requeued_once_with_fresh_attem
     job = await _claim(sessions, "w")
     assert job is not None
     async with transaction(sessions) as session:
-        dead = await jobrunner.dead_letter(session, job, "w", "nag_unavailable: still down")
+        dead = await runner.dead_letter(session, job, "w", "nag_unavailable: still down")
     async with sessions() as session:
         listed = await deadletters.list_dead_letters(session, include_requeued=False, limit=10)
     assert [deadletters.dead_letter_view(row, {})["error"] for row in listed] == ["nag_unavailable: still down"]
@@ -122,16 +123,16 @@ async def test_a_job_released_at_shutdown_is_due_again_without_spending_an_attem
     await _enqueue(sessions, "interrupted")
     job = await _claim(sessions, "stopping")
     assert job is not None
-    assert await jobrunner.release(sessions, job.id, "stopping")
-    assert not await jobrunner.release(sessions, job.id, "stopping")
+    assert await runner.release(sessions, job.id, "stopping")
+    assert not await runner.release(sessions, job.id, "stopping")
     again = await _claim(sessions, "next")
     assert again is not None
     assert (again.id, again.attempts) == (job.id, 1)
 
 
 def test_an_unbounded_job_is_never_exhausted_and_a_bounded_one_is_at_its_limit() -> None:
-    assert not jobrunner.exhausted(10_000, jobrunner.UNBOUNDED)
-    assert [jobrunner.exhausted(attempts, 3) for attempts in (2, 3, 4)] == [False, True, True]
+    assert not runner.exhausted(10_000, runner.UNBOUNDED)
+    assert [runner.exhausted(attempts, 3) for attempts in (2, 3, 4)] == [False, True, True]
 
 
 async def test_a_settlement_dead_letter_is_requeued_unbounded_and_its_payment_header_can_be_forgotten(sessions) -> None:  # type: ignore[no-untyped-def]
@@ -141,13 +142,13 @@ async def test_a_settlement_dead_letter_is_requeued_unbounded_and_its_payment_he
     job = await _claim(sessions, "w")
     assert job is not None
     async with transaction(sessions) as session:
-        dead = await jobrunner.dead_letter(session, job, "w", "settlement_unconfirmed: old bound")
+        dead = await runner.dead_letter(session, job, "w", "settlement_unconfirmed: old bound")
     async with transaction(sessions) as session:
         assert await deadletters.requeue(session, dead.id or 0) is not None
     async with sessions() as session:
         requeued = await jobs.job_for_request(session, jobs.SETTLE_RECONCILE, "paid-1")
     assert requeued is not None
-    assert (requeued.status, requeued.max_attempts) == ("queued", jobrunner.UNBOUNDED)
+    assert (requeued.status, requeued.max_attempts) == ("queued", runner.UNBOUNDED)
     async with transaction(sessions) as session:
         await reconciliation.forget_payment_header(session, "paid-1")
     async with sessions() as session:

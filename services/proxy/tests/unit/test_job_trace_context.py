@@ -11,7 +11,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from certify_proxy import jobrunner, jobs
+from certify_proxy.queue import jobs, runner
 from certify_proxy.settings import ProxySettings
 from certify_proxy.store.db import create_engine, session_factory, transaction
 from certify_proxy.store.migrate import upgrade_async
@@ -38,7 +38,7 @@ async def test_a_job_enqueued_inside_a_request_span_is_claimed_with_that_spans_c
 ) -> None:
     with TracerProvider().get_tracer("test").start_as_current_span("POST /v1/certify") as request:
         await _enqueue(sessions, "paid")
-    claimed = await jobrunner.claim(sessions, "w1", 30.0, postgres=False)
+    claimed = await runner.claim(sessions, "w1", 30.0, postgres=False)
     assert claimed is not None
     assert claimed.trace_context is not None
     context = request.get_span_context()
@@ -50,6 +50,6 @@ async def test_a_job_enqueued_outside_any_span_has_no_trace_context(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     await _enqueue(sessions, "background")
-    claimed = await jobrunner.claim(sessions, "w1", 30.0, postgres=False)
+    claimed = await runner.claim(sessions, "w1", 30.0, postgres=False)
     assert claimed is not None
     assert claimed.trace_context is None

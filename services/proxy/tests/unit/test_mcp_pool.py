@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from certify_common.errors import Failure, failure
 from certify_common.mcp_service import new_mcp_server, result_of
-from certify_proxy.mcp_pool import McpPool
+from certify_proxy.upstream.pool import McpPool
 
 
 class Price(BaseModel):

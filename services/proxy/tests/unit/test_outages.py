@@ -7,10 +7,10 @@ import pytest
 import redis.exceptions
 import sqlalchemy.exc
 
-from certify_proxy.errors import http_status
-from certify_proxy.outages import outage_of
+from certify_proxy.api.errors import http_status
 from certify_proxy.settings import ProxySettings
 from certify_proxy.store.db import connect_args
+from certify_proxy.store.outages import outage_of
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from certify_common.evm import NETWORKS
-from certify_proxy import paypage
+from certify_proxy.api import paypage
 from certify_proxy.store.models import CertificationRequest
 
 NOW = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from certify_proxy.ratelimit import MemoryRateLimiter
+from certify_proxy.api.ratelimit import MemoryRateLimiter
 
 
 async def test_requests_beyond_the_limit_wait_for_the_oldest_to_leave_the_window() -> None:

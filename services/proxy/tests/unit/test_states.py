@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from certify_proxy.states import ALLOWED, FINAL, InvalidTransitionError, State, check_transition
+from certify_proxy.certification.states import ALLOWED, FINAL, InvalidTransitionError, State, check_transition
 
 HAPPY_PATH = [
     State.INITIATED,

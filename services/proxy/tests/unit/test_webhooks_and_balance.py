@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 from decimal import Decimal
 
-from certify_proxy.balance import daily_burn
-from certify_proxy.webhooks import signature
+from certify_proxy.tasks.balance import daily_burn
+from certify_proxy.tasks.webhook import signature
 
 
 def _rfc2104_hmac_sha256(key: bytes, message: bytes) -> str:

@@ -12,12 +12,12 @@ from typing import Any, cast
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from certify_proxy import jobrunner, jobs
+from certify_proxy.queue import jobs, runner
+from certify_proxy.queue.worker import Done, JobContext, Outcome, Workers
 from certify_proxy.runtime import Runtime
 from certify_proxy.settings import ProxySettings
 from certify_proxy.store.db import create_engine, session_factory, transaction
 from certify_proxy.store.migrate import upgrade_async
-from certify_proxy.worker import Done, JobContext, Outcome, Workers
 
 
 class Blocking:
@@ -64,5 +64,5 @@ async def test_stopping_releases_the_running_job_at_once_and_claims_nothing_more
     async with transaction(runtime.sessions) as session:
         await jobs.enqueue(session, jobs.CERTIFY, "after", {"request_id": "after"}, max_attempts=3)
     # The lease was 300 s: only a release at shutdown makes the job due again right away, attempt unspent.
-    taken = [await jobrunner.claim(runtime.sessions, "next-pod", 30, postgres=False) for _ in range(2)]
+    taken = [await runner.claim(runtime.sessions, "next-pod", 30, postgres=False) for _ in range(2)]
     assert sorted((job.dedupe_key, job.attempts) for job in taken if job) == [("after", 1), ("long", 1)]

@@ -8,13 +8,13 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from certify_proxy.certification.states import FINAL, State, check_transition
 from certify_proxy.metrics import (
     CERTIFICATION_DURATION,
     CERTIFICATIONS,
     CERTIFICATIONS_RECOVERED,
     STATE_TRANSITIONS,
 )
-from certify_proxy.states import FINAL, State, check_transition
 from certify_proxy.store.models import (
     Certification,
     CertificationRequest,

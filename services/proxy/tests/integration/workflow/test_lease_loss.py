@@ -13,16 +13,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from certify_common.kv import MemoryKeyValue
-from certify_proxy import jobrunner, jobs
-from certify_proxy.jobrunner import ClaimedJob
-from certify_proxy.mcp_pool import McpPool
-from certify_proxy.ratelimit import MemoryRateLimiter
+from certify_proxy.api.ratelimit import MemoryRateLimiter
+from certify_proxy.queue import jobs, runner
+from certify_proxy.queue.runner import ClaimedJob
+from certify_proxy.queue.worker import Done, JobContext, Outcome, Workers
 from certify_proxy.runtime import Runtime
 from certify_proxy.settings import ProxySettings
 from certify_proxy.store.db import create_engine, session_factory, transaction
 from certify_proxy.store.migrate import upgrade_async
 from certify_proxy.store.models import utcnow
-from certify_proxy.worker import Done, JobContext, Outcome, Workers
+from certify_proxy.upstream.pool import McpPool
 
 pytestmark = pytest.mark.integration
 
@@ -83,14 +83,14 @@ async def _steal_and_watch(url: str) -> tuple[BlockingHandler, list[tuple[str, s
         await _wait(handler.started, "the worker started the attempt")
         # Another worker, once the lease has expired, takes the job over (a clock one hour ahead sees it expired).
         later = utcnow() + timedelta(hours=1)
-        thief = await jobrunner.claim(runtime.sessions, "thief", 3600, postgres=True, now=later)
+        thief = await runner.claim(runtime.sessions, "thief", 3600, postgres=True, now=later)
         assert thief is not None
         assert thief.id == job.id
         await _wait(handler.cancelled, "the first worker's attempt was cancelled")
         handler.finish_now.set()
         async with runtime.sessions() as session:
             rows = await session.execute(
-                jobrunner.JOBS.select().where(jobrunner.JOBS.c.id == job.id)  # the row as the thief left it
+                runner.JOBS.select().where(runner.JOBS.c.id == job.id)  # the row as the thief left it
             )
             states = [(str(row.status), row.locked_by) for row in rows]
         return handler, states

@@ -22,7 +22,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("payments", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_payments_status"), ["status"], unique=False)
-    # max_attempts 0 is UNBOUNDED (certify_proxy.jobrunner); dead ones come back unbounded when re-queued.
+    # max_attempts 0 is UNBOUNDED (certify_proxy.queue.runner); dead ones come back unbounded when re-queued.
     op.execute(
         sa.text("UPDATE jobs SET max_attempts = 0 WHERE kind = 'settle_reconcile' AND status IN ('queued', 'running')")
     )

@@ -1,0 +1,1 @@
+"""The HTTP edge: the app's routes, dependencies, middleware, request/response models and error bodies."""

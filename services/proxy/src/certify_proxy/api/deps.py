@@ -1,0 +1,154 @@
+"""FastAPI dependencies: the runtime, the caller (API key or IP), rate limits, public-link tokens."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Header, Query, Request
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from certify_common.errors import failure
+from certify_proxy.api.errors import ApiError
+from certify_proxy.api.keys import Principal, authenticate
+from certify_proxy.certification import payments
+from certify_proxy.certification.ownership import match_token
+from certify_proxy.metrics import RATE_LIMITED
+from certify_proxy.runtime import Runtime
+from certify_proxy.store import repositories as repo
+from certify_proxy.store.models import CertificationRequest
+
+PAYMENT_HEADERS = ("payment-signature", "x-payment")
+
+
+def get_runtime(request: Request) -> Runtime:
+    """The process's runtime, set by the lifespan."""
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
+    """A read session for the request (writes use explicit transactions in the workflow)."""
+    async with runtime.sessions() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+def client_ip(request: Request) -> str:
+    """The client address: the TCP peer, or from X-Forwarded-For when the peer is in FORWARDED_ALLOW_IPS."""
+    return request.client.host if request.client is not None else "unknown"
+
+
+async def get_principal(
+    request: Request,
+    runtime: RuntimeDep,
+    x_api_key: Annotated[str | None, Header(description="Your API key (not needed when AUTH_MODE=open).")] = None,
+) -> Principal:
+    """The caller: an active API key, or in open mode an anonymous client keyed by IP."""
+    if runtime.settings.auth_mode == "open" and not x_api_key:
+        return Principal(subject=f"ip:{client_ip(request)}", api_key_id=None, is_admin=False)
+    if not x_api_key:
+        raise ApiError(failure("missing_api_key", "send your key in the X-API-Key header"))
+    async with runtime.sessions() as session:
+        principal = await authenticate(session, x_api_key)
+    if principal is None:
+        raise ApiError(failure("invalid_api_key", "unknown or revoked API key"))
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+async def enforce_limit(runtime: Runtime, subject: str, kind: str) -> None:
+    """Count one request of ``kind`` (writes or reads) for ``subject``; 429 with Retry-After when over."""
+    limit = (
+        runtime.settings.rate_limit_writes_per_min if kind == "writes" else runtime.settings.rate_limit_reads_per_min
+    )
+    decision = await runtime.limiter.hit(f"{kind}:{subject}", limit, 60.0)
+    if not decision.allowed:
+        RATE_LIMITED.labels(kind).inc()
+        raise ApiError(
+            failure(
+                "rate_limited",
+                f"more than {limit} {kind} per minute",
+                retryable=True,
+                retry_after=round(decision.retry_after_s, 3),
+                limit=limit,
+            )
+        )
+
+
+def payment_header(request: Request) -> tuple[str, str] | None:
+    """(header name, value) of an x402 payment on the request, if any."""
+    for name in PAYMENT_HEADERS:
+        value = request.headers.get(name)
+        if value:
+            return name, value
+    return None
+
+
+async def write_limited(runtime: RuntimeDep, principal: PrincipalDep) -> Principal:
+    """Writes count against the write limit (a quote always does, whatever headers it carries)."""
+    await enforce_limit(runtime, principal.subject, "writes")
+    return principal
+
+
+async def _body_request_id(request: Request) -> str | None:
+    try:
+        body = await request.json()  # FastAPI has read the body already: this parses the cached bytes
+    except ValueError:
+        return None
+    request_id = body.get("request_id") if isinstance(body, dict) else None
+    return request_id if isinstance(request_id, str) else None
+
+
+async def certify_limited(request: Request, runtime: RuntimeDep, principal: PrincipalDep) -> Principal:
+    """``POST /v1/certify`` counts against the write limit, except the paid retry of one of the caller's
+    requests that awaits payment, with a payment header that decodes (paying settles it at most once)."""
+    paid = payment_header(request)
+    request_id = await _body_request_id(request) if paid is not None else None
+    if (
+        paid is None
+        or request_id is None
+        or not await payments.exempt_paid_retry(
+            runtime, request_id, paid[1], principal, request.query_params.get("token")
+        )
+    ):
+        await enforce_limit(runtime, principal.subject, "writes")
+    return principal
+
+
+async def read_limited(runtime: RuntimeDep, principal: PrincipalDep) -> Principal:
+    """Reads count against the read limit."""
+    await enforce_limit(runtime, principal.subject, "reads")
+    return principal
+
+
+WriteCaller = Annotated[Principal, Depends(write_limited)]
+CertifyCaller = Annotated[Principal, Depends(certify_limited)]
+ReadCaller = Annotated[Principal, Depends(read_limited)]
+
+
+async def public_request(
+    request: Request,
+    request_id: str,
+    runtime: RuntimeDep,
+    token: Annotated[str | None, Query(description="The unguessable token of the request's public links.")] = None,
+) -> CertificationRequest:
+    """The request a public link points at; 404 unless the token matches (no hint whether the id exists)."""
+    await enforce_limit(runtime, f"ip:{client_ip(request)}", "reads")
+    if not token:
+        raise ApiError(failure("not_found", "no such link"))
+    async with runtime.sessions() as session:
+        row = match_token(await repo.requests_with_id(session, request_id, keyless_only=False), token)
+    if row is None:
+        raise ApiError(failure("not_found", "no such link"))
+    return row
+
+
+PublicRequest = Annotated[CertificationRequest, Depends(public_request)]

@@ -1,0 +1,186 @@
+"""The payment page's server side: its HTML, the JSON view its script polls, its assets and headers.
+
+The page is plain HTML, CSS and JavaScript from the package (no build step, no third-party host): the
+script asks an injected EIP-1193 wallet for ``eth_signTypedData_v4`` of the EIP-3009 authorization and
+posts the x402 payment to the token-guarded callback. Everything the script needs comes from
+:func:`page_view`, which shows only what the holder of the public link may see.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from html import escape
+from pathlib import Path
+from string import Template
+from typing import Any
+
+from certify_common import eip3009
+from certify_common.evm import NETWORKS
+from certify_proxy.certification.states import AWAITING_PAYMENT, State
+from certify_proxy.store.models import CertificationRequest, aware
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+#: The assets the page loads (name → media type); nothing else is served from the folder.
+ASSETS: dict[str, str] = {
+    "eip1193.js": "text/javascript; charset=utf-8",
+    "pay.js": "text/javascript; charset=utf-8",
+    "pay.css": "text/css; charset=utf-8",
+}
+ASSET_PREFIX = "/pay-assets"
+
+#: Self-only: the page's script and style come from us, it talks only to us, nobody may frame it.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+PAGE_HEADERS: dict[str, str] = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+}
+
+
+@dataclass(frozen=True)
+class Chain:
+    """What ``wallet_addEthereumChain`` needs to add a network the wallet does not know."""
+
+    label: str
+    rpc_url: str
+    explorer_url: str
+
+
+#: Public endpoints handed to the wallet (the page itself never contacts them).
+CHAINS: dict[str, Chain] = {
+    "base": Chain("Base", "https://mainnet.base.org", "https://basescan.org"),
+    "base-sepolia": Chain("Base Sepolia", "https://sepolia.base.org", "https://sepolia.basescan.org"),
+    "arbitrum": Chain("Arbitrum One", "https://arb1.arbitrum.io/rpc", "https://arbiscan.io"),
+    "arbitrum-sepolia": Chain(
+        "Arbitrum Sepolia", "https://sepolia-rollup.arbitrum.io/rpc", "https://sepolia.arbiscan.io"
+    ),
+}
+
+
+def chain_parameters(network: str) -> dict[str, Any]:
+    """The EIP-3085 ``wallet_addEthereumChain`` parameters of a network (``chainId`` as 0x hex)."""
+    chain, usdc = CHAINS[network], NETWORKS[network]
+    return {
+        "chainId": hex(usdc.chain_id),
+        "chainName": chain.label,
+        "nativeCurrency": {"name": "Ether", "symbol": "ETH", "decimals": 18},
+        "rpcUrls": [chain.rpc_url],
+        "blockExplorerUrls": [chain.explorer_url],
+    }
+
+
+def _offer(request: CertificationRequest) -> dict[str, Any]:
+    x402: dict[str, Any] = json.loads(request.offer_json or "{}").get("x402") or {}
+    return x402
+
+
+def _amount_usdc(request: CertificationRequest, x402: dict[str, Any]) -> str:
+    if "amount_usdc" in x402:
+        return str(x402["amount_usdc"])
+    return str(Decimal(request.amount_atomic or 0).scaleb(-6))
+
+
+def _quote(request: CertificationRequest, x402: dict[str, Any], now: datetime) -> dict[str, Any]:
+    valid_until = aware(request.quote_valid_until)
+    return {
+        "amount_usdc": _amount_usdc(request, x402),
+        "amount_atomic": str(x402.get("amount_atomic", request.amount_atomic or 0)),
+        "pay_to": x402.get("pay_to"),
+        "asset": x402.get("asset"),
+        "valid_until": valid_until.isoformat() if valid_until is not None else None,
+        "expires_in_s": int((valid_until - now).total_seconds()) if valid_until is not None else None,
+    }
+
+
+def _typed_data(request: CertificationRequest, x402: dict[str, Any]) -> dict[str, Any] | None:
+    requirements = x402.get("requirements_v2")
+    if not isinstance(requirements, dict):
+        return None
+    extra = requirements.get("extra") or {}
+    return {
+        "types": eip3009.TYPES,
+        "primaryType": eip3009.PRIMARY_TYPE,
+        "domain": {
+            "name": extra.get("name"),
+            "version": extra.get("version"),
+            "chainId": NETWORKS[request.network].chain_id,
+            "verifyingContract": requirements.get("asset"),
+        },
+    }
+
+
+def page_view(request: CertificationRequest, status: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """What the page's script reads: the offer, the typed data to sign, and where the request stands.
+
+    ``status`` is the request's full status document; only the payment and certification outcome
+    are passed on (no history, jobs or API-key details).
+    """
+    x402 = _offer(request)
+    requirements = x402.get("requirements_v2") if isinstance(x402.get("requirements_v2"), dict) else None
+    payment = status.get("payment")
+    return {
+        "request_id": request.request_id,
+        "status": request.status,
+        "awaiting_payment": State(request.status) in AWAITING_PAYMENT,
+        "file_name": request.file_name,
+        "data_hash": request.data_hash,
+        "data_size_bytes": request.data_size_bytes,
+        "network": request.network,
+        "server_time": int(now.timestamp()),
+        "quote": _quote(request, x402, now),
+        "chain": chain_parameters(request.network),
+        "typed_data": _typed_data(request, x402),
+        "accepted": requirements,
+        "max_timeout_s": int(requirements.get("maxTimeoutSeconds") or 0) if requirements else 0,
+        "payment": None
+        if payment is None
+        else {key: payment.get(key) for key in ("status", "tx_hash", "network", "amount_paid_usdc", "settled_at")},
+        "certification": status.get("certification"),
+        "error": status.get("error"),
+        "completed_at": status.get("completed_at"),
+    }
+
+
+def _size(size_bytes: int) -> str:
+    if size_bytes < 1024:
+        return f"{size_bytes} bytes"
+    value = Decimal(size_bytes) / (1024 if size_bytes < 1024 * 1024 else 1024 * 1024)
+    unit = "KiB" if size_bytes < 1024 * 1024 else "MiB"
+    return f"{value.quantize(Decimal('0.1'))} {unit} ({size_bytes} bytes)"
+
+
+def render_page(view: dict[str, Any]) -> str:
+    """The page's HTML with the facts filled in (escaped), readable before and without the script."""
+    template = Template((STATIC_DIR / "pay.html").read_text(encoding="utf-8"))
+    quote = view["quote"]
+    values = {
+        "request_id": view["request_id"],
+        "file_name": view["file_name"] or "(not named)",
+        "data_hash": view["data_hash"],
+        "data_size": _size(int(view["data_size_bytes"])),
+        "amount": quote["amount_usdc"],
+        "network": view["network"],
+        "network_label": view["chain"]["chainName"],
+        "pay_to": quote["pay_to"] or "",
+        "valid_until": quote["valid_until"] or "",
+        "status": view["status"],
+        "assets": ASSET_PREFIX,
+    }
+    return template.substitute({key: escape(str(value)) for key, value in values.items()})
+
+
+def asset(name: str) -> tuple[bytes, str] | None:
+    """(content, media type) of a page asset, or None for any other name."""
+    media_type = ASSETS.get(name)
+    if media_type is None:
+        return None
+    return (STATIC_DIR / name).read_bytes(), media_type

@@ -1,0 +1,36 @@
+"""Helpers shared by routes: turning workflow outcomes into responses, ``Prefer: wait=N``."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi.responses import JSONResponse
+
+from certify_proxy.certification.intake import Outcome, wait_for_final
+from certify_proxy.runtime import Runtime
+
+_WAIT = re.compile(r"(?:^|[,;\s])wait\s*=\s*(\d{1,6})")
+
+
+def prefer_wait(prefer: str | None, max_wait_s: int) -> int:
+    """Seconds asked for by ``Prefer: wait=N`` (RFC 7240), capped; 0 when absent."""
+    if not prefer:
+        return 0
+    match = _WAIT.search(prefer)
+    return min(int(match.group(1)), max_wait_s) if match else 0
+
+
+def respond(outcome: Outcome) -> JSONResponse:
+    """The JSON response of a workflow outcome."""
+    return JSONResponse(outcome.body, status_code=outcome.status_code, headers=outcome.headers)
+
+
+async def settle_wait(runtime: Runtime, outcome: Outcome, request_key: str, wait_s: int) -> Outcome:
+    """Within ``Prefer: wait``, turn a 202 into a 200 if the request becomes final in time."""
+    if outcome.status_code != 202 or wait_s <= 0:
+        return outcome
+    final = await wait_for_final(runtime, request_key, wait_s)
+    if final is None:
+        return outcome
+    final.headers.update(outcome.headers)
+    return final

@@ -1,0 +1,1 @@
+"""A certification request's lifecycle: intake, offers, payments, status; no HTTP here."""

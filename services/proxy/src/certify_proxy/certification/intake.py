@@ -1,0 +1,221 @@
+"""New certification requests: validate, quote, offer (402), idempotent replays and re-quotes.
+
+Network calls (quote, x402, qr) happen before the transaction that stores the request, so bad input
+or an unavailable server leaves nothing half-written. State changes go through
+``repositories.transition`` (validated in ``states.py``) in the same transaction as the data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy.exc import IntegrityError
+
+from certify_common.errors import Failure, failure
+from certify_common.evm import NETWORKS
+from certify_proxy.api.errors import ApiError
+from certify_proxy.api.keys import Principal
+from certify_proxy.api.schemas import CertifyBody
+from certify_proxy.certification import offers
+from certify_proxy.certification.callback_targets import check_target
+from certify_proxy.certification.documents import Document, check_callback_url, document_of
+from certify_proxy.certification.states import AWAITING_PAYMENT, State
+from certify_proxy.certification.status import is_final, status_view
+from certify_proxy.certification.terms import DEFAULT_CLIENT_TYPE, Terms, owner_for
+from certify_proxy.runtime import Runtime
+from certify_proxy.store import repositories as repo
+from certify_proxy.store.db import transaction
+from certify_proxy.store.models import CertificationRequest, aware, utcnow
+
+T = TypeVar("T")
+
+#: A stored offer is re-served only while its quote has at least this much life left.
+REQUOTE_MARGIN = timedelta(seconds=15)
+
+
+@dataclass
+class Outcome:
+    """An HTTP answer decided by the workflow: status, JSON body, headers."""
+
+    status_code: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def check_network(runtime: Runtime, name: str | None) -> str:
+    """The request's network (default from settings), or an :class:`ApiError`."""
+    network = name or runtime.settings.default_network
+    if network not in NETWORKS:
+        raise ApiError(failure("unknown_network", f"network {network!r} is not supported", supported=sorted(NETWORKS)))
+    if network not in runtime.settings.x402_networks:
+        raise ApiError(
+            failure(
+                "network_not_enabled", f"network {network!r} is not enabled", enabled=runtime.settings.x402_networks
+            )
+        )
+    return network
+
+
+def terms_of(document: Document, network: str, body: CertifyBody) -> Terms:
+    """The terms a request body asks for (defaults filled in)."""
+    return Terms(
+        data_hash=document.data_hash,
+        data_size_bytes=document.size_bytes,
+        network=network,
+        client_type=body.client_type or DEFAULT_CLIENT_TYPE,
+        callback_url=body.callback_url,
+        file_name=body.file_name,
+    )
+
+
+def check_same_terms(request: CertificationRequest, terms: Terms) -> None:
+    """409 ``request_conflict`` naming the fields when a replay asks for different terms."""
+    differing = Terms.of_request(request).differences(terms)
+    if differing:
+        raise ApiError(
+            failure(
+                "request_conflict",
+                "this request_id was used with a different body",
+                request_id=request.request_id,
+                fields=differing,
+            )
+        )
+
+
+def _raise_if_failure(value: T | Failure) -> T:
+    if isinstance(value, Failure):
+        raise ApiError(value)
+    return value
+
+
+def _offer_outcome(request: CertificationRequest) -> Outcome:
+    stored = json.loads(request.offer_json or "{}")
+    return Outcome(402, stored["body"], {"PAYMENT-REQUIRED": stored["header"]})
+
+
+async def current_state(runtime: Runtime, request: CertificationRequest) -> Outcome:
+    """200 with the status document when final, else 202 (the request is under way)."""
+    async with runtime.sessions() as session:
+        fresh = await repo.get_request(session, request.request_key) or request
+        view = await status_view(session, fresh, runtime.settings.public_base_url)
+    return Outcome(200 if is_final(fresh) else 202, view)
+
+
+async def wait_for_final(runtime: Runtime, request_key: str, wait_s: float) -> Outcome | None:
+    """Poll the store until the request is final or ``wait_s`` passes (then None)."""
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        async with runtime.sessions() as session:
+            request = await repo.get_request(session, request_key)
+            if request is not None and is_final(request):
+                return Outcome(200, await status_view(session, request, runtime.settings.public_base_url))
+        await asyncio.sleep(min(0.5, max(deadline - time.monotonic(), 0)))
+    return None
+
+
+async def _offer(
+    runtime: Runtime, request_id: str, network: str, document: Document, client_type: str, links: offers.Links
+) -> tuple[offers.Offer, dict[str, Any]]:
+    offer = _raise_if_failure(
+        await offers.make_offer(runtime.pool, runtime.settings, request_id, network, document.size_bytes)
+    )
+    body = _raise_if_failure(
+        await offers.payment_required_body(runtime.pool, runtime.settings, request_id, client_type, offer, links)
+    )
+    return offer, body
+
+
+def _apply_offer(request: CertificationRequest, offer: offers.Offer, body: dict[str, Any]) -> None:
+    request.quote_id = secrets.token_hex(16)
+    request.quote_json = json.dumps(offer.quote, separators=(",", ":"))
+    request.amount_atomic = int(offer.x402["amount_atomic"])
+    request.quote_valid_until = offer.valid_until
+    request.offer_json = json.dumps(
+        {"x402": offer.x402, "body": body, "header": offer.x402["payment_required_header"]}, separators=(",", ":")
+    )
+
+
+async def new_request(runtime: Runtime, body: CertifyBody, principal: Principal) -> Outcome:
+    """Handle a new-request body: create and offer, re-serve, re-quote, or report the current state."""
+    settings = runtime.settings
+    document = _raise_if_failure(
+        await asyncio.to_thread(document_of, body.data, body.data_hash, body.data_size_bytes, settings.max_data_bytes)
+    )
+    network = check_network(runtime, body.network)
+    if body.callback_url is not None:
+        problem = check_callback_url(body.callback_url, settings.http_callbacks_allowed)
+        if problem is not None:
+            raise ApiError(problem)
+        _raise_if_failure(await check_target(body.callback_url, allow_private=settings.webhooks_private_allowed))
+    terms = terms_of(document, network, body)
+    owner = owner_for(principal.api_key_id, terms)
+    for _ in range(2):
+        async with runtime.sessions() as session:
+            existing = await repo.find_request(session, owner, body.request_id)
+        if existing is not None:
+            return await _existing(runtime, existing, terms)
+        client_type = terms.client_type
+        token = secrets.token_urlsafe(24)
+        links = offers.links_for(settings, body.request_id, token, keyless=principal.api_key_id is None)
+        started = utcnow()
+        offer, offer_body = await _offer(runtime, body.request_id, network, document, client_type, links)
+        now = utcnow()
+        request = CertificationRequest(
+            request_key=secrets.token_hex(16),
+            owner=owner,
+            request_id=body.request_id,
+            api_key_id=principal.api_key_id,
+            status=State.INITIATED.value,
+            fingerprint=terms.fingerprint,
+            data_hash=document.data_hash,
+            data_size_bytes=document.size_bytes,
+            network=network,
+            client_type=client_type,
+            callback_url=body.callback_url,
+            file_name=body.file_name,
+            public_token=token,
+            created_at=started,
+            updated_at=now,
+        )
+        _apply_offer(request, offer, offer_body)
+        try:
+            async with transaction(runtime.sessions) as session:
+                session.add(request)
+                await session.flush()
+                repo.record_initial(session, request, "request received")
+                repo.transition(session, request, State.QUOTED, f"quoted {offer.x402['amount_usdc']} USDC")
+                repo.transition(session, request, State.PAYMENT_PENDING, "payment requested (402)")
+        except IntegrityError:
+            continue  # a concurrent identical request won the insert: answer as a replay
+        return _offer_outcome(request)
+    raise ApiError(failure("request_conflict", "the request is being created concurrently; retry", retryable=True))
+
+
+async def _existing(runtime: Runtime, request: CertificationRequest, terms: Terms) -> Outcome:
+    check_same_terms(request, terms)
+    async with runtime.sessions() as session:
+        paid = await repo.payment_for_request(session, request.request_key)
+    if State(request.status) not in AWAITING_PAYMENT or paid is not None:
+        # A payment is recorded (possibly still settling): never offer a second one.
+        return await current_state(runtime, request)
+    valid_until = aware(request.quote_valid_until)
+    if valid_until is not None and valid_until - REQUOTE_MARGIN > utcnow():
+        return _offer_outcome(request)
+    document = Document(request.data_hash, request.data_size_bytes)
+    links = offers.links_of(runtime.settings, request)
+    offer, offer_body = await _offer(runtime, request.request_id, request.network, document, request.client_type, links)
+    async with transaction(runtime.sessions) as session:
+        locked = await repo.get_request(session, request.request_key, for_update=True)
+        if locked is None or State(locked.status) not in AWAITING_PAYMENT:
+            return await current_state(runtime, request)
+        _apply_offer(locked, offer, offer_body)
+        if State(locked.status) == State.PAYMENT_PENDING:
+            repo.transition(session, locked, State.QUOTED, "quote expired: re-quoted")
+            repo.transition(session, locked, State.PAYMENT_PENDING, "payment requested (402)")
+        return _offer_outcome(locked)

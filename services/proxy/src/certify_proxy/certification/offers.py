@@ -1,0 +1,166 @@
+"""The 402 answer: quote, x402 offer (v1 body fields + v2 header), links, QR and signing instructions.
+
+Everything is fetched from the MCP servers before anything is written, so a failing server leaves
+no half-made request behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from certify_common.errors import Failure
+from certify_proxy.certification.instructions import instructions
+from certify_proxy.certification.status import status_url
+from certify_proxy.settings import ProxySettings
+from certify_proxy.store.models import CertificationRequest
+from certify_proxy.upstream.pool import McpPool
+
+WALLETS = ("metamask", "coinbase", "rainbow")
+
+
+@dataclass(frozen=True)
+class Offer:
+    """A quoted, payable offer for one request."""
+
+    quote: dict[str, Any]
+    x402: dict[str, Any]
+    valid_until: datetime
+
+
+@dataclass(frozen=True)
+class Links:
+    """Links of one request; public ones carry its unguessable token, and so do all of a keyless request's."""
+
+    payment_link: str
+    qr_code_url: str
+    status_url: str
+    certify_url: str
+
+
+def links_for(settings: ProxySettings, request_id: str, token: str, *, keyless: bool) -> Links:
+    """The payment page, QR image, status and paid-retry URLs of a request.
+
+    A keyless request is read and paid with its token (no key names its owner), so its status and
+    retry URLs carry it too.
+    """
+    base = settings.public_base_url
+    return Links(
+        f"{base}/pay/{request_id}?token={token}",
+        f"{base}/v1/qr/{request_id}?token={token}&format=png",
+        status_url(base, request_id, token if keyless else None),
+        f"{base}/v1/certify" + (f"?token={token}" if keyless else ""),
+    )
+
+
+def links_of(settings: ProxySettings, request: CertificationRequest) -> Links:
+    """The links of a stored request."""
+    return links_for(settings, request.request_id, request.public_token, keyless=request.api_key_id is None)
+
+
+async def quote(pool: McpPool, size_bytes: int) -> dict[str, Any] | Failure:
+    """quote.calculate_quote for a document size (the quote server fetches the CIRX price)."""
+    return await pool.call("quote", "calculate_quote", {"data_size_bytes": size_bytes})
+
+
+async def make_offer(
+    pool: McpPool, settings: ProxySettings, request_id: str, network: str, size_bytes: int
+) -> Offer | Failure:
+    """Quote the document, then ask x402 for the payment requirement of that amount on ``network``."""
+    quoted = await quote(pool, size_bytes)
+    if isinstance(quoted, Failure):
+        return quoted
+    requirement = await pool.call(
+        "x402",
+        "create_payment_requirement",
+        {
+            "network": network,
+            "resource": f"{settings.public_base_url}/v1/certify",
+            "amount_atomic": str(quoted["amount_atomic"]),
+            "description": f"certify request {request_id}: one document certified on Circular",
+            "mime_type": "application/json",
+        },
+    )
+    if isinstance(requirement, Failure):
+        return requirement
+    return Offer(quoted, requirement, datetime.fromisoformat(str(quoted["valid_until"])))
+
+
+async def _browser_links(pool: McpPool, requirements: dict[str, Any], page_url: str) -> list[dict[str, Any]] | Failure:
+    answers = await asyncio.gather(
+        *(
+            pool.call(
+                "x402",
+                "generate_browser_link",
+                {"payment_requirements": requirements, "page_url": page_url, "wallet": w},
+            )
+            for w in WALLETS
+        )
+    )
+    result = []
+    for answer in answers:
+        if isinstance(answer, Failure):
+            return answer
+        result.append({"wallet": answer["wallet"], "deep_link": answer["deep_link"], "links": answer["links"]})
+    return result
+
+
+async def qr_png(pool: McpPool, text: str, size: int = 320) -> dict[str, Any] | Failure:
+    """qr.generate_qr_image as PNG."""
+    return await pool.call("qr", "generate_qr_image", {"data": text, "format": "png", "size": size})
+
+
+async def payment_required_body(
+    pool: McpPool, settings: ProxySettings, request_id: str, client_type: str, offer: Offer, links: Links
+) -> dict[str, Any] | Failure:
+    """The JSON body of the 402: x402 v1 fields first, then certify's own."""
+    x402 = offer.x402
+    png = await qr_png(pool, links.payment_link)
+    if isinstance(png, Failure):
+        return png
+    v1 = x402.get("requirements_v1")
+    body: dict[str, Any] = {
+        "x402Version": 1,
+        "error": "payment_required",
+        "accepts": [v1] if v1 else [],
+        "request_id": request_id,
+        "status": "payment_pending",
+        "quote": offer.quote,
+        "payment": {
+            "network": x402["network"],
+            "caip2": x402["caip2"],
+            "chain_id": x402["chain_id"],
+            "amount_usdc": x402["amount_usdc"],
+            "amount_atomic": x402["amount_atomic"],
+            "pay_to": x402["pay_to"],
+            "asset": x402["asset"],
+            "requirements": x402["requirements_v2"],
+            "requirements_v1": v1,
+            "valid_until": offer.valid_until.isoformat(),
+        },
+        "payment_link": links.payment_link,
+        "qr_code_url": links.qr_code_url,
+        "qr_code_base64": png["base64"],
+        "status_url": links.status_url,
+        "instructions": instructions(links.certify_url, request_id, x402, links.payment_link),
+    }
+    if client_type == "browser":
+        wallet_links = await _browser_links(pool, x402["requirements_v2"], links.payment_link)
+        if isinstance(wallet_links, Failure):
+            return wallet_links
+        body["wallet_links"] = wallet_links
+    elif client_type == "mobile":
+        ascii_qr = await pool.call("qr", "generate_qr_ascii", {"data": links.payment_link})
+        if isinstance(ascii_qr, Failure):
+            return ascii_qr
+        body["mobile"] = {
+            "opens": links.payment_link,
+            "qr_ascii": ascii_qr["text"],
+            "qr_png_base64": png["base64"],
+            "note": "Scan with the wallet's QR scanner: the payment page opens in the wallet's browser and asks "
+            "for a gasless x402 signature. A plain EIP-681 transfer is not offered: it cannot be settled by "
+            "the facilitator.",
+        }
+    return body

@@ -1,0 +1,80 @@
+"""Whose request is this: lookups scoped to the caller, so a foreign request_id reads as unknown (404).
+
+A keyed client sees the requests of its API key, by ``request_id``. A keyless request (no key names
+its owner) is reached with its token, compared in constant time, or on a paid retry by repeating its
+body. Every miss is the same ``request_not_found`` (``not_found`` for public links): a request of
+another owner is indistinguishable from no request at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+from collections.abc import Iterable
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from certify_common.errors import Failure, failure
+from certify_proxy.api.errors import ApiError
+from certify_proxy.api.keys import Principal
+from certify_proxy.api.schemas import CertifyBody
+from certify_proxy.certification.documents import document_of
+from certify_proxy.certification.intake import check_network, check_same_terms, terms_of
+from certify_proxy.certification.terms import key_owner, owner_for
+from certify_proxy.runtime import Runtime
+from certify_proxy.store import repositories as repo
+from certify_proxy.store.models import CertificationRequest
+
+
+def not_found(request_id: str) -> ApiError:
+    """The one answer for unknown and foreign ids."""
+    return ApiError(failure("request_not_found", "no such request", request_id=request_id))
+
+
+def match_token(rows: Iterable[CertificationRequest], token: str | None) -> CertificationRequest | None:
+    """The row whose public token is ``token`` (constant-time comparison), if any."""
+    if not token:
+        return None
+    given = token.encode()
+    found = None
+    for row in rows:
+        if hmac.compare_digest(row.public_token.encode(), given):
+            found = row
+    return found
+
+
+async def owned_request(
+    session: AsyncSession, caller: Principal, request_id: str, token: str | None
+) -> CertificationRequest:
+    """The caller's request: by its key's namespace, or (keyless caller) a keyless request with its token."""
+    if caller.api_key_id is not None:
+        row = await repo.find_request(session, key_owner(caller.api_key_id), request_id)
+    else:
+        row = match_token(await repo.requests_with_id(session, request_id, keyless_only=True), token)
+    if row is None:
+        raise not_found(request_id)
+    return row
+
+
+async def paid_request(
+    runtime: Runtime, body: CertifyBody, caller: Principal, token: str | None
+) -> CertificationRequest:
+    """The request a paid ``POST /v1/certify`` pays for; a repeated body must describe it (else 409)."""
+    async with runtime.sessions() as session:
+        if body.data is None and body.data_hash is None:
+            return await owned_request(session, caller, body.request_id, token)
+    settings = runtime.settings
+    document = await asyncio.to_thread(
+        document_of, body.data, body.data_hash, body.data_size_bytes, settings.max_data_bytes
+    )
+    if isinstance(document, Failure):
+        raise ApiError(document)
+    terms = terms_of(document, check_network(runtime, body.network), body)
+    async with runtime.sessions() as session:
+        row = await repo.find_request(session, owner_for(caller.api_key_id, terms), body.request_id)
+        if row is None and caller.api_key_id is None and token:
+            row = match_token(await repo.requests_with_id(session, body.request_id, keyless_only=True), token)
+    if row is None:
+        raise not_found(body.request_id)
+    check_same_terms(row, terms)
+    return row

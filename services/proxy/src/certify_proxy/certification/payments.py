@@ -1,0 +1,210 @@
+"""Paid submissions: look the authorization up, verify, settle, record, enqueue — each authorization once.
+
+Every submission of one authorization is serialised by a lock in shared state (Redis across
+processes), then by the request's own lock; inside, the payments table is read first, so a
+repeated or concurrent submission answers with the current state instead of settling again.
+The x402 server's own replay guard and the table's UNIQUE (network, payer, nonce) back this up.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from certify_common.errors import Failure, failure, require
+from certify_common.kv import LockTimeoutError
+from certify_proxy.api.errors import ApiError
+from certify_proxy.api.keys import Principal
+from certify_proxy.certification.intake import Outcome, current_state
+from certify_proxy.certification.ownership import owned_request
+from certify_proxy.certification.payment_headers import Authorization, decode_payment_header
+from certify_proxy.certification.states import AWAITING_PAYMENT, State
+from certify_proxy.metrics import PAYMENT_VERIFICATIONS
+from certify_proxy.queue import jobs
+from certify_proxy.runtime import Runtime
+from certify_proxy.store import repositories as repo
+from certify_proxy.store.db import transaction
+from certify_proxy.store.models import CertificationRequest, aware, utcnow
+from certify_proxy.tasks.reconciliation import forget_payment_header
+from certify_proxy.tasks.settle import cancel_reservation, defer_settlement, reserve_settlement
+from certify_proxy.upstream.receipts import block_number
+
+logger = logging.getLogger("certify.proxy.payments")
+_CODE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+def _fail(fail: Failure) -> ApiError:
+    return ApiError(fail)
+
+
+async def _load(runtime: Runtime, request_key: str) -> CertificationRequest:
+    async with runtime.sessions() as session:
+        request = await repo.get_request(session, request_key)
+    if request is None:
+        raise RuntimeError("a request being paid for vanished")
+    return request
+
+
+async def exempt_paid_retry(
+    runtime: Runtime, request_id: str, header: str, principal: Principal, token: str | None
+) -> bool:
+    """Whether a submission is the paid retry of the caller's request awaiting payment, with a header that
+    decodes: only those skip the write limit (a junk header or a finished request counts like any write).
+
+    A keyed caller's request is found by its id; a keyless one only with its token (a keyless retry that
+    repeats the body instead counts as a write: recognising it would mean hashing the document here)."""
+    if isinstance(decode_payment_header(header), Failure):
+        return False
+    async with runtime.sessions() as session:
+        try:
+            request = await owned_request(session, principal, request_id, token)
+        except ApiError:
+            return False
+    return State(request.status) in AWAITING_PAYMENT
+
+
+async def pay(runtime: Runtime, request: CertificationRequest, header: str) -> Outcome:
+    """Handle one paid submission for ``request`` (already resolved for the caller: ``ownership.py``)."""
+    decoded = decode_payment_header(header)
+    if isinstance(decoded, Failure):
+        PAYMENT_VERIFICATIONS.labels(decoded.code).inc()
+        raise _fail(decoded)
+    auth, _payment = decoded
+    lock_s = runtime.settings.payment_lock_s
+    try:
+        async with (
+            runtime.kv.lock(f"pay:auth:{auth.key}", ttl_s=lock_s, wait_s=lock_s),
+            runtime.kv.lock(f"pay:request:{request.request_key}", ttl_s=lock_s, wait_s=lock_s),
+        ):
+            return await _pay_locked(runtime, request, auth, header)
+    except LockTimeoutError as exc:
+        raise _fail(
+            failure("payment_in_progress", "this payment is being processed; retry", retryable=True, retry_after=2)
+        ) from exc
+
+
+async def _recorded(runtime: Runtime, request: CertificationRequest, auth: Authorization) -> Outcome | None:
+    async with runtime.sessions() as session:
+        payment = await repo.payment_by_authorization(session, auth.network, auth.payer, auth.nonce)
+        if payment is None:
+            payment = await repo.payment_for_request(session, request.request_key)
+            if payment is None:
+                return None
+            # The request is already paid by another authorization: never charge twice.
+        elif payment.request_key != request.request_key:
+            raise _fail(failure("nonce_already_used", "this authorization already paid for another request"))
+    return await current_state(runtime, request)
+
+
+def _requirements(request: CertificationRequest, auth: Authorization) -> dict[str, Any]:
+    offer = json.loads(request.offer_json or "{}")
+    x402 = offer.get("x402") or {}
+    if auth.network != request.network:
+        raise _fail(failure("network_mismatch", f"this request is paid on {request.network}", expected=request.network))
+    requirements = x402.get("requirements_v1") if auth.x402_version == 1 else x402.get("requirements_v2")
+    if not isinstance(requirements, dict):
+        raise _fail(failure("network_mismatch", f"{request.network} is offered through x402 v2 only"))
+    return requirements
+
+
+async def _pay_locked(runtime: Runtime, request: CertificationRequest, auth: Authorization, header: str) -> Outcome:
+    recorded = await _recorded(runtime, request, auth)
+    if recorded is not None:
+        return recorded
+    request = await _load(runtime, request.request_key)
+    if State(request.status) not in AWAITING_PAYMENT:
+        return await current_state(runtime, request)
+    requirements = _requirements(request, auth)
+    valid_until = aware(request.quote_valid_until)
+    if valid_until is not None and valid_until < utcnow():
+        raise _fail(failure("quote_expired", "the quote expired: send the request again for a new offer"))
+    arguments = {"payment_header": header, "payment_requirements": requirements}
+    started = utcnow()
+    verdict = await runtime.pool.call("x402", "verify_payment", arguments)
+    if isinstance(verdict, Failure):
+        raise _fail(verdict)
+    reason = None if verdict["is_valid"] else str(verdict.get("reason") or "payment_invalid")
+    if reason is not None and not _CODE.match(reason):
+        reason = "payment_invalid"  # the reason becomes a metric label: only known codes pass
+    PAYMENT_VERIFICATIONS.labels(reason or "valid").inc()
+    if reason is not None and reason != "nonce_already_used":
+        raise _fail(failure(reason, str(verdict.get("message") or "the payment is not valid")))
+    # nonce_already_used with no payment of ours on record: this very authorization may have been settled
+    # by a proxy that died before recording it. settle_payment replays the first result for the same
+    # authorization (no second transfer) and refuses any other with nonce_already_used.
+    try:
+        # The reconciliation is due once the lock and any settle call in flight are surely over.
+        due_s = runtime.settings.payment_lock_s + runtime.settings.mcp_call_timeout_s
+        await reserve_settlement(runtime, request.request_key, auth, arguments, due_s)
+    except IntegrityError:
+        # Another authorization (or process without our lock) reserved this request first: report that state.
+        recorded = await _recorded(runtime, request, auth)
+        if recorded is None:
+            raise
+        return recorded
+    settled = await runtime.pool.call("x402", "settle_payment", arguments)
+    if isinstance(settled, Failure):
+        logger.warning("settlement failed", extra={"code": settled.code, "retryable": settled.retryable})
+        if not settled.retryable:
+            await cancel_reservation(runtime, request.request_key)
+            raise _fail(settled)
+        # The outcome is unknown or pending: the reserved job reconciles it (same authorization, never twice).
+        await defer_settlement(runtime, request.request_key, settled)
+        return await current_state(runtime, request)
+    return await _record_payment(runtime, request, auth, settled, started)
+
+
+class _AlreadyRecorded(Exception):
+    """The payment row was already settled by the reconciliation job."""
+
+
+async def _record_payment(
+    runtime: Runtime, request: CertificationRequest, auth: Authorization, settled: dict[str, Any], started: datetime
+) -> Outcome:
+    receipt = str(settled["payment_response_header"])
+    tx_hash = str(settled["transaction"]) or None
+    block = await block_number(runtime.http, runtime.settings.evm_rpc_urls.get(auth.network), tx_hash)
+    headers = {"PAYMENT-RESPONSE": receipt, "X-PAYMENT-RESPONSE": receipt}
+    try:
+        async with transaction(runtime.sessions) as session:
+            locked = require(await repo.get_request(session, request.request_key, for_update=True), "the paid request")
+            now = utcnow()
+            payment = await repo.payment_for_request(session, locked.request_key)
+            if payment is None:
+                raise RuntimeError("the payment reserved before settlement is missing")
+            if payment.status != "pending":
+                # The reconciliation job recorded it first (a slow settle): nothing more to write.
+                raise _AlreadyRecorded
+            payment.status, payment.tx_hash, payment.block_number = "settled", tx_hash, block
+            payment.settle_json = json.dumps(settled["settle_response"], separators=(",", ":"))
+            payment.settled_at = now
+            session.add(payment)
+            if State(locked.status) == State.QUOTED:  # not a resting state, but never lose a settled payment
+                repo.transition(session, locked, State.PAYMENT_PENDING, "payment received")
+            repo.transition(session, locked, State.PAYMENT_VERIFIED, f"payment settled: {settled['transaction']}")
+            # The reconciliation job reserved before settling has nothing left to do: drop its copy of the header.
+            await forget_payment_header(session, locked.request_key)
+            await jobs.enqueue(
+                session,
+                jobs.CERTIFY,
+                f"{jobs.CERTIFY}:{locked.request_key}",
+                {"request_key": locked.request_key},
+                max_attempts=runtime.settings.job_max_attempts,
+            )
+    except _AlreadyRecorded:
+        pass
+    except IntegrityError:
+        # Recorded meanwhile by a process that did not share our lock (no Redis): report that state.
+        recorded = await _recorded(runtime, request, auth)
+        if recorded is None:
+            raise
+        recorded.headers.update(headers)
+        return recorded
+    outcome = await current_state(runtime, request)
+    outcome.headers.update(headers)
+    return outcome

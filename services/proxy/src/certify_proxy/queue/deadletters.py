@@ -1,0 +1,140 @@
+"""Operator views of the queue: dead letters (listed, re-queued) and stuck jobs.
+
+The database queue is the source of truth; the Kubernetes operator mirrors these through the admin
+API. Payloads are shown without payment headers (a pending settlement's authorization).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+import sqlalchemy as sa
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from certify_proxy.certification.states import State
+from certify_proxy.queue import jobs
+from certify_proxy.queue.runner import DEAD, JOBS, QUEUED, RUNNING, UNBOUNDED
+from certify_proxy.store import repositories as repo
+from certify_proxy.store.models import CertificationRequest, DeadLetter, Job, aware, utcnow
+
+HIDDEN_KEYS = frozenset({"payment_header"})
+
+
+def _iso(value: datetime | None) -> str | None:
+    moment = aware(value)
+    return moment.isoformat() if moment is not None else None
+
+
+def _public_payload(raw: str) -> dict[str, Any]:
+    payload: dict[str, Any] = json.loads(raw)
+    return {key: ("[redacted]" if key in HIDDEN_KEYS else value) for key, value in payload.items()}
+
+
+async def client_request_ids(session: AsyncSession, payloads: list[str]) -> dict[str, str]:
+    """request_key → the client's request_id, for the requests named in job payloads."""
+    keys = {str(key) for raw in payloads if (key := json.loads(raw).get("request_key"))}
+    if not keys:
+        return {}
+    table = cast(sa.Table, CertificationRequest.__table__)  # type: ignore[attr-defined]
+    rows = await session.execute(
+        sa.select(table.c.request_key, table.c.request_id).where(table.c.request_key.in_(keys))
+    )
+    return {str(key): str(request_id) for key, request_id in rows}
+
+
+def dead_letter_view(row: DeadLetter, request_ids: dict[str, str]) -> dict[str, Any]:
+    """A dead letter as the admin API shows it (``request_ids`` from :func:`client_request_ids`)."""
+    payload = _public_payload(row.payload)
+    return {
+        "id": row.id,
+        "job_id": row.job_id,
+        "kind": row.kind,
+        "request_key": payload.get("request_key"),
+        "request_id": request_ids.get(str(payload.get("request_key"))),
+        "payload": payload,
+        "error": row.error,
+        "attempts": row.attempts,
+        "created_at": _iso(row.created_at),
+        "requeued_at": _iso(row.requeued_at),
+    }
+
+
+def job_view(row: Job, request_ids: dict[str, str]) -> dict[str, Any]:
+    """A job as the admin API shows it (``request_ids`` from :func:`client_request_ids`)."""
+    payload = _public_payload(row.payload)
+    return {
+        "id": row.id,
+        "kind": row.kind,
+        "request_key": payload.get("request_key"),
+        "request_id": request_ids.get(str(payload.get("request_key"))),
+        "status": row.status,
+        "attempts": row.attempts,
+        "max_attempts": row.max_attempts,
+        "run_at": _iso(row.run_at),
+        "lease_until": _iso(row.lease_until),
+        "locked_by": row.locked_by,
+        "last_error": row.last_error,
+    }
+
+
+async def list_dead_letters(session: AsyncSession, *, include_requeued: bool, limit: int) -> list[DeadLetter]:
+    """Dead letters, newest first (by default only those not re-queued yet)."""
+    table = cast(sa.Table, DeadLetter.__table__)  # type: ignore[attr-defined]
+    statement = sa.select(DeadLetter).order_by(table.c.id.desc()).limit(limit)
+    if not include_requeued:
+        statement = statement.where(DeadLetter.requeued_at.is_(None))  # type: ignore[union-attr]
+    return list((await session.execute(statement)).scalars())
+
+
+async def requeue(session: AsyncSession, dead_letter_id: int) -> DeadLetter | None:
+    """Queue a dead letter's job again with a fresh set of attempts; None if unknown or already re-queued.
+
+    Every kind can be re-driven. A failed certification request goes back to ``certifying`` (an operator
+    re-queue is the one way out of ``failed``), with its error cleared; a settlement job comes back
+    unbounded, like every settlement job now.
+    """
+    statement = sa.select(DeadLetter).where(DeadLetter.id == dead_letter_id).with_for_update()  # type: ignore[arg-type]
+    row: DeadLetter | None = (await session.execute(statement)).scalar_one_or_none()
+    if row is None or row.requeued_at is not None:
+        return None
+    now = utcnow()
+    fresh: dict[str, Any] = {"status": QUEUED, "attempts": 0, "run_at": now, "lease_until": None, "locked_by": None}
+    if row.kind == jobs.SETTLE_RECONCILE:
+        # A paid settlement is retried until it concludes (dead letters of it predate that rule).
+        fresh["max_attempts"] = UNBOUNDED
+    result = await session.execute(
+        sa.update(JOBS).where(JOBS.c.id == row.job_id, JOBS.c.status == DEAD).values(updated_at=now, **fresh)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    row.requeued_at = now
+    session.add(row)
+    request_key = json.loads(row.payload).get("request_key")
+    if row.kind == jobs.CERTIFY and request_key:
+        request = await repo.get_request(session, str(request_key), for_update=True)
+        if request is not None and State(request.status) == State.FAILED:
+            request.error_code = request.error_message = None
+            request.error_retryable = None
+            repo.transition(session, request, State.CERTIFYING, f"re-queued by an operator (dead letter {row.id})")
+    await session.flush()
+    return row
+
+
+async def stuck_jobs(session: AsyncSession, stuck_after_s: float, limit: int) -> list[Job]:
+    """Running jobs whose lease expired, and queued jobs overdue by more than ``stuck_after_s``."""
+    now = utcnow()
+    overdue = now - timedelta(seconds=stuck_after_s)
+    statement = (
+        sa.select(Job)
+        .where(
+            sa.or_(
+                sa.and_(JOBS.c.status == RUNNING, JOBS.c.lease_until < now),
+                sa.and_(JOBS.c.status == QUEUED, JOBS.c.run_at < overdue),
+            )
+        )
+        .order_by(JOBS.c.run_at)
+        .limit(limit)
+    )
+    return list((await session.execute(statement)).scalars())

@@ -1,0 +1,199 @@
+"""Settlement retries: a paid submission whose settlement did not conclude is finished by a job.
+
+Before ``settle_payment`` is called, the paid POST records the payment as ``pending`` together with a
+delayed ``settle_reconcile`` job (write-ahead: a crash between the transfer and its record is repaired).
+When the settle answers a retryable failure (the facilitator is down, timed out, or answered
+``settlement_pending``), the job is brought forward and the client gets 202 with the state. The job calls
+``settle_payment`` again with the same authorization: the x402 server reconciles it (from the chain
+through its RPC, or the identical body re-posted), so the payer can never be charged twice. The payer may
+have been charged, so while the outcome is unknown the job is retried without limit on the job schedule
+(capped at its last delay), never dead-lettered, and shown to operators (:mod:`certify_proxy.tasks.reconciliation`).
+A definite refusal (including "expired unused on chain": nothing was charged) fails the request. Once the
+outcome is recorded, the payment header kept for the retries is deleted.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import timedelta
+from typing import Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from certify_common.errors import Failure, require
+from certify_proxy.certification.payment_headers import Authorization
+from certify_proxy.certification.states import State
+from certify_proxy.queue import jobs
+from certify_proxy.queue.runner import UNBOUNDED, ClaimedJob
+from certify_proxy.queue.settings import retry_delay_s
+from certify_proxy.queue.worker import Done, JobContext, Outcome, Retry
+from certify_proxy.runtime import Runtime
+from certify_proxy.store import repositories as repo
+from certify_proxy.store.db import transaction
+from certify_proxy.store.models import CertificationRequest, Payment, utcnow
+from certify_proxy.tasks.reconciliation import forget_payment_header
+from certify_proxy.tasks.webhook import enqueue_webhook
+from certify_proxy.upstream.receipts import block_number
+
+logger = logging.getLogger("certify.proxy.settlement")
+
+PENDING = "pending"
+SETTLED = "settled"
+FAILED = "failed"
+
+
+async def reserve_settlement(
+    runtime: Runtime, request_key: str, auth: Authorization, arguments: dict[str, Any], delay_s: float
+) -> None:
+    """Write ahead, before ``settle_payment`` is called: a ``pending`` payment and its reconciliation job.
+
+    If this process dies after the facilitator moved the money but before the answer is stored, the job
+    (due after ``delay_s``, longer than any settle call) asks x402 again; x402 replays the first result for
+    the same authorization, so the payment ends recorded and certified, never lost and never paid twice.
+    The ``pending`` row also makes the database refuse a second authorization for the same request.
+    """
+    async with transaction(runtime.sessions) as session:
+        locked = require(await repo.get_request(session, request_key, for_update=True), "the request to reserve")
+        session.add(
+            Payment(
+                request_key=request_key,
+                network=auth.network,
+                payer=auth.payer,
+                nonce=auth.nonce,
+                amount_atomic=auth.value_atomic,
+                status=PENDING,
+                tx_hash=None,
+                block_number=None,
+                settle_json=None,
+                settled_at=None,
+                created_at=utcnow(),
+            )
+        )
+        if State(locked.status) == State.QUOTED:
+            repo.transition(session, locked, State.PAYMENT_PENDING, "payment received")
+        await jobs.enqueue(
+            session,
+            jobs.SETTLE_RECONCILE,
+            f"{jobs.SETTLE_RECONCILE}:{request_key}",
+            {"request_key": request_key, **arguments},
+            max_attempts=UNBOUNDED,
+            delay_s=delay_s,
+        )
+
+
+async def defer_settlement(runtime: Runtime, request_key: str, fail: Failure) -> None:
+    """A settle answered a retryable failure: say so on the request and let the job retry soon."""
+    settings = runtime.settings
+    async with transaction(runtime.sessions) as session:
+        locked = require(await repo.get_request(session, request_key, for_update=True), "the settling request")
+        payment = await repo.payment_for_request(session, request_key)
+        job = await jobs.job_for_request(session, jobs.SETTLE_RECONCILE, request_key)
+        if payment is not None and payment.status == PENDING and fail.details.get("transaction"):
+            payment.tx_hash = str(fail.details["transaction"])
+            session.add(payment)
+        locked.error_code = fail.code
+        locked.error_message = "the settlement is not confirmed yet; it is retried automatically"
+        locked.error_retryable = True
+        session.add(locked)
+        if job is not None and job.status == jobs.QUEUED:
+            job.run_at = utcnow() + timedelta(seconds=retry_delay_s(settings.job_retry_delays_s, 1))
+            session.add(job)
+    logger.warning("settlement deferred", extra={"code": fail.code})
+
+
+async def cancel_reservation(runtime: Runtime, request_key: str) -> None:
+    """A settle was definitely refused (nothing moved): drop the reservation so another payment can be tried."""
+    async with transaction(runtime.sessions) as session:
+        payment = await repo.payment_for_request(session, request_key)
+        job = await jobs.job_for_request(session, jobs.SETTLE_RECONCILE, request_key)
+        if payment is not None and payment.status == PENDING:
+            await session.delete(payment)
+        if job is not None and job.status == jobs.QUEUED:
+            await session.delete(job)
+
+
+class SettlementJob:
+    """Handler of ``settle_reconcile`` jobs (payload: request_key, payment_header, payment_requirements)."""
+
+    def __init__(self, retry_delays_s: list[float]) -> None:
+        self.retry_delays_s = retry_delays_s
+
+    async def run(self, context: JobContext) -> Outcome:
+        runtime = context.runtime
+        payload = context.job.payload
+        request_key = str(payload["request_key"])
+        async with runtime.sessions() as session:
+            payment = await repo.payment_for_request(session, request_key)
+        if payment is None or payment.status != PENDING:
+            async with transaction(runtime.sessions) as session:
+                await context.save_in(session, {"request_key": request_key})
+                await forget_payment_header(session, request_key)
+                await context.finish(session)
+            return Done()
+        arguments = {k: payload[k] for k in ("payment_header", "payment_requirements")}
+        settled = await runtime.pool.call("x402", "settle_payment", arguments)
+        if isinstance(settled, Failure):
+            if settled.retryable:
+                return Retry(f"{settled.code}: {settled.message}")
+            await self._refused(context, request_key, settled)
+            return Done()
+        await self._settled(context, request_key, payment.network, settled)
+        return Done()
+
+    async def _settled(self, context: JobContext, request_key: str, network: str, settled: dict[str, Any]) -> None:
+        runtime = context.runtime
+        tx_hash = str(settled["transaction"]) or None
+        block = await block_number(runtime.http, runtime.settings.evm_rpc_urls.get(network), tx_hash)
+        async with transaction(runtime.sessions) as session:
+            locked = require(await repo.get_request(session, request_key, for_update=True), "the settling request")
+            payment = require(await repo.payment_for_request(session, request_key), "the reserved payment")
+            now = utcnow()
+            payment.status, payment.tx_hash, payment.block_number = SETTLED, tx_hash, block
+            payment.settle_json = json.dumps(settled["settle_response"], separators=(",", ":"))
+            payment.settled_at = now
+            session.add(payment)
+            _clear_error(locked)
+            repo.transition(session, locked, State.PAYMENT_VERIFIED, f"payment settled on retry: {tx_hash}")
+            await jobs.enqueue(
+                session,
+                jobs.CERTIFY,
+                f"{jobs.CERTIFY}:{request_key}",
+                {"request_key": request_key},
+                max_attempts=runtime.settings.job_max_attempts,
+            )
+            # The authorization is spent: keep no copy of it (job and any dead letter of it).
+            await context.save_in(session, {"request_key": request_key})
+            await forget_payment_header(session, request_key)
+            await context.finish(session)
+        logger.info("deferred settlement concluded")
+
+    async def _refused(self, context: JobContext, request_key: str, fail: Failure) -> None:
+        runtime = context.runtime
+        async with transaction(runtime.sessions) as session:
+            locked = require(await repo.get_request(session, request_key, for_update=True), "the settling request")
+            payment = require(await repo.payment_for_request(session, request_key), "the reserved payment")
+            payment.status = FAILED
+            session.add(payment)
+            locked.error_code, locked.error_message, locked.error_retryable = fail.code, fail.message, False
+            repo.transition(session, locked, State.FAILED, f"settlement refused: {fail.code}")
+            await enqueue_webhook(session, locked, runtime.settings)
+            await context.save_in(session, {"request_key": request_key})
+            await forget_payment_header(session, request_key)
+            await context.finish(session)
+        logger.warning("deferred settlement refused", extra={"code": fail.code})
+
+    async def dead_lettered(self, runtime: Runtime, session: AsyncSession, job: ClaimedJob, error: str) -> None:
+        request = await repo.get_request(session, str(job.payload["request_key"]), for_update=True)
+        if request is None:
+            return
+        request.error_code = "settlement_unconfirmed"
+        request.error_message = f"the settlement was not confirmed after {job.attempts} attempts: {error}"[:2000]
+        request.error_retryable = True
+        request.updated_at = utcnow()
+        session.add(request)
+
+
+def _clear_error(request: CertificationRequest) -> None:
+    request.error_code = request.error_message = None
+    request.error_retryable = None
