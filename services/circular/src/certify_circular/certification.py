@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 from certify_circular.keys import Wallet, strip_0x
 from certify_circular.metrics import SUBMISSIONS
-from certify_circular.models import ExternalSignature, Submitted
+from certify_circular.models import ExternalSignature
 from certify_circular.nag import NagClient, nag_failure
 from certify_circular.networks import NetworkConfig
 from certify_circular.nonces import NonceAllocator
@@ -34,6 +34,7 @@ from certify_circular.transaction import (
     transaction_id,
     transaction_problem,
 )
+from certify_common.contracts.circular import Submitted
 from certify_common.errors import Failure, failure, require
 from certify_common.kv import LockLostError, LockTimeoutError
 

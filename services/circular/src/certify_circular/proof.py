@@ -6,11 +6,11 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from certify_circular.keys import address_of, verify_signature
-from certify_circular.models import CertificationProof, Fees, ProofTransaction
 from certify_circular.nag import NagClient
 from certify_circular.networks import NetworkConfig
 from certify_circular.tracking import not_found
 from certify_circular.transaction import CERTIFICATE_TYPE, certified_data_of, iso_timestamp, transaction_id
+from certify_common.contracts.circular import CertificationProof, Fees, ProofTransaction
 from certify_common.errors import Failure, failure
 
 FEE_FIELDS = {

@@ -11,15 +11,15 @@ from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
 from certify_circular.metrics import CIRX_BALANCE
-from certify_circular.models import (
+from certify_circular.models import ExternalSignature
+from certify_circular.service import CircularService
+from certify_common.contracts.circular import (
     CertificationProof,
-    ExternalSignature,
     Submitted,
     TransactionStatus,
     WalletBalance,
     WalletNonce,
 )
-from certify_circular.service import CircularService
 from certify_common.errors import Failure, failure, require
 from certify_common.mcp_service import new_mcp_server, result_of
 

@@ -8,9 +8,9 @@ import math
 import time
 from typing import Any
 
-from certify_circular.models import TransactionStatus
 from certify_circular.nag import NagClient, nag_failure
 from certify_circular.submissions import SubmissionStore
+from certify_common.contracts.circular import TransactionStatus
 from certify_common.errors import Failure
 
 logger = logging.getLogger("certify.circular.status")

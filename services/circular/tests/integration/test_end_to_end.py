@@ -12,8 +12,8 @@ import jsonschema
 import pytest
 from mcp import Client
 
-from certify_circular.models import CertificationProof
 from certify_circular.proof import verify_proof
+from certify_common.contracts.circular import CertificationProof
 from certify_testkit.inspector import inspector
 from certify_testkit.mcp_calls import assert_matches_output_schema, list_tools
 

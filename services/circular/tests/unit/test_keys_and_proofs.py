@@ -13,9 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from certify_circular.keys import CURVE_ORDER, InvalidKeyError, Wallet, der_to_rs, rs_to_der, verify_signature
-from certify_circular.models import CertificationProof
 from certify_circular.proof import verify_proof
 from certify_circular.transaction import build_certificate
+from certify_common.contracts.circular import CertificationProof
 from certify_sandbox.nag_checks import signature_valid
 from certify_testkit.mcp_calls import failure_of
 from certify_testkit.plugin import forbid_in_logs

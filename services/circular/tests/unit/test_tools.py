@@ -8,8 +8,8 @@ from typing import Any
 
 from mcp import Client
 
-from certify_circular.models import CertificationProof
 from certify_circular.proof import verify_proof
+from certify_common.contracts.circular import CertificationProof
 from certify_testkit.mcp_calls import assert_matches_output_schema, failure_of, schema_requires_documented_fields
 
 TOOLS = {"get_wallet_nonce", "certify_data", "get_transaction_status", "get_certification_proof", "get_wallet_balance"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
@@ -12,14 +13,19 @@ from certify_common.kv import KeyValue, RedisKeyValue, create_kv
 from certify_proxy.api.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from certify_proxy.settings import ProxySettings
 from certify_proxy.store.db import create_engine, session_factory
+from certify_proxy.upstream.circular import Circular
 from certify_proxy.upstream.pool import McpPool
+from certify_proxy.upstream.qr import Qr
+from certify_proxy.upstream.quote import Quotes
+from certify_proxy.upstream.x402 import X402
 
 
 @dataclass
 class Runtime:
     """Long-lived clients of one process, created in the lifespan and closed at shutdown.
 
-    ``http`` serves the JSON-RPC receipt lookups; MCP calls go through ``pool``.
+    ``http`` serves the JSON-RPC receipt lookups; MCP calls go through the typed clients over ``pool``
+    (``x402``, ``circular``, ``quotes``, ``qr``).
     """
 
     settings: ProxySettings
@@ -49,6 +55,26 @@ class Runtime:
         )
         http = httpx.AsyncClient(timeout=settings.evm_rpc_timeout_s)
         return cls(settings, engine, session_factory(engine), kv, limiter, pool, http)
+
+    @cached_property
+    def x402(self) -> X402:
+        """The x402 server's tools."""
+        return X402(self.pool)
+
+    @cached_property
+    def circular(self) -> Circular:
+        """The circular server's tools."""
+        return Circular(self.pool)
+
+    @cached_property
+    def quotes(self) -> Quotes:
+        """The quote server's tools."""
+        return Quotes(self.pool)
+
+    @cached_property
+    def qr(self) -> Qr:
+        """The qr server's tools."""
+        return Qr(self.pool)
 
     async def close(self) -> None:
         """Close every client."""

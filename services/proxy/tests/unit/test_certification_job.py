@@ -19,6 +19,8 @@ from certify_proxy.store.db import create_engine, session_factory, transaction
 from certify_proxy.store.migrate import upgrade_async
 from certify_proxy.store.models import CertificationRequest, utcnow
 from certify_proxy.tasks.certify import CertificationJob, idempotency_key
+from certify_proxy.upstream.circular import Circular
+from certify_testkit import answers
 
 DATA_HASH = "0x" + "ab" * 32
 TX = "cd" * 32
@@ -39,23 +41,11 @@ class ScriptedCircular:
 
 
 def _status(status: str) -> dict[str, Any]:
-    return {
-        "tx_id": TX,
-        "status": status,
-        "block_id": "b1" if status != "Pending" else None,
-        "final": status == "Executed",
-    }
+    return answers.status(TX, status)
 
 
-PROOF = {
-    "tx_id": TX,
-    "block_id": "b1",
-    "timestamp": "2026-11-22T03:00:00Z",
-    "data_hash": "ab" * 32,
-    "network": "testnet",
-    "explorer_url": None,
-    "fees": {"total": "4"},
-}
+PROOF = answers.proof(TX, "ab" * 32)
+SUBMITTED = answers.submitted(TX, "ab" * 32)
 
 
 @pytest.fixture
@@ -93,7 +83,7 @@ async def harness(tmp_path: Path) -> AsyncIterator[Any]:
             await jobs.enqueue(session, jobs.CERTIFY, f"certify:{request_id}", payload, max_attempts=10)
         claimed = await runner.claim(sessions, "w", 30, postgres=False)
         assert claimed is not None
-        runtime = types.SimpleNamespace(settings=settings, sessions=sessions, pool=pool)
+        runtime = types.SimpleNamespace(settings=settings, sessions=sessions, pool=pool, circular=Circular(pool))
         handler = CertificationJob([1.0], not_found_grace_s=settings.certify_not_found_grace_s)
         outcome = await handler.run(JobContext(runtime, claimed, "w"))  # type: ignore[arg-type]
         async with sessions() as session:
@@ -107,7 +97,7 @@ async def harness(tmp_path: Path) -> AsyncIterator[Any]:
 
 async def test_an_executed_transaction_completes_the_job_with_the_request_key_as_idempotency_key(harness) -> None:  # type: ignore[no-untyped-def]
     pool = ScriptedCircular(
-        certify_data=[{"tx_id": TX}],
+        certify_data=[SUBMITTED],
         get_transaction_status=[_status("Pending"), _status("Verified"), _status("Executed")],
         get_certification_proof=[PROOF],
     )
@@ -120,7 +110,7 @@ async def test_an_executed_transaction_completes_the_job_with_the_request_key_as
 
 
 async def test_pending_past_the_deadline_is_retried_on_the_same_transaction(harness) -> None:  # type: ignore[no-untyped-def]
-    pool = ScriptedCircular(certify_data=[{"tx_id": TX}], get_transaction_status=[_status("Pending")])
+    pool = ScriptedCircular(certify_data=[SUBMITTED], get_transaction_status=[_status("Pending")])
     outcome, _, _ = await harness(pool)
     assert isinstance(outcome, Retry)
     assert outcome.progress is not None

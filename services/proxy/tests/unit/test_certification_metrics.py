@@ -20,28 +20,22 @@ from certify_proxy.store.db import create_engine, session_factory, transaction
 from certify_proxy.store.migrate import upgrade_async
 from certify_proxy.store.models import CertificationRequest, StateTransition, utcnow
 from certify_proxy.tasks.certify import CertificationJob
+from certify_proxy.upstream.circular import Circular
+from certify_testkit import answers
 
 DATA_HASH = "0x" + "ab" * 32
 TX = "cd" * 32
-PROOF = {
-    "tx_id": TX,
-    "block_id": "b1",
-    "timestamp": "2026-11-22T03:00:00Z",
-    "data_hash": "ab" * 32,
-    "network": "testnet",
-    "explorer_url": None,
-    "fees": {"total": "4"},
-}
+PROOF = answers.proof(TX, "ab" * 32)
 
 
-class Circular:
+class FakeCircular:
     async def call(self, server: str, tool: str, arguments: dict[str, Any], **_: Any) -> dict[str, Any]:
-        answers = {
-            "certify_data": {"tx_id": TX},
-            "get_transaction_status": {"tx_id": TX, "status": "Executed", "block_id": "b1", "final": True},
+        scripted = {
+            "certify_data": answers.submitted(TX, "ab" * 32),
+            "get_transaction_status": answers.status(TX, "Executed"),
             "get_certification_proof": PROOF,
         }
-        return answers[tool]
+        return scripted[tool]
 
 
 def sample(name: str, **labels: str) -> float:
@@ -99,7 +93,9 @@ async def test_the_duration_is_measured_from_payment_verified_not_from_request_c
     assert claimed is not None
     count = sample("certify_certification_duration_seconds_count", client_type="browser")
     total = sample("certify_certification_duration_seconds_sum", client_type="browser")
-    runtime = types.SimpleNamespace(settings=db.settings, sessions=db.sessions, pool=Circular())
+    runtime = types.SimpleNamespace(
+        settings=db.settings, sessions=db.sessions, pool=(pool := FakeCircular()), circular=Circular(pool)
+    )
     outcome = await CertificationJob([1.0], not_found_grace_s=0).run(JobContext(runtime, claimed, "w"))  # type: ignore[arg-type]
     assert isinstance(outcome, Done)
     assert sample("certify_certification_duration_seconds_count", client_type="browser") == count + 1

@@ -9,9 +9,9 @@ import base64
 from functools import lru_cache
 from typing import Literal
 
+from certify_common.contracts.qr import AsciiQr, QrImage
 from certify_common.errors import Failure, failure
 from certify_qr import render
-from certify_qr.models import AsciiQr, QrImage
 from certify_qr.symbol import make_symbol, symbol_facts
 
 ImageFormat = Literal["png", "svg"]

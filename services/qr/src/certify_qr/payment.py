@@ -14,12 +14,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from certify_common.contracts.qr import ErrorLevel, PaymentQr
 from certify_common.eip681 import check_callback_url, payment_transfer
 from certify_common.errors import Failure, failure
 from certify_common.evm import lookup
 from certify_qr.drawing import draw_image
-from certify_qr.models import PaymentQr
-from certify_qr.symbol import ErrorLevel
 
 #: Told with every payment QR: the honest limit of a plain transfer (specs/x402.md, "Wallet links").
 TRANSFER_NOTE = (

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 import segno
 
+from certify_common.contracts.qr import ErrorLevel
 from certify_common.errors import Failure, failure
 
 #: Error-correction levels, from most capacity (L, ~7 % recoverable) to most robustness (H, ~30 %).
-ErrorLevel = Literal["L", "M", "Q", "H"]
 _LEVELS: dict[str, ErrorLevel] = {"L": "L", "M": "M", "Q": "Q", "H": "H"}
 ERROR_LEVELS = tuple(_LEVELS)
 DEFAULT_ERROR_LEVEL: ErrorLevel = "M"

@@ -10,9 +10,9 @@ from mcp.server import MCPServer
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
+from certify_common.contracts.qr import AsciiQr, PaymentQr, QrImage
 from certify_common.mcp_service import new_mcp_server, result_of
 from certify_qr.drawing import FORMATS, draw_ascii, draw_image
-from certify_qr.models import AsciiQr, PaymentQr, QrImage
 from certify_qr.payment import payment_qr
 from certify_qr.render import MAX_BORDER_MODULES, MAX_SIZE_PX, MIN_SIZE_PX
 from certify_qr.settings import QrSettings

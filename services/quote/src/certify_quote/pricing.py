@@ -11,8 +11,7 @@ import decimal
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from pydantic import BaseModel, Field
-
+from certify_common.contracts.quote import Breakdown, Quote
 from certify_common.errors import Failure, failure
 
 USDC_DECIMALS = 6
@@ -24,28 +23,6 @@ MAX_PRICE_DECIMALS = 18
 MAX_MARGIN_DECIMALS = 4
 _EXACT = decimal.Context(prec=80, rounding=decimal.ROUND_HALF_EVEN, traps=[decimal.Inexact, decimal.InvalidOperation])
 _ROUNDING = decimal.Context(prec=80)
-
-
-class Breakdown(BaseModel):
-    """How the amount was computed, every figure an exact decimal string in USD."""
-
-    cirx_cost_usd: str = Field(description="cirx_fee × cirx_price_usd.")
-    service_margin_usd: str = Field(description="cirx_cost_usd × margin_percent / 100.")
-    margin_percent: str = Field(description="The margin applied, in percent.")
-    total_usd: str = Field(description="cirx_cost_usd + service_margin_usd, before rounding.")
-    rounded_usdc: str = Field(description="total_usd rounded up to the cent, with 6 decimals.")
-
-
-class Quote(BaseModel):
-    """The USDC price of one certification."""
-
-    usdc_amount: str = Field(description="Amount to pay in USDC, 6 decimals, e.g. `0.030000`.")
-    amount_atomic: int = Field(description="The same amount in USDC atomic units (10^-6 USDC), e.g. 30000.")
-    cirx_fee: str = Field(description="CIRX fee of one certification.")
-    cirx_price_usd: str = Field(description="CIRX price used, in USD.")
-    data_size_bytes: int = Field(description="Size of the document quoted, in bytes.")
-    breakdown: Breakdown = Field(description="How usdc_amount was computed.")
-    valid_until: datetime = Field(description="When the quote expires (UTC).")
 
 
 def parse_decimal(value: str | float | None, field: str, code: str) -> Decimal | Failure | None:

@@ -8,8 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from certify_common.contracts.quote import Breakdown, Quote
 from certify_common.errors import Failure
-from certify_quote.pricing import Breakdown, Quote, calculate_quote, parse_decimal
+from certify_quote.pricing import calculate_quote, parse_decimal
 
 NOW = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
 MAX = 10 * 1024 * 1024

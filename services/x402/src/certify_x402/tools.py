@@ -10,11 +10,7 @@ from mcp.server import MCPServer
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
-from certify_common.eip681 import eip681_uri, payment_transfer, transfer_from_requirements
-from certify_common.errors import Failure
-from certify_common.mcp_service import new_mcp_server, result_of
-from certify_x402 import links
-from certify_x402.models import (
+from certify_common.contracts.x402 import (
     AuthorizationView,
     BrowserLinkResult,
     LinkView,
@@ -23,6 +19,10 @@ from certify_x402.models import (
     SettleResult,
     VerifyResult,
 )
+from certify_common.eip681 import eip681_uri, payment_transfer, transfer_from_requirements
+from certify_common.errors import Failure
+from certify_common.mcp_service import new_mcp_server, result_of
+from certify_x402 import links
 from certify_x402.payment import encode_header
 from certify_x402.payments import Checked, Payments
 from certify_x402.requirements import atomic_amount, build_offer

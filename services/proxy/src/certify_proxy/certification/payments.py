@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 import logging
 import re
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
+from certify_common.contracts.x402 import SettleResult
 from certify_common.errors import Failure, failure, require
 from certify_common.kv import LockTimeoutError
 from certify_proxy.api.errors import ApiError
@@ -25,13 +25,17 @@ from certify_proxy.certification.ownership import owned_request
 from certify_proxy.certification.payment_headers import Authorization, decode_payment_header
 from certify_proxy.certification.states import AWAITING_PAYMENT, State
 from certify_proxy.metrics import PAYMENT_VERIFICATIONS
-from certify_proxy.queue import jobs
 from certify_proxy.runtime import Runtime
 from certify_proxy.store import repositories as repo
 from certify_proxy.store.db import transaction
 from certify_proxy.store.models import CertificationRequest, aware, utcnow
-from certify_proxy.tasks.reconciliation import forget_payment_header
-from certify_proxy.tasks.settle import cancel_reservation, defer_settlement, reserve_settlement
+from certify_proxy.tasks.settle import (
+    PENDING,
+    cancel_reservation,
+    defer_settlement,
+    record_settlement,
+    reserve_settlement,
+)
 from certify_proxy.upstream.receipts import block_number
 
 logger = logging.getLogger("certify.proxy.payments")
@@ -124,16 +128,15 @@ async def _pay_locked(runtime: Runtime, request: CertificationRequest, auth: Aut
     if valid_until is not None and valid_until < utcnow():
         raise _fail(failure("quote_expired", "the quote expired: send the request again for a new offer"))
     arguments = {"payment_header": header, "payment_requirements": requirements}
-    started = utcnow()
-    verdict = await runtime.pool.call("x402", "verify_payment", arguments)
+    verdict = await runtime.x402.verify(header, requirements)
     if isinstance(verdict, Failure):
         raise _fail(verdict)
-    reason = None if verdict["is_valid"] else str(verdict.get("reason") or "payment_invalid")
+    reason = None if verdict.is_valid else (verdict.reason or "payment_invalid")
     if reason is not None and not _CODE.match(reason):
         reason = "payment_invalid"  # the reason becomes a metric label: only known codes pass
     PAYMENT_VERIFICATIONS.labels(reason or "valid").inc()
     if reason is not None and reason != "nonce_already_used":
-        raise _fail(failure(reason, str(verdict.get("message") or "the payment is not valid")))
+        raise _fail(failure(reason, verdict.message or "the payment is not valid"))
     # nonce_already_used with no payment of ours on record: this very authorization may have been settled
     # by a proxy that died before recording it. settle_payment replays the first result for the same
     # authorization (no second transfer) and refuses any other with nonce_already_used.
@@ -147,7 +150,7 @@ async def _pay_locked(runtime: Runtime, request: CertificationRequest, auth: Aut
         if recorded is None:
             raise
         return recorded
-    settled = await runtime.pool.call("x402", "settle_payment", arguments)
+    settled = await runtime.x402.settle(header, requirements)
     if isinstance(settled, Failure):
         logger.warning("settlement failed", extra={"code": settled.code, "retryable": settled.retryable})
         if not settled.retryable:
@@ -156,7 +159,7 @@ async def _pay_locked(runtime: Runtime, request: CertificationRequest, auth: Aut
         # The outcome is unknown or pending: the reserved job reconciles it (same authorization, never twice).
         await defer_settlement(runtime, request.request_key, settled)
         return await current_state(runtime, request)
-    return await _record_payment(runtime, request, auth, settled, started)
+    return await _record_payment(runtime, request, auth, settled)
 
 
 class _AlreadyRecorded(Exception):
@@ -164,38 +167,23 @@ class _AlreadyRecorded(Exception):
 
 
 async def _record_payment(
-    runtime: Runtime, request: CertificationRequest, auth: Authorization, settled: dict[str, Any], started: datetime
+    runtime: Runtime, request: CertificationRequest, auth: Authorization, settled: SettleResult
 ) -> Outcome:
-    receipt = str(settled["payment_response_header"])
-    tx_hash = str(settled["transaction"]) or None
+    receipt = settled.payment_response_header
+    tx_hash = settled.transaction or None
     block = await block_number(runtime.http, runtime.settings.evm_rpc_urls.get(auth.network), tx_hash)
     headers = {"PAYMENT-RESPONSE": receipt, "X-PAYMENT-RESPONSE": receipt}
     try:
         async with transaction(runtime.sessions) as session:
             locked = require(await repo.get_request(session, request.request_key, for_update=True), "the paid request")
-            now = utcnow()
             payment = await repo.payment_for_request(session, locked.request_key)
             if payment is None:
                 raise RuntimeError("the payment reserved before settlement is missing")
-            if payment.status != "pending":
+            if payment.status != PENDING:
                 # The reconciliation job recorded it first (a slow settle): nothing more to write.
                 raise _AlreadyRecorded
-            payment.status, payment.tx_hash, payment.block_number = "settled", tx_hash, block
-            payment.settle_json = json.dumps(settled["settle_response"], separators=(",", ":"))
-            payment.settled_at = now
-            session.add(payment)
-            if State(locked.status) == State.QUOTED:  # not a resting state, but never lose a settled payment
-                repo.transition(session, locked, State.PAYMENT_PENDING, "payment received")
-            repo.transition(session, locked, State.PAYMENT_VERIFIED, f"payment settled: {settled['transaction']}")
-            # The reconciliation job reserved before settling has nothing left to do: drop its copy of the header.
-            await forget_payment_header(session, locked.request_key)
-            await jobs.enqueue(
-                session,
-                jobs.CERTIFY,
-                f"{jobs.CERTIFY}:{locked.request_key}",
-                {"request_key": locked.request_key},
-                max_attempts=runtime.settings.job_max_attempts,
-            )
+            reason = f"payment settled: {settled.transaction}"
+            await record_settlement(session, runtime.settings, locked, payment, settled, block, reason)
     except _AlreadyRecorded:
         pass
     except IntegrityError:

@@ -48,12 +48,12 @@ def daily_burn(readings: list[tuple[float, Decimal]]) -> Decimal | None:
 
 async def check_balance(runtime: Runtime, *, export: bool = False) -> dict[str, Any] | Failure:
     """Read and store the balance (and export it when ``export``); the report the admin API returns."""
-    answer = await runtime.pool.call("circular", "get_wallet_balance", {"asset": ASSET})
+    answer = await runtime.circular.balance(ASSET)
     if isinstance(answer, Failure):
         logger.warning("balance check failed", extra={"code": answer.code})
         return answer
     try:
-        balance = Decimal(str(answer["balance"]))
+        balance = Decimal(answer.balance)
     except InvalidOperation:
         return failure("upstream_error", "the wallet balance is not a number", retryable=True)
     now = utcnow()
@@ -76,7 +76,7 @@ async def check_balance(runtime: Runtime, *, export: bool = False) -> dict[str, 
     threshold = runtime.settings.balance_warning_cirx
     low = balance < threshold
     report = {
-        "address": answer.get("address"),
+        "address": answer.address,
         "asset": ASSET,
         "balance": format(balance, "f"),
         "checked_at": now.isoformat(),

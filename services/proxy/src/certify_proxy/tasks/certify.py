@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from certify_common.contracts.circular import CertificationProof
 from certify_common.errors import Failure
 from certify_proxy.certification.states import State
 from certify_proxy.queue.runner import ClaimedJob
@@ -84,38 +85,35 @@ class CertificationJob:
     ) -> dict[str, Any] | Retry:
         submission = int(progress.get("submission", 0))
         progress.setdefault("submit_started_at", utcnow().isoformat())
-        arguments = {
-            "data_hash": request.data_hash,
-            "idempotency_key": idempotency_key(request.request_key, submission),
-        }
-        answer = await context.runtime.pool.call("circular", "certify_data", arguments)
+        key = idempotency_key(request.request_key, submission)
+        answer = await context.runtime.circular.certify(request.data_hash, key)
         if isinstance(answer, Failure):
             if answer.retryable:
                 return Retry(_describe(answer), progress)
             return _resubmit(progress, f"rejected: {_describe(answer)}")
-        progress = {**progress, "tx_id": str(answer["tx_id"]), "submitted_at": utcnow().isoformat()}
+        progress = {**progress, "tx_id": answer.tx_id, "submitted_at": utcnow().isoformat()}
         await context.save(progress)
         logger.info("certification submitted", extra={"tx_id": progress["tx_id"], "submission": submission})
         return progress
 
     async def _confirm(self, context: JobContext, request: CertificationRequest, progress: dict[str, Any]) -> Outcome:
         settings = context.runtime.settings
-        pool = context.runtime.pool
+        circular = context.runtime.circular
         tx_id = str(progress["tx_id"])
         deadline = time.monotonic() + settings.certify_deadline_s
         last = "no answer yet"
         while True:
-            status = await pool.call("circular", "get_transaction_status", {"tx_id": tx_id, "wait_seconds": 0})
+            status = await circular.status(tx_id)
             if isinstance(status, Failure):
                 last = _describe(status)
                 if status.code == "transaction_not_found" and self._grace_over(progress):
                     return _resubmit(progress, f"transaction {tx_id} not found after the grace period")
-            elif status["final"]:
+            elif status.final:
                 return await self._complete(context, request, progress)
-            elif str(status["status"]) not in IN_FLIGHT:
-                return _resubmit(progress, f"transaction {tx_id} ended {status['status']}")
+            elif status.status not in IN_FLIGHT:
+                return _resubmit(progress, f"transaction {tx_id} ended {status.status}")
             else:
-                last = f"transaction {tx_id} is {status['status']}"
+                last = f"transaction {tx_id} is {status.status}"
             if time.monotonic() + settings.certify_poll_interval_s > deadline:
                 return Retry(f"{last} after {settings.certify_deadline_s:g} s", progress)
             await asyncio.sleep(settings.certify_poll_interval_s)
@@ -130,10 +128,10 @@ class CertificationJob:
     async def _complete(self, context: JobContext, request: CertificationRequest, progress: dict[str, Any]) -> Outcome:
         runtime = context.runtime
         tx_id = str(progress["tx_id"])
-        proof = await runtime.pool.call("circular", "get_certification_proof", {"tx_id": tx_id})
+        proof = await runtime.circular.proof(tx_id)
         if isinstance(proof, Failure):
             return Retry(_describe(proof), progress)
-        if "0x" + str(proof["data_hash"]) != request.data_hash:
+        if "0x" + proof.data_hash != request.data_hash:
             return Retry(f"the proof of {tx_id} certifies another hash", progress)
         progress = {**progress, "executed_at": utcnow().isoformat()}
         async with transaction(runtime.sessions) as session:
@@ -143,12 +141,12 @@ class CertificationJob:
             if State(locked.status) != State.COMPLETED:
                 store_proof(session, locked, proof)
                 verified = await repo.verified_at(session, locked.request_key)
-                reason = f"certified in block {proof['block_id']}"
+                reason = f"certified in block {proof.block_id}"
                 repo.transition(session, locked, State.COMPLETED, reason, verified_at=verified)
                 await enqueue_webhook(session, locked, runtime.settings)
             await context.save_in(session, progress)
             await context.finish(session)
-        logger.info("certification completed", extra={"tx_id": tx_id, "block_id": proof["block_id"]})
+        logger.info("certification completed", extra={"tx_id": tx_id, "block_id": proof.block_id})
         return Done()
 
     async def dead_lettered(self, runtime: Runtime, session: AsyncSession, job: ClaimedJob, error: str) -> None:
@@ -162,19 +160,19 @@ class CertificationJob:
         await enqueue_webhook(session, request, runtime.settings)
 
 
-def store_proof(session: AsyncSession, request: CertificationRequest, proof: dict[str, Any]) -> None:
+def store_proof(session: AsyncSession, request: CertificationRequest, proof: CertificationProof) -> None:
     """Add the certification row of a proof (the full proof is kept as JSON for re-verification)."""
     session.add(
         Certification(
             request_key=request.request_key,
-            tx_id=str(proof["tx_id"]),
-            block_id=str(proof["block_id"]),
-            timestamp=str(proof["timestamp"]),
-            data_hash="0x" + str(proof["data_hash"]),
-            cirx_fee_paid=str(proof["fees"]["total"]),
-            verification_url=proof.get("explorer_url"),
-            network=str(proof["network"]),
-            proof_json=json.dumps(proof, separators=(",", ":"), sort_keys=True),
+            tx_id=proof.tx_id,
+            block_id=proof.block_id,
+            timestamp=proof.timestamp,
+            data_hash="0x" + proof.data_hash,
+            cirx_fee_paid=proof.fees.total,
+            verification_url=proof.explorer_url,
+            network=proof.network,
+            proof_json=json.dumps(proof.model_dump(mode="json"), separators=(",", ":"), sort_keys=True),
             created_at=utcnow(),
         )
     )

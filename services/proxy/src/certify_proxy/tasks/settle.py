@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from certify_common.contracts.x402 import SettleResult
 from certify_common.errors import Failure, require
 from certify_proxy.certification.payment_headers import Authorization
 from certify_proxy.certification.states import State
@@ -29,6 +30,7 @@ from certify_proxy.queue.runner import UNBOUNDED, ClaimedJob
 from certify_proxy.queue.settings import retry_delay_s
 from certify_proxy.queue.worker import Done, JobContext, Outcome, Retry
 from certify_proxy.runtime import Runtime
+from certify_proxy.settings import ProxySettings
 from certify_proxy.store import repositories as repo
 from certify_proxy.store.db import transaction
 from certify_proxy.store.models import CertificationRequest, Payment, utcnow
@@ -82,6 +84,39 @@ async def reserve_settlement(
         )
 
 
+async def record_settlement(
+    session: AsyncSession,
+    settings: ProxySettings,
+    request: CertificationRequest,
+    payment: Payment,
+    settled: SettleResult,
+    block: int | None,
+    reason: str,
+) -> None:
+    """The one record of a settled payment, in the caller's transaction (``request`` locked by it).
+
+    The payment row becomes ``settled`` with its transfer, the request ``payment_verified`` with its
+    certification queued, and the payment header kept for reconciliation is forgotten (the authorization is
+    spent). Both the paid POST and the reconciliation job record through here.
+    """
+    payment.status, payment.tx_hash, payment.block_number = SETTLED, settled.transaction or None, block
+    payment.settle_json = json.dumps(settled.settle_response, separators=(",", ":"))
+    payment.settled_at = utcnow()
+    session.add(payment)
+    _clear_error(request)
+    if State(request.status) == State.QUOTED:  # not a resting state, but never lose a settled payment
+        repo.transition(session, request, State.PAYMENT_PENDING, "payment received")
+    repo.transition(session, request, State.PAYMENT_VERIFIED, reason)
+    await forget_payment_header(session, request.request_key)
+    await jobs.enqueue(
+        session,
+        jobs.CERTIFY,
+        f"{jobs.CERTIFY}:{request.request_key}",
+        {"request_key": request.request_key},
+        max_attempts=settings.job_max_attempts,
+    )
+
+
 async def defer_settlement(runtime: Runtime, request_key: str, fail: Failure) -> None:
     """A settle answered a retryable failure: say so on the request and let the job retry soon."""
     settings = runtime.settings
@@ -131,8 +166,7 @@ class SettlementJob:
                 await forget_payment_header(session, request_key)
                 await context.finish(session)
             return Done()
-        arguments = {k: payload[k] for k in ("payment_header", "payment_requirements")}
-        settled = await runtime.pool.call("x402", "settle_payment", arguments)
+        settled = await runtime.x402.settle(str(payload["payment_header"]), dict(payload["payment_requirements"]))
         if isinstance(settled, Failure):
             if settled.retryable:
                 return Retry(f"{settled.code}: {settled.message}")
@@ -141,30 +175,17 @@ class SettlementJob:
         await self._settled(context, request_key, payment.network, settled)
         return Done()
 
-    async def _settled(self, context: JobContext, request_key: str, network: str, settled: dict[str, Any]) -> None:
+    async def _settled(self, context: JobContext, request_key: str, network: str, settled: SettleResult) -> None:
         runtime = context.runtime
-        tx_hash = str(settled["transaction"]) or None
+        tx_hash = settled.transaction or None
         block = await block_number(runtime.http, runtime.settings.evm_rpc_urls.get(network), tx_hash)
         async with transaction(runtime.sessions) as session:
             locked = require(await repo.get_request(session, request_key, for_update=True), "the settling request")
             payment = require(await repo.payment_for_request(session, request_key), "the reserved payment")
-            now = utcnow()
-            payment.status, payment.tx_hash, payment.block_number = SETTLED, tx_hash, block
-            payment.settle_json = json.dumps(settled["settle_response"], separators=(",", ":"))
-            payment.settled_at = now
-            session.add(payment)
-            _clear_error(locked)
-            repo.transition(session, locked, State.PAYMENT_VERIFIED, f"payment settled on retry: {tx_hash}")
-            await jobs.enqueue(
-                session,
-                jobs.CERTIFY,
-                f"{jobs.CERTIFY}:{request_key}",
-                {"request_key": request_key},
-                max_attempts=runtime.settings.job_max_attempts,
-            )
-            # The authorization is spent: keep no copy of it (job and any dead letter of it).
+            reason = f"payment settled on retry: {tx_hash}"
+            await record_settlement(session, runtime.settings, locked, payment, settled, block, reason)
+            # The authorization is spent: keep no copy of it in the job either.
             await context.save_in(session, {"request_key": request_key})
-            await forget_payment_header(session, request_key)
             await context.finish(session)
         logger.info("deferred settlement concluded")
 

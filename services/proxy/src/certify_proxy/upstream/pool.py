@@ -20,12 +20,13 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
 from mcp import Client
 from mcp.server import MCPServer
 from mcp.shared.exceptions import MCPError
 from mcp.types import CONNECTION_CLOSED, REQUEST_TIMEOUT, CallToolResult
+from pydantic import BaseModel, ValidationError
 
 from certify_common.errors import Failure, failure
 from certify_common.mcp_tracing import call_tool
@@ -34,6 +35,8 @@ from certify_proxy.upstream.results import interpret
 from certify_proxy.upstream.sessions import ServerConnection, Session
 
 logger = logging.getLogger("certify.proxy.mcp")
+
+M = TypeVar("M", bound=BaseModel)
 
 #: The tools the proxy relies on, per server; a server missing one is not ready.
 EXPECTED_TOOLS: dict[str, frozenset[str]] = {
@@ -200,3 +203,30 @@ class McpPool:
             session.in_flight -= 1
             MCP_CLIENT_DURATION.labels(server_name, tool).observe(time.perf_counter() - start)
         return interpret(server_name, tool, result)
+
+
+class UpstreamClient:
+    """Base of the typed clients (one per MCP server): a tool's answer validated as its contract model.
+
+    A result that does not match the contract is a retryable ``upstream_error``: it says nothing about what
+    happened upstream (a settle may have moved money), so the caller reconciles rather than gives up.
+    """
+
+    server: ClassVar[str]
+
+    def __init__(self, pool: McpPool) -> None:
+        self._pool = pool
+
+    async def _call(self, tool: str, arguments: dict[str, Any], result: type[M]) -> M | Failure:
+        answer = await self._pool.call(self.server, tool, arguments)
+        if isinstance(answer, Failure):
+            return answer
+        try:
+            return result.model_validate(answer)
+        except ValidationError as exc:
+            logger.warning(
+                "mcp result off contract", extra={"server": self.server, "tool": tool, "errors": exc.error_count()}
+            )
+            return failure(
+                "upstream_error", f"{self.server}.{tool} answered off its contract", retryable=True, server=self.server
+            )

@@ -85,15 +85,14 @@ async def get_proof(
 
 
 async def _chain_check(runtime: Runtime, proof: Proof) -> Check:
-    read = await runtime.pool.call("circular", "get_certification_proof", {"tx_id": proof.transaction.id})
+    read = await runtime.circular.proof(proof.transaction.id)
     if isinstance(read, Failure):
         return Check(name="chain", ok=False, detail=f"the circular server cannot confirm it: {read.code}")
-    on_chain = read.get("transaction") or {}
     same = (
-        read.get("blockchain") == proof.certification.blockchain
-        and read.get("block_id") == proof.certification.block_id
-        and on_chain.get("signature") == proof.transaction.signature
-        and on_chain.get("public_key") == proof.transaction.public_key
+        read.blockchain == proof.certification.blockchain
+        and read.block_id == proof.certification.block_id
+        and read.transaction.signature == proof.transaction.signature
+        and read.transaction.public_key == proof.transaction.public_key
     )
     detail = "the transaction is Executed on chain as in the proof"
     return Check(name="chain", ok=same, detail=detail if same else "the transaction on chain differs from the proof")

@@ -32,11 +32,11 @@ async def get_qr(
     link = offers.links_of(runtime.settings, request).payment_link
     headers = {"Cache-Control": "private, max-age=300"}
     if format == "ascii":
-        drawn = await runtime.pool.call("qr", "generate_qr_ascii", {"data": link})
+        drawn = await runtime.qr.ascii(link)
         if isinstance(drawn, Failure):
             raise ApiError(drawn)
-        return Response(str(drawn["text"]), media_type="text/plain; charset=utf-8", headers=headers)
-    image = await runtime.pool.call("qr", "generate_qr_image", {"data": link, "format": format, "size": size})
+        return Response(drawn.text, media_type="text/plain; charset=utf-8", headers=headers)
+    image = await runtime.qr.image(link, format, size)
     if isinstance(image, Failure):
         raise ApiError(image)
-    return Response(base64.b64decode(str(image["base64"])), media_type=str(image["mime_type"]), headers=headers)
+    return Response(base64.b64decode(image.base64), media_type=image.mime_type, headers=headers)

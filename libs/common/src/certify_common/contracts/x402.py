@@ -1,4 +1,4 @@
-"""Output models of the x402 tools. No defaults: every documented field is always present."""
+"""Results of the x402 tools: offers, verification verdicts, settlements, wallet links."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Output models of the QR tools. No field has a default: every documented field is always present."""
+"""Results of the QR tools."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from certify_qr.symbol import ErrorLevel
+#: QR error-correction levels, lowest to highest.
+ErrorLevel = Literal["L", "M", "Q", "H"]
 
 
 class AsciiQr(BaseModel):
