@@ -17,7 +17,7 @@ from certify_proxy.queue.worker import Done, JobContext, Retry
 from certify_proxy.settings import ProxySettings
 from certify_proxy.store.db import create_engine, session_factory, transaction
 from certify_proxy.store.migrate import upgrade_async
-from certify_proxy.store.models import CertificationRequest, utcnow
+from certify_proxy.store.models import CertificationRequest, JobKind, utcnow
 from certify_proxy.tasks.certify import CertificationJob, idempotency_key
 from certify_proxy.upstream.circular import Circular
 from certify_testkit import answers
@@ -80,14 +80,14 @@ async def harness(tmp_path: Path) -> AsyncIterator[Any]:
             )
             await session.flush()
             payload = {"request_key": request_id, **(progress or {})}
-            await jobs.enqueue(session, jobs.CERTIFY, f"certify:{request_id}", payload, max_attempts=10)
+            await jobs.enqueue(session, JobKind.CERTIFY, f"certify:{request_id}", payload, max_attempts=10)
         claimed = await runner.claim(sessions, "w", 30, postgres=False)
         assert claimed is not None
         runtime = types.SimpleNamespace(settings=settings, sessions=sessions, pool=pool, circular=Circular(pool))
         handler = CertificationJob([1.0], not_found_grace_s=settings.certify_not_found_grace_s)
         outcome = await handler.run(JobContext(runtime, claimed, "w"))  # type: ignore[arg-type]
         async with sessions() as session:
-            job = await jobs.job_for_request(session, jobs.CERTIFY, request_id)
+            job = await jobs.job_for_request(session, JobKind.CERTIFY, request_id)
         assert job is not None
         return outcome, json.loads(job.payload), job.status
 

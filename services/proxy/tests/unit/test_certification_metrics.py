@@ -18,7 +18,7 @@ from certify_proxy.settings import ProxySettings
 from certify_proxy.store import repositories as repo
 from certify_proxy.store.db import create_engine, session_factory, transaction
 from certify_proxy.store.migrate import upgrade_async
-from certify_proxy.store.models import CertificationRequest, StateTransition, utcnow
+from certify_proxy.store.models import CertificationRequest, JobKind, StateTransition, utcnow
 from certify_proxy.tasks.certify import CertificationJob
 from certify_proxy.upstream.circular import Circular
 from certify_testkit import answers
@@ -88,7 +88,9 @@ async def test_the_duration_is_measured_from_payment_verified_not_from_request_c
     # The payer took an hour to pay; the service then took about five seconds.
     await add_request(db, "slow-payer", State.PAYMENT_VERIFIED, created_ago_s=3600, verified_ago_s=5)
     async with transaction(db.sessions) as session:
-        await jobs.enqueue(session, jobs.CERTIFY, "certify:slow-payer", {"request_key": "slow-payer"}, max_attempts=10)
+        await jobs.enqueue(
+            session, JobKind.CERTIFY, "certify:slow-payer", {"request_key": "slow-payer"}, max_attempts=10
+        )
     claimed = await runner.claim(db.sessions, "w", 30, postgres=False)
     assert claimed is not None
     count = sample("certify_certification_duration_seconds_count", client_type="browser")

@@ -17,7 +17,7 @@ from certify_proxy.queue.settings import retry_delay_s
 from certify_proxy.settings import ProxySettings
 from certify_proxy.store.db import create_engine, session_factory, transaction
 from certify_proxy.store.migrate import upgrade_async
-from certify_proxy.store.models import utcnow
+from certify_proxy.store.models import JobKind, utcnow
 from certify_proxy.tasks import reconciliation
 
 
@@ -34,7 +34,7 @@ async def sessions(tmp_path: Path) -> AsyncIterator[async_sessionmaker[AsyncSess
 
 async def _enqueue(sessions: async_sessionmaker[AsyncSession], key: str, delay_s: float = 0.0) -> None:
     async with transaction(sessions) as session:
-        await jobs.enqueue(session, jobs.CERTIFY, key, {"request_id": key}, max_attempts=2, delay_s=delay_s)
+        await jobs.enqueue(session, JobKind.CERTIFY, key, {"request_id": key}, max_attempts=2, delay_s=delay_s)
 
 
 async def _claim(  # type: ignore[no-untyped-def]
@@ -138,7 +138,9 @@ def test_an_unbounded_job_is_never_exhausted_and_a_bounded_one_is_at_its_limit()
 async def test_a_settlement_dead_letter_is_requeued_unbounded_and_its_payment_header_can_be_forgotten(sessions) -> None:  # type: ignore[no-untyped-def]
     async with transaction(sessions) as session:
         payload = {"request_key": "paid-1", "payment_header": "c2VjcmV0", "payment_requirements": {}}
-        await jobs.enqueue(session, jobs.SETTLE_RECONCILE, f"{jobs.SETTLE_RECONCILE}:paid-1", payload, max_attempts=1)
+        await jobs.enqueue(
+            session, JobKind.SETTLE_RECONCILE, f"{JobKind.SETTLE_RECONCILE}:paid-1", payload, max_attempts=1
+        )
     job = await _claim(sessions, "w")
     assert job is not None
     async with transaction(sessions) as session:
@@ -146,13 +148,13 @@ async def test_a_settlement_dead_letter_is_requeued_unbounded_and_its_payment_he
     async with transaction(sessions) as session:
         assert await deadletters.requeue(session, dead.id or 0) is not None
     async with sessions() as session:
-        requeued = await jobs.job_for_request(session, jobs.SETTLE_RECONCILE, "paid-1")
+        requeued = await jobs.job_for_request(session, JobKind.SETTLE_RECONCILE, "paid-1")
     assert requeued is not None
     assert (requeued.status, requeued.max_attempts) == ("queued", runner.UNBOUNDED)
     async with transaction(sessions) as session:
         await reconciliation.forget_payment_header(session, "paid-1")
     async with sessions() as session:
-        kept = await jobs.job_for_request(session, jobs.SETTLE_RECONCILE, "paid-1")
+        kept = await jobs.job_for_request(session, JobKind.SETTLE_RECONCILE, "paid-1")
         letters = await deadletters.list_dead_letters(session, include_requeued=True, limit=10)
     assert kept is not None
     assert "c2VjcmV0" not in kept.payload

@@ -15,6 +15,7 @@ from certify_proxy.queue import jobs, runner
 from certify_proxy.settings import ProxySettings
 from certify_proxy.store.db import create_engine, session_factory, transaction
 from certify_proxy.store.migrate import upgrade_async
+from certify_proxy.store.models import JobKind
 
 
 @pytest.fixture
@@ -30,7 +31,7 @@ async def sessions(tmp_path: Path) -> AsyncIterator[async_sessionmaker[AsyncSess
 
 async def _enqueue(sessions: async_sessionmaker[AsyncSession], key: str) -> None:
     async with transaction(sessions) as session:
-        await jobs.enqueue(session, jobs.CERTIFY, key, {"request_id": key}, max_attempts=2)
+        await jobs.enqueue(session, JobKind.CERTIFY, key, {"request_id": key}, max_attempts=2)
 
 
 async def test_a_job_enqueued_inside_a_request_span_is_claimed_with_that_spans_context(

@@ -18,6 +18,7 @@ from certify_proxy.runtime import Runtime
 from certify_proxy.settings import ProxySettings
 from certify_proxy.store.db import create_engine, session_factory, transaction
 from certify_proxy.store.migrate import upgrade_async
+from certify_proxy.store.models import JobKind
 
 
 class Blocking:
@@ -53,16 +54,16 @@ async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
 
 async def test_stopping_releases_the_running_job_at_once_and_claims_nothing_more(runtime: Runtime) -> None:
     async with transaction(runtime.sessions) as session:
-        await jobs.enqueue(session, jobs.CERTIFY, "long", {"request_id": "long"}, max_attempts=3)
+        await jobs.enqueue(session, JobKind.CERTIFY, "long", {"request_id": "long"}, max_attempts=3)
     handler = Blocking()
-    workers = Workers(runtime, {jobs.CERTIFY: handler})
+    workers = Workers(runtime, {JobKind.CERTIFY: handler})
     workers.start()
     await asyncio.wait_for(handler.started.wait(), 10)
 
     await asyncio.wait_for(workers.stop(), 10)
 
     async with transaction(runtime.sessions) as session:
-        await jobs.enqueue(session, jobs.CERTIFY, "after", {"request_id": "after"}, max_attempts=3)
+        await jobs.enqueue(session, JobKind.CERTIFY, "after", {"request_id": "after"}, max_attempts=3)
     # The lease was 300 s: only a release at shutdown makes the job due again right away, attempt unspent.
     taken = [await runner.claim(runtime.sessions, "next-pod", 30, postgres=False) for _ in range(2)]
     assert sorted((job.dedupe_key, job.attempts) for job in taken if job) == [("after", 1), ("long", 1)]

@@ -28,9 +28,8 @@ from certify_proxy.metrics import PAYMENT_VERIFICATIONS
 from certify_proxy.runtime import Runtime
 from certify_proxy.store import repositories as repo
 from certify_proxy.store.db import transaction
-from certify_proxy.store.models import CertificationRequest, aware, utcnow
+from certify_proxy.store.models import CertificationRequest, PaymentStatus, aware, utcnow
 from certify_proxy.tasks.settle import (
-    PENDING,
     cancel_reservation,
     defer_settlement,
     record_settlement,
@@ -179,7 +178,7 @@ async def _record_payment(
             payment = await repo.payment_for_request(session, locked.request_key)
             if payment is None:
                 raise RuntimeError("the payment reserved before settlement is missing")
-            if payment.status != PENDING:
+            if payment.status != PaymentStatus.PENDING:
                 # The reconciliation job recorded it first (a slow settle): nothing more to write.
                 raise _AlreadyRecorded
             reason = f"payment settled: {settled.transaction}"

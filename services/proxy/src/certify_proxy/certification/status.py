@@ -10,9 +10,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from certify_proxy.certification.states import FINAL, State
 from certify_proxy.certification.steps import history_entries, step_durations
-from certify_proxy.queue.jobs import CERTIFY, job_for_request
+from certify_proxy.queue.jobs import job_for_request
 from certify_proxy.store import repositories as repo
-from certify_proxy.store.models import CertificationRequest, aware
+from certify_proxy.store.models import CertificationRequest, JobKind, aware
 
 
 def _iso(value: Any) -> str | None:
@@ -30,7 +30,7 @@ async def status_view(session: AsyncSession, request: CertificationRequest, base
     payment = await repo.payment_for_request(session, request.request_key)
     proof = await repo.certification_for_request(session, request.request_key)
     steps = await repo.history(session, request.request_key)
-    job = await job_for_request(session, CERTIFY, request.request_key)
+    job = await job_for_request(session, JobKind.CERTIFY, request.request_key)
     created, completed = aware(request.created_at), aware(request.completed_at)
     error = None
     if request.error_code is not None:

@@ -14,10 +14,9 @@ import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from certify_proxy.certification.states import State
-from certify_proxy.queue import jobs
-from certify_proxy.queue.runner import DEAD, JOBS, QUEUED, RUNNING, UNBOUNDED
+from certify_proxy.queue.runner import JOBS, UNBOUNDED
 from certify_proxy.store import repositories as repo
-from certify_proxy.store.models import CertificationRequest, DeadLetter, Job, aware, utcnow
+from certify_proxy.store.models import CertificationRequest, DeadLetter, Job, JobKind, JobStatus, aware, utcnow
 
 HIDDEN_KEYS = frozenset({"payment_header"})
 
@@ -100,19 +99,25 @@ async def requeue(session: AsyncSession, dead_letter_id: int) -> DeadLetter | No
     if row is None or row.requeued_at is not None:
         return None
     now = utcnow()
-    fresh: dict[str, Any] = {"status": QUEUED, "attempts": 0, "run_at": now, "lease_until": None, "locked_by": None}
-    if row.kind == jobs.SETTLE_RECONCILE:
+    fresh: dict[str, Any] = {
+        "status": JobStatus.QUEUED,
+        "attempts": 0,
+        "run_at": now,
+        "lease_until": None,
+        "locked_by": None,
+    }
+    if row.kind == JobKind.SETTLE_RECONCILE:
         # A paid settlement is retried until it concludes (dead letters of it predate that rule).
         fresh["max_attempts"] = UNBOUNDED
     result = await session.execute(
-        sa.update(JOBS).where(JOBS.c.id == row.job_id, JOBS.c.status == DEAD).values(updated_at=now, **fresh)
+        sa.update(JOBS).where(JOBS.c.id == row.job_id, JOBS.c.status == JobStatus.DEAD).values(updated_at=now, **fresh)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return None
     row.requeued_at = now
     session.add(row)
     request_key = json.loads(row.payload).get("request_key")
-    if row.kind == jobs.CERTIFY and request_key:
+    if row.kind == JobKind.CERTIFY and request_key:
         request = await repo.get_request(session, str(request_key), for_update=True)
         if request is not None and State(request.status) == State.FAILED:
             request.error_code = request.error_message = None
@@ -130,8 +135,8 @@ async def stuck_jobs(session: AsyncSession, stuck_after_s: float, limit: int) ->
         sa.select(Job)
         .where(
             sa.or_(
-                sa.and_(JOBS.c.status == RUNNING, JOBS.c.lease_until < now),
-                sa.and_(JOBS.c.status == QUEUED, JOBS.c.run_at < overdue),
+                sa.and_(JOBS.c.status == JobStatus.RUNNING, JOBS.c.lease_until < now),
+                sa.and_(JOBS.c.status == JobStatus.QUEUED, JOBS.c.run_at < overdue),
             )
         )
         .order_by(JOBS.c.run_at)

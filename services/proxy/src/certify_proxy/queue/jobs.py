@@ -14,11 +14,7 @@ from sqlalchemy import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from certify_common.tracing import current_trace_context
-from certify_proxy.store.models import Job, utcnow
-
-QUEUED = "queued"
-CERTIFY = "certify"
-SETTLE_RECONCILE = "settle_reconcile"
+from certify_proxy.store.models import Job, JobStatus, utcnow
 
 
 async def enqueue(
@@ -42,7 +38,7 @@ async def enqueue(
         kind=kind,
         dedupe_key=dedupe_key,
         payload=json.dumps(payload, separators=(",", ":"), sort_keys=True),
-        status=QUEUED,
+        status=JobStatus.QUEUED,
         attempts=0,
         max_attempts=max_attempts,
         run_at=now + timedelta(seconds=delay_s),

@@ -21,12 +21,8 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from certify_proxy.store.db import transaction
-from certify_proxy.store.models import DeadLetter, Job, utcnow
+from certify_proxy.store.models import DeadLetter, Job, JobStatus, utcnow
 
-QUEUED = "queued"
-RUNNING = "running"
-DONE = "done"
-DEAD = "dead"
 #: ``max_attempts`` of a job retried until it concludes, never dead-lettered (a paid settlement whose outcome is
 #: unknown: giving up would leave the payer charged for nothing).
 UNBOUNDED = 0
@@ -57,14 +53,14 @@ def exhausted(attempts: int, max_attempts: int) -> bool:
 
 
 def _due(now: datetime) -> sa.ColumnElement[bool]:
-    queued = sa.and_(JOBS.c.status == QUEUED, JOBS.c.run_at <= now)
-    abandoned = sa.and_(JOBS.c.status == RUNNING, JOBS.c.lease_until < now)
+    queued = sa.and_(JOBS.c.status == JobStatus.QUEUED, JOBS.c.run_at <= now)
+    abandoned = sa.and_(JOBS.c.status == JobStatus.RUNNING, JOBS.c.lease_until < now)
     return sa.or_(queued, abandoned)
 
 
 def _claim_values(now: datetime, worker_id: str, lease_s: float) -> dict[str, Any]:
     return {
-        "status": RUNNING,
+        "status": JobStatus.RUNNING,
         "attempts": JOBS.c.attempts + 1,
         "lease_until": now + timedelta(seconds=lease_s),
         "locked_by": worker_id,
@@ -133,7 +129,7 @@ async def claim(
 async def _held_update(session: AsyncSession, job_id: int, worker_id: str, **values: Any) -> None:
     statement = (
         sa.update(JOBS)
-        .where(JOBS.c.id == job_id, JOBS.c.locked_by == worker_id, JOBS.c.status == RUNNING)
+        .where(JOBS.c.id == job_id, JOBS.c.locked_by == worker_id, JOBS.c.status == JobStatus.RUNNING)
         .values(updated_at=utcnow(), **values)
     )
     result = await session.execute(statement)
@@ -159,7 +155,7 @@ async def release(sessions: async_sessionmaker[AsyncSession], job_id: int, worke
                 session,
                 job_id,
                 worker_id,
-                status=QUEUED,
+                status=JobStatus.QUEUED,
                 run_at=utcnow(),
                 attempts=JOBS.c.attempts - 1,
                 lease_until=None,
@@ -177,21 +173,32 @@ async def save_payload(session: AsyncSession, job_id: int, worker_id: str, paylo
 
 async def finish(session: AsyncSession, job_id: int, worker_id: str) -> None:
     """Mark a held job done, in the same transaction as the work's result."""
-    await _held_update(session, job_id, worker_id, status=DONE, lease_until=None, locked_by=None, last_error=None)
+    await _held_update(
+        session, job_id, worker_id, status=JobStatus.DONE, lease_until=None, locked_by=None, last_error=None
+    )
 
 
 async def reschedule(session: AsyncSession, job_id: int, worker_id: str, delay_s: float, error: str) -> datetime:
     """Queue a held job again after ``delay_s`` with the error of this attempt; returns the new ``run_at``."""
     run_at = utcnow() + timedelta(seconds=delay_s)
     await _held_update(
-        session, job_id, worker_id, status=QUEUED, run_at=run_at, lease_until=None, locked_by=None, last_error=error
+        session,
+        job_id,
+        worker_id,
+        status=JobStatus.QUEUED,
+        run_at=run_at,
+        lease_until=None,
+        locked_by=None,
+        last_error=error,
     )
     return run_at
 
 
 async def dead_letter(session: AsyncSession, job: ClaimedJob, worker_id: str, error: str) -> DeadLetter:
     """Move a held job that used up its attempts to the dead-letter queue."""
-    await _held_update(session, job.id, worker_id, status=DEAD, lease_until=None, locked_by=None, last_error=error)
+    await _held_update(
+        session, job.id, worker_id, status=JobStatus.DEAD, lease_until=None, locked_by=None, last_error=error
+    )
     row = DeadLetter(
         job_id=job.id,
         kind=job.kind,

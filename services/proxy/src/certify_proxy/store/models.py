@@ -6,6 +6,7 @@ Times are timezone-aware UTC (SQLite hands them back naive: read them through :f
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
@@ -24,6 +25,31 @@ def aware(value: datetime | None) -> datetime | None:
     if value is None or value.tzinfo is not None:
         return value
     return value.replace(tzinfo=UTC)
+
+
+class JobKind(StrEnum):
+    """What a queued job does (``jobs.kind``)."""
+
+    CERTIFY = "certify"
+    SETTLE_RECONCILE = "settle_reconcile"
+    WEBHOOK = "webhook"
+
+
+class JobStatus(StrEnum):
+    """Where a job stands (``jobs.status``): queued (due at ``run_at``), running (under a lease), done, dead."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    DEAD = "dead"
+
+
+class PaymentStatus(StrEnum):
+    """A payment row (``payments.status``): reserved before settling, settled, or definitely refused."""
+
+    PENDING = "pending"
+    SETTLED = "settled"
+    FAILED = "failed"
 
 
 def _ts(nullable: bool = False, index: bool = False) -> Any:

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import asyncio
 
-from certify_proxy.queue import jobs
 from certify_proxy.queue.worker import JobHandler, Workers
 from certify_proxy.runtime import Runtime
+from certify_proxy.store.models import JobKind
 from certify_proxy.store.schema import SchemaGate
 from certify_proxy.tasks.balance import BalanceMonitor
 from certify_proxy.tasks.certify import CertificationJob
 from certify_proxy.tasks.queue_gauges import QueueMetrics
 from certify_proxy.tasks.reconciliation import SettlementMonitor
 from certify_proxy.tasks.settle import SettlementJob
-from certify_proxy.tasks.webhook import WEBHOOK, WebhookJob
+from certify_proxy.tasks.webhook import WebhookJob
 
 
 class Background:
@@ -25,9 +25,9 @@ class Background:
         self._starting: asyncio.Task[None] | None = None
         settings = runtime.settings
         handlers: dict[str, JobHandler] = {
-            jobs.CERTIFY: CertificationJob(settings.job_retry_delays_s, settings.certify_not_found_grace_s),
-            jobs.SETTLE_RECONCILE: SettlementJob(settings.job_retry_delays_s),
-            WEBHOOK: WebhookJob(settings.webhook_retry_delays_s),
+            JobKind.CERTIFY: CertificationJob(settings.job_retry_delays_s, settings.certify_not_found_grace_s),
+            JobKind.SETTLE_RECONCILE: SettlementJob(settings.job_retry_delays_s),
+            JobKind.WEBHOOK: WebhookJob(settings.webhook_retry_delays_s),
         }
         self.workers = Workers(runtime, handlers)
         self.balance = BalanceMonitor(runtime)

@@ -13,16 +13,14 @@ from typing import cast
 
 import sqlalchemy as sa
 
-from certify_proxy.queue import jobs
 from certify_proxy.queue.metrics import DEAD_LETTERS_WAITING, JOB_OLDEST_AGE, JOBS_STUCK, JOBS_WAITING
-from certify_proxy.queue.runner import JOBS, QUEUED, RUNNING
+from certify_proxy.queue.runner import JOBS
 from certify_proxy.runtime import Runtime
-from certify_proxy.store.models import DeadLetter, aware, utcnow
-from certify_proxy.tasks.webhook import WEBHOOK
+from certify_proxy.store.models import DeadLetter, JobKind, JobStatus, aware, utcnow
 
 logger = logging.getLogger("certify.proxy.queue_metrics")
 
-KINDS = (jobs.CERTIFY, jobs.SETTLE_RECONCILE, WEBHOOK)
+KINDS = (JobKind.CERTIFY, JobKind.SETTLE_RECONCILE, JobKind.WEBHOOK)
 DEAD_LETTERS = cast(sa.Table, DeadLetter.__table__)  # type: ignore[attr-defined]
 
 
@@ -38,12 +36,20 @@ async def refresh(runtime: Runtime) -> None:
     """Read the queue and set the gauges."""
     now = utcnow()
     overdue = now - timedelta(seconds=runtime.settings.stuck_after_s)
-    waiting = sa.select(JOBS.c.kind, sa.func.count()).where(JOBS.c.status.in_([QUEUED, RUNNING])).group_by(JOBS.c.kind)
-    oldest = sa.select(JOBS.c.kind, sa.func.min(JOBS.c.run_at)).where(JOBS.c.status == QUEUED).group_by(JOBS.c.kind)
+    waiting = (
+        sa.select(JOBS.c.kind, sa.func.count())
+        .where(JOBS.c.status.in_([JobStatus.QUEUED, JobStatus.RUNNING]))
+        .group_by(JOBS.c.kind)
+    )
+    oldest = (
+        sa.select(JOBS.c.kind, sa.func.min(JOBS.c.run_at))
+        .where(JOBS.c.status == JobStatus.QUEUED)
+        .group_by(JOBS.c.kind)
+    )
     stuck = sa.select(sa.func.count()).where(
         sa.or_(
-            sa.and_(JOBS.c.status == RUNNING, JOBS.c.lease_until < now),
-            sa.and_(JOBS.c.status == QUEUED, JOBS.c.run_at < overdue),
+            sa.and_(JOBS.c.status == JobStatus.RUNNING, JOBS.c.lease_until < now),
+            sa.and_(JOBS.c.status == JobStatus.QUEUED, JOBS.c.run_at < overdue),
         )
     )
     dead = (

@@ -22,18 +22,26 @@ from certify_proxy.queue import jobs
 from certify_proxy.queue.metrics import SETTLEMENTS_UNRESOLVED, SETTLEMENTS_UNRESOLVED_OLDEST_AGE
 from certify_proxy.queue.runner import JOBS
 from certify_proxy.runtime import Runtime
-from certify_proxy.store.models import CertificationRequest, DeadLetter, Job, Payment, aware, utcnow
+from certify_proxy.store.models import (
+    CertificationRequest,
+    DeadLetter,
+    Job,
+    JobKind,
+    Payment,
+    PaymentStatus,
+    aware,
+    utcnow,
+)
 
 logger = logging.getLogger("certify.proxy.reconciliation")
 
-PENDING = "pending"
 _PAYMENTS = Payment.__table__  # type: ignore[attr-defined]
 _DEAD_LETTERS = DeadLetter.__table__  # type: ignore[attr-defined]
 
 
 async def forget_payment_header(session: AsyncSession, request_key: str) -> None:
     """Drop the payment header kept for reconciliation from the request's settle job and its dead letters."""
-    job: Job | None = await jobs.job_for_request(session, jobs.SETTLE_RECONCILE, request_key)
+    job: Job | None = await jobs.job_for_request(session, JobKind.SETTLE_RECONCILE, request_key)
     if job is None:
         return
     kept = json.dumps({"request_key": request_key}, separators=(",", ":"), sort_keys=True)
@@ -43,7 +51,7 @@ async def forget_payment_header(session: AsyncSession, request_key: str) -> None
 
 async def unresolved(session: AsyncSession, limit: int) -> list[dict[str, Any]]:
     """Pending payments, oldest first, with their reconciliation job's progress (no payment header)."""
-    job_key = sa.literal(f"{jobs.SETTLE_RECONCILE}:") + _PAYMENTS.c.request_key
+    job_key = sa.literal(f"{JobKind.SETTLE_RECONCILE}:") + _PAYMENTS.c.request_key
     requests = CertificationRequest.__table__  # type: ignore[attr-defined]
     statement = (
         sa.select(
@@ -59,7 +67,7 @@ async def unresolved(session: AsyncSession, limit: int) -> list[dict[str, Any]]:
                 JOBS, JOBS.c.dedupe_key == job_key
             )
         )
-        .where(_PAYMENTS.c.status == PENDING)
+        .where(_PAYMENTS.c.status == PaymentStatus.PENDING)
         .order_by(_PAYMENTS.c.created_at)
         .limit(limit)
     )
@@ -89,7 +97,9 @@ async def unresolved(session: AsyncSession, limit: int) -> list[dict[str, Any]]:
 
 async def refresh_gauges(session: AsyncSession) -> tuple[int, float]:
     """Count the pending payments and the age of the oldest into the gauges; returns both."""
-    statement = sa.select(sa.func.count(), sa.func.min(_PAYMENTS.c.created_at)).where(_PAYMENTS.c.status == PENDING)
+    statement = sa.select(sa.func.count(), sa.func.min(_PAYMENTS.c.created_at)).where(
+        _PAYMENTS.c.status == PaymentStatus.PENDING
+    )
     count, oldest = (await session.execute(statement)).one()
     oldest_at = aware(oldest)
     age_s = max((utcnow() - oldest_at).total_seconds(), 0.0) if oldest_at is not None else 0.0

@@ -33,16 +33,12 @@ from certify_proxy.runtime import Runtime
 from certify_proxy.settings import ProxySettings
 from certify_proxy.store import repositories as repo
 from certify_proxy.store.db import transaction
-from certify_proxy.store.models import CertificationRequest, Payment, utcnow
+from certify_proxy.store.models import CertificationRequest, JobKind, JobStatus, Payment, PaymentStatus, utcnow
 from certify_proxy.tasks.reconciliation import forget_payment_header
 from certify_proxy.tasks.webhook import enqueue_webhook
 from certify_proxy.upstream.receipts import block_number
 
 logger = logging.getLogger("certify.proxy.settlement")
-
-PENDING = "pending"
-SETTLED = "settled"
-FAILED = "failed"
 
 
 async def reserve_settlement(
@@ -64,7 +60,7 @@ async def reserve_settlement(
                 payer=auth.payer,
                 nonce=auth.nonce,
                 amount_atomic=auth.value_atomic,
-                status=PENDING,
+                status=PaymentStatus.PENDING,
                 tx_hash=None,
                 block_number=None,
                 settle_json=None,
@@ -76,8 +72,8 @@ async def reserve_settlement(
             repo.transition(session, locked, State.PAYMENT_PENDING, "payment received")
         await jobs.enqueue(
             session,
-            jobs.SETTLE_RECONCILE,
-            f"{jobs.SETTLE_RECONCILE}:{request_key}",
+            JobKind.SETTLE_RECONCILE,
+            f"{JobKind.SETTLE_RECONCILE}:{request_key}",
             {"request_key": request_key, **arguments},
             max_attempts=UNBOUNDED,
             delay_s=delay_s,
@@ -99,7 +95,7 @@ async def record_settlement(
     certification queued, and the payment header kept for reconciliation is forgotten (the authorization is
     spent). Both the paid POST and the reconciliation job record through here.
     """
-    payment.status, payment.tx_hash, payment.block_number = SETTLED, settled.transaction or None, block
+    payment.status, payment.tx_hash, payment.block_number = PaymentStatus.SETTLED, settled.transaction or None, block
     payment.settle_json = json.dumps(settled.settle_response, separators=(",", ":"))
     payment.settled_at = utcnow()
     session.add(payment)
@@ -110,8 +106,8 @@ async def record_settlement(
     await forget_payment_header(session, request.request_key)
     await jobs.enqueue(
         session,
-        jobs.CERTIFY,
-        f"{jobs.CERTIFY}:{request.request_key}",
+        JobKind.CERTIFY,
+        f"{JobKind.CERTIFY}:{request.request_key}",
         {"request_key": request.request_key},
         max_attempts=settings.job_max_attempts,
     )
@@ -123,15 +119,15 @@ async def defer_settlement(runtime: Runtime, request_key: str, fail: Failure) ->
     async with transaction(runtime.sessions) as session:
         locked = require(await repo.get_request(session, request_key, for_update=True), "the settling request")
         payment = await repo.payment_for_request(session, request_key)
-        job = await jobs.job_for_request(session, jobs.SETTLE_RECONCILE, request_key)
-        if payment is not None and payment.status == PENDING and fail.details.get("transaction"):
+        job = await jobs.job_for_request(session, JobKind.SETTLE_RECONCILE, request_key)
+        if payment is not None and payment.status == PaymentStatus.PENDING and fail.details.get("transaction"):
             payment.tx_hash = str(fail.details["transaction"])
             session.add(payment)
         locked.error_code = fail.code
         locked.error_message = "the settlement is not confirmed yet; it is retried automatically"
         locked.error_retryable = True
         session.add(locked)
-        if job is not None and job.status == jobs.QUEUED:
+        if job is not None and job.status == JobStatus.QUEUED:
             job.run_at = utcnow() + timedelta(seconds=retry_delay_s(settings.job_retry_delays_s, 1))
             session.add(job)
     logger.warning("settlement deferred", extra={"code": fail.code})
@@ -141,10 +137,10 @@ async def cancel_reservation(runtime: Runtime, request_key: str) -> None:
     """A settle was definitely refused (nothing moved): drop the reservation so another payment can be tried."""
     async with transaction(runtime.sessions) as session:
         payment = await repo.payment_for_request(session, request_key)
-        job = await jobs.job_for_request(session, jobs.SETTLE_RECONCILE, request_key)
-        if payment is not None and payment.status == PENDING:
+        job = await jobs.job_for_request(session, JobKind.SETTLE_RECONCILE, request_key)
+        if payment is not None and payment.status == PaymentStatus.PENDING:
             await session.delete(payment)
-        if job is not None and job.status == jobs.QUEUED:
+        if job is not None and job.status == JobStatus.QUEUED:
             await session.delete(job)
 
 
@@ -160,7 +156,7 @@ class SettlementJob:
         request_key = str(payload["request_key"])
         async with runtime.sessions() as session:
             payment = await repo.payment_for_request(session, request_key)
-        if payment is None or payment.status != PENDING:
+        if payment is None or payment.status != PaymentStatus.PENDING:
             async with transaction(runtime.sessions) as session:
                 await context.save_in(session, {"request_key": request_key})
                 await forget_payment_header(session, request_key)
@@ -194,7 +190,7 @@ class SettlementJob:
         async with transaction(runtime.sessions) as session:
             locked = require(await repo.get_request(session, request_key, for_update=True), "the settling request")
             payment = require(await repo.payment_for_request(session, request_key), "the reserved payment")
-            payment.status = FAILED
+            payment.status = PaymentStatus.FAILED
             session.add(payment)
             locked.error_code, locked.error_message, locked.error_retryable = fail.code, fail.message, False
             repo.transition(session, locked, State.FAILED, f"settlement refused: {fail.code}")

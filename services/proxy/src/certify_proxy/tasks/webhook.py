@@ -33,11 +33,10 @@ from certify_proxy.queue.worker import Done, JobContext, Outcome, Retry
 from certify_proxy.runtime import Runtime
 from certify_proxy.store import repositories as repo
 from certify_proxy.store.db import transaction
-from certify_proxy.store.models import ApiKey, CertificationRequest, WebhookDelivery, utcnow
+from certify_proxy.store.models import ApiKey, CertificationRequest, JobKind, WebhookDelivery, utcnow
 
 logger = logging.getLogger("certify.proxy.webhooks")
 
-WEBHOOK = "webhook"
 TIMESTAMP_HEADER = "X-Certify-Timestamp"
 SIGNATURE_HEADER = "X-Certify-Signature"
 EVENT_HEADER = "X-Certify-Event"
@@ -56,8 +55,8 @@ async def enqueue_webhook(session: AsyncSession, request: CertificationRequest, 
         return
     await jobs.enqueue(
         session,
-        WEBHOOK,
-        f"{WEBHOOK}:{request.request_key}:{request.status}:{utcnow().timestamp():.0f}",
+        JobKind.WEBHOOK,
+        f"{JobKind.WEBHOOK}:{request.request_key}:{request.status}:{utcnow().timestamp():.0f}",
         {"request_key": request.request_key, "status": request.status},
         max_attempts=settings.webhook_max_attempts,
     )

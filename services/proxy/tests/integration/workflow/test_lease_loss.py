@@ -21,7 +21,7 @@ from certify_proxy.runtime import Runtime
 from certify_proxy.settings import ProxySettings
 from certify_proxy.store.db import create_engine, session_factory, transaction
 from certify_proxy.store.migrate import upgrade_async
-from certify_proxy.store.models import utcnow
+from certify_proxy.store.models import JobKind, utcnow
 from certify_proxy.upstream.pool import McpPool
 
 pytestmark = pytest.mark.integration
@@ -75,10 +75,12 @@ async def _steal_and_watch(url: str) -> tuple[BlockingHandler, list[tuple[str, s
     engine = create_engine(ProxySettings(database_url=url))
     runtime = _runtime(url, engine)
     handler = BlockingHandler()
-    workers = Workers(runtime, {jobs.CERTIFY: handler})
+    workers = Workers(runtime, {JobKind.CERTIFY: handler})
     try:
         async with transaction(runtime.sessions) as session:
-            job = await jobs.enqueue(session, jobs.CERTIFY, "certify:stolen", {"request_id": "stolen"}, max_attempts=3)
+            job = await jobs.enqueue(
+                session, JobKind.CERTIFY, "certify:stolen", {"request_id": "stolen"}, max_attempts=3
+            )
         workers.start()
         await _wait(handler.started, "the worker started the attempt")
         # Another worker, once the lease has expired, takes the job over (a clock one hour ahead sees it expired).
