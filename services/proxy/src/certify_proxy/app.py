@@ -14,7 +14,7 @@ from prometheus_fastapi_instrumentator import Instrumentator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from certify_common.errors import failure
+from certify_common.errors import FailureError, failure
 from certify_common.health import ReadinessCheck, health_router
 from certify_common.http_logging import RequestLoggingMiddleware
 from certify_common.logs import configure_logging, register_secret
@@ -68,9 +68,10 @@ def _readiness(app: FastAPI, settings: ProxySettings) -> dict[str, ReadinessChec
 
 
 def _install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(ApiError)
-    async def api_error(_request: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.failure, exc.headers)
+    @app.exception_handler(FailureError)
+    async def refused(_request: Request, exc: FailureError) -> JSONResponse:
+        # Lifecycle code refuses with a FailureError (no HTTP there); routes add headers with ApiError.
+        return error_response(exc.failure, exc.headers if isinstance(exc, ApiError) else None)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:

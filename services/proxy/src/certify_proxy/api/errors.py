@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 
-from certify_common.errors import Failure, failure
+from certify_common.errors import Failure, FailureError, failure
 
 #: Failure code → HTTP status. The only place statuses are chosen for failures.
 STATUS_BY_CODE: dict[str, int] = {
@@ -106,12 +106,12 @@ def error_response(fail: Failure, headers: dict[str, str] | None = None) -> JSON
     return JSONResponse(error_body(fail), status_code=http_status(fail), headers=all_headers)
 
 
-class ApiError(Exception):
-    """Raised in routes and dependencies to answer with a structured error (handled once in app.py)."""
+class ApiError(FailureError):
+    """Raised in routes and dependencies to answer with a structured error and extra headers (handled once in
+    app.py, like the :class:`FailureError` lifecycle code raises: the status comes from the failure's code)."""
 
     def __init__(self, fail: Failure, headers: dict[str, str] | None = None) -> None:
-        super().__init__(fail.code)
-        self.failure = fail
+        super().__init__(fail)
         self.headers = headers or {}
 
 

@@ -14,8 +14,7 @@ from collections.abc import Iterable
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from certify_common.errors import Failure, failure
-from certify_proxy.api.errors import ApiError
+from certify_common.errors import Failure, FailureError, failure
 from certify_proxy.api.keys import Principal
 from certify_proxy.api.schemas import CertifyBody
 from certify_proxy.certification.documents import document_of
@@ -26,9 +25,9 @@ from certify_proxy.store import repositories as repo
 from certify_proxy.store.models import CertificationRequest
 
 
-def not_found(request_id: str) -> ApiError:
+def not_found(request_id: str) -> FailureError:
     """The one answer for unknown and foreign ids."""
-    return ApiError(failure("request_not_found", "no such request", request_id=request_id))
+    return FailureError(failure("request_not_found", "no such request", request_id=request_id))
 
 
 def match_token(rows: Iterable[CertificationRequest], token: str | None) -> CertificationRequest | None:
@@ -68,7 +67,7 @@ async def paid_request(
         document_of, body.data, body.data_hash, body.data_size_bytes, settings.max_data_bytes
     )
     if isinstance(document, Failure):
-        raise ApiError(document)
+        raise FailureError(document)
     terms = terms_of(document, check_network(runtime, body.network), body)
     async with runtime.sessions() as session:
         row = await repo.find_request(session, owner_for(caller.api_key_id, terms), body.request_id)

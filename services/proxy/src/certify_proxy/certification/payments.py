@@ -16,9 +16,8 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from certify_common.contracts.x402 import SettleResult
-from certify_common.errors import Failure, failure, require
+from certify_common.errors import Failure, FailureError, failure, require
 from certify_common.kv import LockTimeoutError
-from certify_proxy.api.errors import ApiError
 from certify_proxy.api.keys import Principal
 from certify_proxy.certification.intake import Outcome, current_state
 from certify_proxy.certification.ownership import owned_request
@@ -41,8 +40,8 @@ logger = logging.getLogger("certify.proxy.payments")
 _CODE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 
-def _fail(fail: Failure) -> ApiError:
-    return ApiError(fail)
+def _fail(fail: Failure) -> FailureError:
+    return FailureError(fail)
 
 
 async def _load(runtime: Runtime, request_key: str) -> CertificationRequest:
@@ -66,7 +65,7 @@ async def exempt_paid_retry(
     async with runtime.sessions() as session:
         try:
             request = await owned_request(session, principal, request_id, token)
-        except ApiError:
+        except FailureError:
             return False
     return State(request.status) in AWAITING_PAYMENT
 
