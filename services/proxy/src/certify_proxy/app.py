@@ -21,9 +21,9 @@ from certify_common.logs import configure_logging, register_secret
 from certify_common.metrics import render_latest
 from certify_common.tracing import configure_tracing, instrument_app
 from certify_proxy.api.errors import ApiError, error_response
-from certify_proxy.api.keys import ensure_key
 from certify_proxy.api.middleware import BodyLimitMiddleware
 from certify_proxy.api.routes import account, admin, certificates, certify, pay, qr, quote, status
+from certify_proxy.api_keys import ensure_key
 from certify_proxy.metrics import register_series
 from certify_proxy.runtime import Runtime
 from certify_proxy.settings import ProxySettings

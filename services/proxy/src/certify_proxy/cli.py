@@ -8,7 +8,7 @@ import json
 import sys
 from collections.abc import Sequence
 
-from certify_proxy.api.keys import create_key, list_keys, revoke_key
+from certify_proxy.api_keys import create_key, list_keys, revoke_key
 from certify_proxy.settings import ProxySettings
 from certify_proxy.store.db import create_engine, session_factory, transaction
 from certify_proxy.store.migrate import head_revisions, upgrade

@@ -20,7 +20,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from certify_proxy.api.keys import create_key
+from certify_proxy.api_keys import create_key
 from certify_proxy.app import create_app
 from certify_proxy.settings import ProxySettings
 from certify_proxy.store.db import create_engine, session_factory, transaction

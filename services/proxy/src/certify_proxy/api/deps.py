@@ -10,7 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from certify_common.errors import failure
 from certify_proxy.api.errors import ApiError
-from certify_proxy.api.keys import Principal, authenticate
+from certify_proxy.api_keys import Principal, authenticate
 from certify_proxy.certification import payments
 from certify_proxy.certification.ownership import match_token
 from certify_proxy.metrics import RATE_LIMITED

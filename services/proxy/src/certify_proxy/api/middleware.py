@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from certify_common.errors import Failure, failure
 from certify_proxy.api.errors import error_response
-from certify_proxy.api.keys import authenticate
+from certify_proxy.api_keys import authenticate
 from certify_proxy.certification.ownership import match_token
 from certify_proxy.runtime import Runtime
 from certify_proxy.store import repositories as repo

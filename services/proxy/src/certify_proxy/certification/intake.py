@@ -20,8 +20,8 @@ from sqlalchemy.exc import IntegrityError
 from certify_common.errors import Failure, failure
 from certify_common.evm import NETWORKS
 from certify_proxy.api.errors import ApiError
-from certify_proxy.api.keys import Principal
 from certify_proxy.api.schemas import CertifyBody
+from certify_proxy.api_keys import Principal
 from certify_proxy.certification import offers
 from certify_proxy.certification.callback_targets import check_target
 from certify_proxy.certification.documents import Document, check_callback_url, document_of

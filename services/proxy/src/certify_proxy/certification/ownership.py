@@ -15,8 +15,8 @@ from collections.abc import Iterable
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from certify_common.errors import Failure, FailureError, failure
-from certify_proxy.api.keys import Principal
 from certify_proxy.api.schemas import CertifyBody
+from certify_proxy.api_keys import Principal
 from certify_proxy.certification.documents import document_of
 from certify_proxy.certification.intake import check_network, check_same_terms, terms_of
 from certify_proxy.certification.terms import key_owner, owner_for

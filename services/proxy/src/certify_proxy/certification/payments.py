@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from certify_common.contracts.x402 import SettleResult
 from certify_common.errors import Failure, FailureError, failure, require
 from certify_common.kv import LockTimeoutError
-from certify_proxy.api.keys import Principal
+from certify_proxy.api_keys import Principal
 from certify_proxy.certification.intake import Outcome, current_state
 from certify_proxy.certification.ownership import owned_request
 from certify_proxy.certification.payment_headers import Authorization, decode_payment_header

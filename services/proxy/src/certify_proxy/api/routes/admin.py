@@ -13,8 +13,8 @@ from fastapi import APIRouter, Depends, Path, Query
 from certify_common.errors import Failure, failure
 from certify_proxy.api.deps import PrincipalDep, RuntimeDep, SessionDep
 from certify_proxy.api.errors import ApiError
-from certify_proxy.api.keys import Principal
 from certify_proxy.api.responses import AUTH, UPSTREAM, errors
+from certify_proxy.api_keys import Principal
 from certify_proxy.certification.status import status_view
 from certify_proxy.queue import deadletters
 from certify_proxy.store import repositories as repo
