@@ -183,14 +183,9 @@ async def _record_payment(
             reason = f"payment settled: {settled.transaction}"
             await record_settlement(session, runtime.settings, locked, payment, settled, block, reason)
     except _AlreadyRecorded:
+        # No unique key is written here (the row was reserved before settling, and the job that could
+        # enqueue the same certification locks the request first): a concurrent writer shows as this.
         pass
-    except IntegrityError:
-        # Recorded meanwhile by a process that did not share our lock (no Redis): report that state.
-        recorded = await _recorded(runtime, request, auth)
-        if recorded is None:
-            raise
-        recorded.headers.update(headers)
-        return recorded
     outcome = await current_state(runtime, request)
     outcome.headers.update(headers)
     return outcome

@@ -100,8 +100,8 @@ async def record_settlement(
     payment.settled_at = utcnow()
     session.add(payment)
     _clear_error(request)
-    if State(request.status) == State.QUOTED:  # not a resting state, but never lose a settled payment
-        repo.transition(session, request, State.PAYMENT_PENDING, "payment received")
+    # reserve_settlement left the request in payment_pending (it moves a quoted one there under the same row
+    # lock), and a re-quote returns to payment_pending in one transaction: the request is never quoted here.
     repo.transition(session, request, State.PAYMENT_VERIFIED, reason)
     await forget_payment_header(session, request.request_key)
     await jobs.enqueue(

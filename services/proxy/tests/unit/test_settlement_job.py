@@ -1,0 +1,142 @@
+"""The settlement reconciliation job against a scripted x402 server: a paid submission whose settlement did not
+conclude is finished (settled and certified, or failed) with the same authorization, retried while its outcome
+is unknown, and never keeps the payment header once the outcome is recorded."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+from certify_common.errors import failure
+from certify_proxy.certification import payments as paying
+from certify_proxy.queue import runner as jobrunner
+from certify_proxy.queue.worker import Done, JobContext, Retry
+from certify_proxy.store.db import transaction
+from certify_proxy.store.models import CertificationRequest, JobKind, utcnow
+from certify_proxy.tasks.settle import SettlementJob
+
+from .payment_stand import REQUIREMENTS_V1, SETTLED, TX, Stand, header, stand, verdict
+
+__all__ = ["stand"]
+
+VALID = verdict()
+UNKNOWN = failure("facilitator_timeout", "no answer", retryable=True)
+
+
+async def _deferred(stand: Stand, callback_url: str | None = None) -> tuple[CertificationRequest, str]:
+    """A request whose paid submission got an unknown settlement outcome (202, reconciliation job queued)."""
+    stand.script(verify_payment=[VALID], settle_payment=[UNKNOWN])
+    request = await stand.request(callback_url=callback_url)
+    paid = header()
+    outcome = await paying.pay(stand.runtime, request, paid)
+    assert outcome.status_code == 202
+    return request, paid
+
+
+async def _claim(stand: Stand) -> jobrunner.ClaimedJob:
+    """Claim the reconciliation job as a worker would once its delay passed (other due jobs stay claimed)."""
+    later = utcnow() + timedelta(hours=1)
+    while True:
+        claimed = await jobrunner.claim(stand.runtime.sessions, "w", 30, postgres=False, now=later)
+        assert claimed is not None
+        if claimed.kind == JobKind.SETTLE_RECONCILE:
+            return claimed
+
+
+async def _run(stand: Stand) -> Any:
+    """Run one attempt of the reconciliation job."""
+    return await SettlementJob([1.0]).run(JobContext(stand.runtime, await _claim(stand), "w"))
+
+
+async def _payload(stand: Stand, request_key: str) -> dict[str, Any]:
+    job = await stand.job(JobKind.SETTLE_RECONCILE, request_key)
+    assert job is not None
+    return dict(json.loads(job.payload))
+
+
+async def test_a_deferred_settlement_that_concludes_is_recorded_certified_and_its_header_forgotten(stand) -> None:  # type: ignore[no-untyped-def]
+    request, paid = await _deferred(stand)
+    assert (await _payload(stand, request.request_key))["payment_header"] == paid
+    pool = stand.script(settle_payment=[SETTLED])
+
+    outcome = await _run(stand)
+
+    assert isinstance(outcome, Done)
+    assert pool.calls == [("settle_payment", {"payment_header": paid, "payment_requirements": REQUIREMENTS_V1})]
+    [payment] = await stand.payments(request.request_key)
+    assert (payment.status, payment.tx_hash) == ("settled", TX)
+    row = await stand.get(request.request_key)
+    assert (row.status, row.error_code, row.error_retryable) == ("payment_verified", None, None)
+    assert await stand.job(JobKind.CERTIFY, request.request_key) is not None
+    job = await stand.job(JobKind.SETTLE_RECONCILE, request.request_key)
+    assert job is not None
+    assert job.status == "done"
+    assert await _payload(stand, request.request_key) == {"request_key": request.request_key}
+
+
+async def test_an_outcome_still_unknown_is_retried_with_the_header_kept(stand) -> None:  # type: ignore[no-untyped-def]
+    request, paid = await _deferred(stand)
+    stand.script(settle_payment=[failure("rpc_unavailable", "the chain cannot be read", retryable=True)])
+
+    outcome = await _run(stand)
+
+    assert outcome == Retry("rpc_unavailable: the chain cannot be read")
+    [payment] = await stand.payments(request.request_key)
+    assert payment.status == "pending"
+    assert (await stand.get(request.request_key)).status == "payment_pending"
+    assert (await _payload(stand, request.request_key))["payment_header"] == paid
+
+
+async def test_a_definite_refusal_fails_the_request_tells_its_webhook_and_forgets_the_header(stand) -> None:  # type: ignore[no-untyped-def]
+    request, _ = await _deferred(stand, callback_url="https://client.example/hook")
+    stand.script(settle_payment=[failure("authorization_canceled", "expired unused on chain")])
+
+    outcome = await _run(stand)
+
+    assert isinstance(outcome, Done)
+    [payment] = await stand.payments(request.request_key)
+    assert payment.status == "failed"
+    row = await stand.get(request.request_key)
+    assert (row.status, row.error_code, row.error_retryable) == ("failed", "authorization_canceled", False)
+    assert row.error_message == "expired unused on chain"
+    assert await stand.kinds_queued(request.request_key) == [JobKind.SETTLE_RECONCILE, JobKind.WEBHOOK]
+    assert await _payload(stand, request.request_key) == {"request_key": request.request_key}
+
+
+async def test_the_write_ahead_job_of_a_settlement_that_concluded_at_once_ends_without_calling_x402(stand) -> None:  # type: ignore[no-untyped-def]
+    stand.script(verify_payment=[VALID], settle_payment=[SETTLED])
+    request = await stand.request()
+    await paying.pay(stand.runtime, request, header())
+    pool = stand.script(settle_payment=[SETTLED])
+
+    outcome = await _run(stand)
+
+    assert isinstance(outcome, Done)
+    assert pool.calls == []
+    job = await stand.job(JobKind.SETTLE_RECONCILE, request.request_key)
+    assert job is not None
+    assert job.status == "done"
+    assert await _payload(stand, request.request_key) == {"request_key": request.request_key}
+    [payment] = await stand.payments(request.request_key)
+    assert payment.status == "settled"
+
+
+async def test_a_dead_lettered_reconciliation_leaves_the_request_retryable_and_says_why(stand) -> None:  # type: ignore[no-untyped-def]
+    request, _ = await _deferred(stand)
+    claimed = await _claim(stand)
+    async with transaction(stand.runtime.sessions) as session:
+        await SettlementJob([1.0]).dead_lettered(stand.runtime, session, claimed, "rpc_unavailable")
+    row = await stand.get(request.request_key)
+    assert (row.error_code, row.error_retryable) == ("settlement_unconfirmed", True)
+    assert "rpc_unavailable" in str(row.error_message)
+    assert row.status == "payment_pending"
+
+
+async def test_a_dead_letter_of_a_purged_request_changes_nothing(stand) -> None:  # type: ignore[no-untyped-def]
+    request, _ = await _deferred(stand)
+    claimed = await _claim(stand)
+    stray = jobrunner.ClaimedJob(**{**claimed.__dict__, "payload": {"request_key": "purged"}})
+    async with transaction(stand.runtime.sessions) as session:
+        await SettlementJob([1.0]).dead_lettered(stand.runtime, session, stray, "gone")
+    assert (await stand.get(request.request_key)).error_code == "facilitator_timeout"
