@@ -89,6 +89,8 @@ async def test_a_definite_refusal_gives_the_nonce_back_and_forgets_the_idempoten
     retried = await certifier.certify(DATA, "k")
     assert not isinstance(retried, Failure)
     assert retried.nonce == first.nonce + 1, "the refused nonce was given back and used by the retry"
+    # ... at once: a nonce kept would have been refused by the NAG (INVALID_NONCE) and the retry sent twice.
+    assert (await stand.calls())["nag.Circular_AddTransaction_"] == 3
     assert [row["nonce"] for row in await _transactions(stand, stand.service.wallet.address)] == ["1", "2"]
 
 
