@@ -34,7 +34,7 @@ class Domain:
 
 
 def _fields(authorization: Authorization, domain: Domain) -> dict[str, Any]:
-    # The keyword arguments of certify_common.eip3009's typed_data and digest, from our two wire objects.
+    # The keyword arguments of certify_common.eip3009's digest, from our two wire objects.
     return {
         "name": domain.name,
         "version": domain.version,
@@ -47,11 +47,6 @@ def _fields(authorization: Authorization, domain: Domain) -> dict[str, Any]:
         "valid_before": authorization.valid_before,
         "nonce": authorization.nonce,
     }
-
-
-def typed_data(authorization: Authorization, domain: Domain) -> dict[str, Any]:
-    """The full ``eth_signTypedData_v4`` document a wallet signs."""
-    return eip3009.typed_data(**_fields(authorization, domain))
 
 
 def digest_bytes(authorization: Authorization, domain: Domain) -> bytes:
