@@ -21,9 +21,9 @@ from coverage.exceptions import NoDataError, NoSource
 
 ROOT = Path(__file__).resolve().parent.parent
 OVERALL_MIN = 85.0
-#: The target is 95 % (issue 10); measured 89.8 % on 2026-11-29 (proxy paying.py 72 %, settlement_job.py 64 %).
-#: A ratchet below the measured figure: raise it as those modules gain tests, never lower it.
-PATHS_MIN = 88.0
+#: Issue 10's target. Measured 99.5 % on 2026-11-29 by the libs/common, x402 and circular tests and the proxy's
+#: unit tests alone (the rest of the suite can only add). A ratchet: never lower it.
+PATHS_MIN = 95.0
 
 #: The shared payment-header decoder; x402 verification and settlement; the proxy's paying, settlement
 #: and certification jobs; circular's certification, transaction and keys.
