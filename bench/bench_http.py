@@ -24,6 +24,7 @@ from bench.http_phases import (
     Target,
     closed_round,
     count_round_trips,
+    drained,
     memory_run,
     open_loop,
     warm,
@@ -104,6 +105,7 @@ def run(database_url: str, redis_url: str) -> dict[str, Any]:
             certify = targets[1]
             bare_rate = figures["closed_loop"]["bare insert"]["req_per_s"]
             figures["open_loop_402"] = open_loop(certify, max(bare_rate / 2, 1.0), profile.open_loop_s)
+            drained(served)
             single = Target("402, one client", certify.url, certify.body, certify.headers, 402)
             closed_round(single, stack_meter, profile.single_client_s, connections=1, served=served)
             figures["single_client_402"] = single.summary()

@@ -129,6 +129,18 @@ def open_loop(target: Target, rate: float, seconds: float) -> dict[str, Any]:
     return dict(json.loads(line)) if line else {"requests": 0, "p_ms": {}, "stderr": done.stderr[-500:]}
 
 
+def drained(served: Callable[[], int], timeout_s: float = 120) -> None:
+    """Wait until the proxy finishes no more requests from one second to the next: an overloaded open-loop
+    run leaves queued requests behind, which would slow whatever is measured next."""
+    deadline, last = time.monotonic() + timeout_s, -1
+    while time.monotonic() < deadline:
+        now = served()
+        if now == last:
+            return
+        last = now
+        time.sleep(1.0)
+
+
 def memory_run(target: Target, pids: list[int], requests: int, cap_s: float, chunk_s: float = 15) -> dict[str, Any]:
     """wrk rounds until ``requests`` were served or ``cap_s`` passed, RSS of ``pids`` sampled every second."""
     samples: list[float] = []
