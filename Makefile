@@ -17,6 +17,7 @@ MYPY_PACKAGES := $(foreach d,$(SRC_DIRS),$(addprefix -p ,$(notdir $(wildcard $(d
 empty :=
 space := $(empty) $(empty)
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 comma := ,
 # Product code: every package's sources but the test kit's (a pytest plugin). Coverage measures these (absolute
 # paths, so services started as processes from any folder agree; scripts/coverage_gate.py holds the thresholds).
@@ -88,8 +89,8 @@ format: install
 config-docs: install ## rewrite README's configuration tables from the settings classes
 	$(PY) scripts/config_docs.py --write
 
-bench: install ## benchmarks that print figures (never fail on timing)
-	$(PY) -m bench
+bench: install ## benchmarks that print figures and issue 14's targets (never fail on timing); BENCH_ARGS=--quick for a short run
+	$(PY) -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .tools .test-logs .coverage .coverage.*

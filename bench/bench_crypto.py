@@ -18,6 +18,7 @@ from x402.mechanisms.evm.signers import EthAccountSigner
 from x402.schemas import PaymentRequired
 from x402.schemas.helpers import parse_payment_payload, parse_payment_requirements
 
+from bench.targets import verdict
 from bench.timing import head_to_head, record
 from certify_circular.keys import Wallet
 from certify_circular.transaction import build_certificate
@@ -121,4 +122,8 @@ def circular_build_and_sign() -> dict[str, Any]:
 
 
 def main() -> None:
-    record("crypto", {"verify_payment": verify_payment(), "circular_build_sign": circular_build_and_sign()})
+    figures = {"verify_payment": verify_payment(), "circular_build_sign": circular_build_and_sign()}
+    verify, circular = figures["verify_payment"]["ratio"], figures["circular_build_sign"]["ratio"]
+    verdict("verify_payment / x402 SDK verify, per core", verify, ">= 3x", verify >= 3, "x")
+    verdict("Circular build+sign / official, per core (byte-identical)", circular, ">= 20x", circular >= 20, "x")
+    record("crypto", figures)

@@ -1,180 +1,218 @@
-"""HTTP: certify's 402 path and /v1/quote against a bare FastAPI + asyncpg insert, wrk, PostgreSQL + Redis."""
+"""HTTP: certify's 402 path and /v1/quote against a bare FastAPI + asyncpg insert (wrk, PostgreSQL + Redis).
+
+Every service runs as its image does (``docker/entrypoint.sh``: gunicorn, uvloop, httptools, SO_REUSEPORT);
+the bare app runs under the same gunicorn worker class. Phases: PostgreSQL round trips per request (through a
+counting relay), alternating closed-loop rounds with CPU per process, open-loop latency at half of bare's
+throughput, one client's latency, the proxy's memory over a long run, and two proxy workers against one.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import base64
 import os
-import subprocess
-import sys
 import tempfile
-import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-import asyncpg
+from urllib.parse import urlsplit
 
 from bench.chart import draw_latency_chart
-from bench.load import cpu_seconds, wrk
+from bench.http_phases import (
+    BARE_BODY,
+    CERTIFY_BODY,
+    HEADERS,
+    QUOTE_BODY,
+    Target,
+    closed_round,
+    count_round_trips,
+    drained,
+    memory_run,
+    open_loop,
+    warm,
+)
+from bench.paid_phase import paid
+from bench.pgrelay import RoundTripRelay
+from bench.procs import CpuMeter, postgres_backends, redis_server, requests_by_worker, with_workers
+from bench.profile import current
+from bench.stack import BareApp, BenchStack, plain_dsn
+from bench.targets import verdict
 from bench.timing import record
-from certify_testkit import stack as stack_module
-from certify_testkit.processes import free_port, wait_until
+from certify_testkit.sockets import children
 
-ROUNDS = 2
-SECONDS = 8
-API_KEY = "bench-" + uuid.uuid4().hex
-DOCUMENT = base64.b64encode(b"benchmark document " * 20).decode()
 CHART = Path(".bench") / "latency.png"
+MCP_SERVERS = ("quote", "x402", "qr", "circular", "sandbox")
 
 
-def _plain_dsn(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+def _meters(stack: BenchStack, bare: BareApp, redis_url: str) -> tuple[CpuMeter, CpuMeter]:
+    postgres = postgres_backends(stack.admin_dsn, stack.database)
+    groups = {"proxy": lambda: with_workers(stack.pid("proxy"))}
+    for name in MCP_SERVERS:
+        groups[name] = lambda name=name: with_workers(stack.pid(name))  # type: ignore[misc]
+    groups |= {"postgres": postgres, "redis": redis_server(redis_url)}
+    assert bare.proc is not None
+    bare_pid = bare.proc.pid
+    return CpuMeter(groups), CpuMeter({"bare": lambda: with_workers(bare_pid), "postgres": postgres})
 
 
-async def _admin(dsn: str, statement: str) -> None:
-    connection = await asyncpg.connect(dsn)
+def _targets(stack: BenchStack, bare_port: int) -> list[Target]:
+    return [
+        Target("bare insert", f"http://127.0.0.1:{bare_port}/insert", BARE_BODY, {}, 200),
+        Target("402 POST /v1/certify", stack.url("proxy", "/v1/certify"), CERTIFY_BODY, HEADERS, 402),
+        Target("POST /v1/quote", stack.url("proxy", "/v1/quote"), QUOTE_BODY, HEADERS, 200),
+    ]
+
+
+def _proxy_served(stack: BenchStack) -> Callable[[], int]:
+    """HTTP requests the proxy's workers finished so far (their multiprocess metrics files)."""
+    metrics_dir = Path(stack.processes["proxy"].env["PROMETHEUS_MULTIPROC_DIR"])
+    return lambda: sum(requests_by_worker(metrics_dir, children(stack.pid("proxy"))).values())
+
+
+def _count_phase(stack: BenchStack, relay: RoundTripRelay, state: Path, requests: int) -> dict[str, Any]:
+    counted_bare = BareApp(state, relay.dsn(plain_dsn(stack.database_url))).start()
     try:
-        await connection.execute(statement)
+        return {
+            target.name: count_round_trips(target, relay, requests) for target in _targets(stack, counted_bare.port)
+        }
     finally:
-        await connection.close()
+        counted_bare.stop()
 
 
-async def _commits(dsn: str, database: str) -> int:
-    connection = await asyncpg.connect(dsn)
-    try:
-        value = await connection.fetchval("SELECT xact_commit FROM pg_stat_database WHERE datname = $1", database)
-    finally:
-        await connection.close()
-    return int(value or 0)
+def run(database_url: str, redis_url: str) -> dict[str, Any]:
+    profile = current()
+    figures: dict[str, Any] = {}
+    pg = urlsplit(plain_dsn(database_url))
+    with tempfile.TemporaryDirectory() as folder, RoundTripRelay(pg.hostname or "127.0.0.1", pg.port or 5432) as relay:
+        state = Path(folder)
+        stack = BenchStack(state, database_url, redis_url)
+        bare: BareApp | None = None
+        try:
+            stack.start(proxy_workers=1, proxy_database_url=relay.dsn(stack.database_url))
+            figures["round_trips"] = _count_phase(stack, relay, state, profile.counted_requests)
+            stack.restart_proxy(1)
+            bare = BareApp(state, plain_dsn(stack.database_url)).start()
+            stack_meter, bare_meter = _meters(stack, bare, redis_url)
+            targets = _targets(stack, bare.port)
+            for target in targets:
+                warm(target)
+            served = _proxy_served(stack)
+            for _ in range(profile.rounds):
+                for target in targets:
+                    if target.name == "bare insert":
+                        closed_round(target, bare_meter, profile.round_s)
+                    else:
+                        closed_round(target, stack_meter, profile.round_s, served=served)
+            figures["closed_loop"] = {target.name: target.summary() for target in targets}
+            certify = targets[1]
+            bare_rate = figures["closed_loop"]["bare insert"]["req_per_s"]
+            figures["open_loop_402"] = open_loop(certify, max(bare_rate / 2, 1.0), profile.open_loop_s)
+            drained(served)
+            single = Target("402, one client", certify.url, certify.body, certify.headers, 402)
+            closed_round(single, stack_meter, profile.single_client_s, connections=1, served=served)
+            figures["single_client_402"] = single.summary()
+            proxy_workers = children(stack.pid("proxy"))
+            figures["memory_402"] = memory_run(certify, proxy_workers, profile.memory_requests, profile.memory_cap_s)
+            stack.restart_proxy(2)
+            two = Target("402, two proxy workers", certify.url, certify.body, certify.headers, 402)
+            warm(two)
+            for _ in range(profile.rounds):
+                closed_round(two, stack_meter, profile.round_s, served=_proxy_served(stack))
+            figures["two_workers_402"] = two.summary()
+            metrics_dir = Path(stack.processes["proxy"].env["PROMETHEUS_MULTIPROC_DIR"])
+            served = requests_by_worker(metrics_dir, children(stack.pid("proxy")))
+            figures["two_workers_402"]["requests_by_worker"] = {str(pid): count for pid, count in served.items()}
+            try:
+                figures["paid"] = paid(stack, profile.paid_requests)
+            except Exception as exc:  # the figures so far still print: say what stopped this phase
+                figures["paid"] = {"error": f"{type(exc).__name__}: {exc}"}
+        finally:
+            if bare is not None:
+                bare.stop()
+            stack.stop()
+    return figures
 
 
-def _with_database(url: str, database: str) -> str:
-    return url.rsplit("/", 1)[0] + "/" + database
+def report(figures: dict[str, Any]) -> None:
+    closed = figures["closed_loop"]
+    for name, summary in closed.items():
+        latency = summary["latency_ms"]
+        print(
+            f"   {name:<22} {summary['req_per_s']:8.1f} req/s  p50 {latency.get('50', 0):7.1f} ms  "
+            f"p95 {latency.get('95', 0):7.1f} ms  unexpected status {summary['unexpected_status']}  errors "
+            f"{summary['errors']}  DB round trips {figures['round_trips'][name]['round_trips_per_request']:.2f}/req "
+            f"(answers {figures['round_trips'][name]['statuses']})"
+        )
+        cpu = ", ".join(f"{group} {ms:.2f}" for group, ms in summary["cpu_ms_per_request"].items() if ms >= 0.005)
+        print(f"   {'':<22} CPU ms/request: total {summary['cpu_ms_per_request_total']:.2f} = {cpu}")
+    background = {name: trips["background_per_s"] for name, trips in figures["round_trips"].items()}
+    print(f"   (DB round trips: counting relay, background round trips/s subtracted: {background})")
+    bare, certify = closed["bare insert"], closed["402 POST /v1/certify"]
+    measured = bool(bare["requests"] and certify["requests"])
+    ratio = 100 * certify["req_per_s"] / bare["req_per_s"] if measured else None
+    verdict("402 throughput / bare insert (one proxy process)", ratio, ">= 30 %", (ratio or 0) >= 30, " %")
+    opened = figures["open_loop_402"]
+    p95 = opened["p_ms"].get("95")
+    print(
+        f"   open loop (bench.openloop, CO-free): offered {opened.get('offered_per_s', 0):.0f}/s, achieved "
+        f"{opened.get('achieved_per_s', 0)}/s, statuses {opened.get('statuses')}, generator CPU "
+        f"{opened.get('generator_cpu_s')} s, p50/p95/p99 {opened['p_ms'].get('50')}/{p95}/{opened['p_ms'].get('99')} ms"
+        + (" (lower bounds: some requests were never answered)" if opened.get("lower_bound") else "")
+    )
+    verdict("402 p95 at 50 % of bare's throughput (open loop)", p95, "<= 100 ms", (p95 or 1e9) <= 100, " ms")
+    p50 = figures["single_client_402"]["latency_ms"].get("50")
+    verdict("402 p50, one client", p50, "<= 10 ms", (p50 or 1e9) <= 10, " ms")
+    one, two = certify["cpu_ms_per_request_total"], figures["two_workers_402"]["cpu_ms_per_request_total"]
+    served = figures["two_workers_402"]["requests_by_worker"]
+    print(f"   two proxy workers: {figures['two_workers_402']['req_per_s']} req/s, requests by worker {served}")
+    change = 100 * (two / one - 1) if one else None
+    verdict("CPU per 402, 2 proxy processes vs 1", change, "within ±10 %", abs(change or 1e9) <= 10, " %")
+    both = len(served) == 2 and min(served.values()) > 0
+    share = 100 * min(served.values()) / max(sum(served.values()), 1) if served else None
+    verdict("smaller worker's share of 402s (both serving)", share, "> 0 %, balanced ~50 %", both, " %")
+    memory = figures["memory_402"]
+    print(
+        f"   memory: {memory['requests']:,} 402s in {memory['seconds']} s: proxy worker RSS start "
+        f"{memory['start_mib']} MiB, end {memory['end_mib']} MiB, max {memory['max_mib']} MiB"
+    )
+    _report_paid(figures["paid"])
+    growth = 100 * memory["growth"]
+    label = f"proxy RSS growth across {memory['requests']:,} 402s (target count 100,000)"
+    verdict(label, growth, "flat within ±10 %", abs(growth) <= 10, " %")
 
 
-class Target:
-    """One contender: how to reach it and which processes do its work."""
-
-    def __init__(self, name: str, url: str, body: str, headers: dict[str, str], pids: list[int]) -> None:
-        self.name, self.url, self.body, self.headers, self.pids = name, url, body, headers, pids
-        self.rounds: list[dict[str, Any]] = []
-
-
-def _measure(target: Target, admin_dsn: str, database: str) -> None:
-    commits = asyncio.run(_commits(admin_dsn, database))
-    cpu = cpu_seconds(target.pids)
-    run = wrk(target.url, target.body, target.headers, SECONDS)
-    run["cpu_s"] = cpu_seconds(target.pids) - cpu
-    run["transactions"] = asyncio.run(_commits(admin_dsn, database)) - commits
-    target.rounds.append(run)
-
-
-def _summary(target: Target) -> dict[str, Any]:
-    requests = sum(run["requests"] for run in target.rounds)
-    seconds = sum(run["seconds"] for run in target.rounds)
-    last = target.rounds[-1]["p_ms"] if target.rounds else {}
-    return {
-        "req_per_s": round(requests / seconds, 1),
-        "cpu_ms_per_request": round(1000 * sum(run["cpu_s"] for run in target.rounds) / requests, 3),
-        "db_transactions_per_request": round(sum(run["transactions"] for run in target.rounds) / requests, 2),
-        "non2xx": sum(run["non2xx"] for run in target.rounds),
-        "errors": sum(run["errors"] for run in target.rounds),
-        "latency_ms": last,
-    }
-
-
-def _stack_env_on(database_url: str, redis_url: str) -> Any:
-    original = stack_module.stack_env
-
-    def stack_env(state_dir: Path, ports: dict[str, int]) -> dict[str, str]:
-        env = original(state_dir, ports)
-        return {**env, "DATABASE_URL": database_url, "REDIS_URL": redis_url}
-
-    return stack_env
+def _report_paid(paid: dict[str, Any]) -> None:
+    if "error" in paid:
+        print(f"   paid phase stopped: {paid['error']}")
+        for name, target in (("paid submissions per second", ">= 100/s"), ("authorizations settled twice", "0")):
+            verdict(name, None, target, None)
+        verdict("proxy + MCP share of a paid submission (2 s chain)", None, "<= 5 %", None)
+        return
+    print(
+        f"   paid (two proxy workers, sandbox facilitator): {paid['submissions']} submissions in {paid['seconds']} s, "
+        f"outcomes {paid['outcomes']}; {paid['transfers']} transfers for {paid['accepted']} accepted; each of "
+        f"{paid['duplicated_authorizations']} authorizations sent twice at once: {paid['duplicate_transfers']} "
+        f"transfers, outcomes {paid['duplicate_outcomes']}"
+    )
+    verdict("paid submissions per second", paid["per_s"], ">= 100/s", paid["per_s"] >= 100, "/s")
+    once = paid["transfers"] == paid["accepted"] and paid["duplicate_transfers"] == paid["duplicated_authorizations"]
+    verdict("authorizations settled twice", 0 if once else 1, "0 (one transfer each)", once)
+    print(
+        f"   paid submission with the chain's settle taking {paid['slow_chain_s_per_submission']} s: wall "
+        f"{paid['slow_wall_s_per_submission']} s per submission (sequential)"
+    )
+    share = 100 * paid["overhead_share"] if paid["overhead_share"] is not None else None
+    verdict("proxy + MCP share of a paid submission (2 s chain)", share, "<= 5 %", (share or 1e9) <= 5, " %")
 
 
 def main() -> None:
     database_url, redis_url = os.environ.get("DATABASE_URL"), os.environ.get("REDIS_URL")
     if not database_url or not database_url.startswith("postgresql") or not redis_url:
-        print("   skipped: set DATABASE_URL (PostgreSQL) and REDIS_URL to run the HTTP benchmark")
+        print("   not run: set DATABASE_URL (PostgreSQL) and REDIS_URL to run the HTTP benchmark")
         return
-    admin_dsn = _plain_dsn(database_url)
-    database = f"certify_bench_{uuid.uuid4().hex[:8]}"
-    asyncio.run(_admin(admin_dsn, f'CREATE DATABASE "{database}"'))
-    bench_url = _with_database(database_url, database)
-    os.environ.update(
-        {
-            "CERTIFY_STACK_PORTS": "auto",
-            "DEV_API_KEY": API_KEY,
-            "RATE_LIMIT_WRITES_PER_MIN": "100000000",
-            "RATE_LIMIT_READS_PER_MIN": "100000000",
-            "LOG_LEVEL": "WARNING",
-            # A loaded machine starts the stack slowly; the benchmark waits rather than giving up.
-            "CERTIFY_STACK_START_TIMEOUT_S": os.environ.get("CERTIFY_STACK_START_TIMEOUT_S", "300"),
-        }
-    )
-    stack_module.stack_env = _stack_env_on(bench_url, redis_url)
-    bare_port = free_port()
-    bare = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "bench.bare_app:app", "--port", str(bare_port), "--log-level", "warning"],
-        env={**os.environ, "BENCH_PG_DSN": _plain_dsn(bench_url)},
-    )
-    try:
-        with tempfile.TemporaryDirectory() as state:
-            stack = stack_module.Stack(Path(state))
-            try:
-                try:
-                    stack.start()
-                except (TimeoutError, RuntimeError, SystemExit) as exc:
-                    print(f"   skipped: the stack did not start on this machine ({exc})")
-                    return
-                wait_until(lambda: stack_module.port_taken(bare_port), timeout_s=60, what="the bare app")
-                pids = [process.proc.pid for process in stack.processes if process.proc is not None]
-                headers = {"X-API-Key": API_KEY}
-                targets = [
-                    Target("bare insert", f"http://127.0.0.1:{bare_port}/insert", '{"id": "@ID@"}', {}, [bare.pid]),
-                    Target(
-                        "402 POST /v1/certify",
-                        stack.url("proxy", "/v1/certify"),
-                        f'{{"request_id": "@ID@", "data": "{DOCUMENT}", "network": "base-sepolia"}}',
-                        headers,
-                        pids,
-                    ),
-                    Target(
-                        "POST /v1/quote", stack.url("proxy", "/v1/quote"), f'{{"data": "{DOCUMENT}"}}', headers, pids
-                    ),
-                ]
-                for _ in range(ROUNDS):
-                    for target in targets:
-                        _measure(target, admin_dsn, database)
-            finally:
-                stack.stop()
-    finally:
-        bare.terminate()
-        bare.wait(timeout=30)
-        asyncio.run(_admin(admin_dsn, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-    empty = [target.name for target in targets if not any(run["requests"] for run in target.rounds)]
-    if empty:
-        # No figure is better than a wrong one: say what wrk could not measure and why.
-        for target in targets:
-            errors = "; ".join(str(run.get("stderr", "")).strip()[-200:] for run in target.rounds if run.get("stderr"))
-            print(f"   {target.name:<24} no requests measured{': ' + errors if errors else ''}")
-        print(f"   no ratio: wrk measured nothing for {', '.join(empty)}")
-        return
-    figures = {target.name: _summary(target) for target in targets}
-    for name, summary in figures.items():
-        latency = summary["latency_ms"]
-        print(
-            f"   {name:<24} {summary['req_per_s']:8.1f} req/s  CPU {summary['cpu_ms_per_request']:7.2f} ms/req  "
-            f"DB xacts {summary['db_transactions_per_request']:5.2f}/req  p50 {latency.get('50', 0):7.1f} ms  "
-            f"p95 {latency.get('95', 0):7.1f} ms  non-2xx {summary['non2xx']}  errors {summary['errors']}"
-        )
-    ratio = figures["402 POST /v1/certify"]["req_per_s"] / max(figures["bare insert"]["req_per_s"], 0.1)
-    print(f"   402 throughput / bare insert: {100 * ratio:.1f} % (target >= 30 %, one proxy process)")
-    print("   not measured yet: 2 proxy processes, open-loop latency, the paid path (issue 14 after issue 13)")
-    print("   CPU counts every stack process (proxy, quote, x402, qr, circular, sandbox), not PostgreSQL/Redis;")
-    print("   DB xacts = pg_stat_database.xact_commit delta (transactions, not round trips).")
-    figures["ratio_402_to_bare"] = {"value": round(ratio, 4)}
+    figures = run(database_url, redis_url)
+    report(figures)
+    series = {name: summary["latency_ms"] for name, summary in figures["closed_loop"].items()}
+    series["402 open loop"] = figures["open_loop_402"]["p_ms"]
+    series["402 one client"] = figures["single_client_402"]["latency_ms"]
+    draw_latency_chart(series, CHART)
     record("http", figures)
-    draw_latency_chart({name: figures[name]["latency_ms"] for name in figures if name != "ratio_402_to_bare"}, CHART)
-    print(f"   latency chart: {CHART}")
+    print(f"   latency chart: {CHART}; figures: .bench/results.json")

@@ -47,5 +47,6 @@ def draw_latency_chart(series: dict[str, dict[str, float]], path: Path) -> None:
         for point in line:
             draw.ellipse((point[0] - 4, point[1] - 4, point[0] + 4, point[1] + 4), fill=colour)
         draw.text((MARGIN + 10, MARGIN + 10 + 16 * number), name, fill=colour)
-    draw.text((MARGIN, 20), "latency by percentile (wrk, 100 keep-alive connections; log scale)", fill="black")
+    title = "latency by percentile (log scale): wrk, 100 keep-alive connections, unless named open loop or one client"
+    draw.text((MARGIN, 20), title, fill="black")
     image.save(path)

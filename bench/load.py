@@ -1,4 +1,8 @@
-"""wrk runs (100 keep-alive connections) with unique POST bodies, CPU time of processes from /proc."""
+"""wrk runs (closed loop, keep-alive connections) with a unique POST body per request, parsed from one JSON line.
+
+wrk's ``done`` callback writes the counts and latency percentiles as a line starting ``JSON``; ``@ID@`` in the
+body becomes unique per request (a random number, the time, a per-thread counter).
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,12 @@ import json
 import os
 import subprocess
 import tempfile
-from pathlib import Path
 from typing import Any
 
 CONNECTIONS = 100
 #: Percentiles wrk reports for the latency chart.
-PERCENTILES = (50, 75, 90, 95, 99, 99.9)
-_SCRIPT = """
+PERCENTILES = (10, 25, 50, 75, 90, 95, 99, 99.9)
+SCRIPT = """
 counter = 0
 request = function()
   counter = counter + 1
@@ -21,7 +24,7 @@ request = function()
 end
 done = function(summary, latency, requests)
   local p = {}
-  for _, q in ipairs({PERCENTILES}) do p[tostring(q)] = latency:percentile(q) / 1000.0 end
+  for _, q in ipairs({PERCENTILES}) do p[string.format("%g", q)] = latency:percentile(q) / 1000.0 end
   io.write("JSON" .. string.format('{"requests": %d, "seconds": %f, "non2xx": %d, "errors": %d, "p_ms": {',
     summary.requests, summary.duration / 1e6, summary.errors.status,
     summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
@@ -35,43 +38,31 @@ end
 """
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    """utime + stime of the processes and their live children (gunicorn/uvicorn workers), in seconds."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for pid in _with_children(pids):
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except FileNotFoundError:
-            continue
-        total += int(fields[11]) + int(fields[12])
-    return total / ticks
+def script(body: str) -> str:
+    """The Lua script for one body: the body, the request generator and the JSON summary."""
+    table = "{" + ", ".join(f"{p:g}" for p in PERCENTILES) + "}"
+    return f"wrk.body = {json.dumps(body)}\n" + SCRIPT.replace("{PERCENTILES}", table)
 
 
-def _with_children(pids: list[int]) -> list[int]:
-    found = list(pids)
-    for pid in pids:
-        try:
-            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        except FileNotFoundError:
-            continue
-        found += _with_children([int(child) for child in children])
-    return found
+def parse(stdout: str, stderr: str = "", seconds: float = 0.0) -> dict[str, Any]:
+    """The JSON line of wrk's output; no line (wrk failed) gives zero requests and its stderr."""
+    line = next((line for line in stdout.splitlines() if line.startswith("JSON")), None)
+    if line is None:
+        return {"requests": 0, "seconds": seconds, "non2xx": 0, "errors": 0, "p_ms": {}, "stderr": stderr}
+    return dict(json.loads(line[4:]))
 
 
-def wrk(url: str, body: str, headers: dict[str, str], seconds: int) -> dict[str, Any]:
-    """One wrk run; ``@ID@`` in ``body`` becomes unique per request. Returns counts and latency percentiles."""
-    script = _SCRIPT.replace("{PERCENTILES}", "{" + ", ".join(str(p) for p in PERCENTILES) + "}")
+def wrk(
+    url: str, body: str, headers: dict[str, str], seconds: float, connections: int = CONNECTIONS, threads: int = 2
+) -> dict[str, Any]:
+    """One wrk run against ``url``; returns requests, seconds, non2xx, errors and ``p_ms`` (percentile → ms)."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
-        handle.write(f"wrk.body = {json.dumps(body)}\n{script}")
-    command = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{seconds}s", "--timeout", "10s", "-s", handle.name]
+        handle.write(script(body))
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "10s", "-s", handle.name]
     for name, value in {"Content-Type": "application/json", **headers}.items():
         command += ["-H", f"{name}: {value}"]
     try:
         done = subprocess.run([*command, url], capture_output=True, text=True, timeout=seconds + 60, check=False)
     finally:
         os.unlink(handle.name)
-    line = next((line for line in done.stdout.splitlines() if line.startswith("JSON")), None)
-    if line is None:
-        return {"requests": 0, "seconds": float(seconds), "non2xx": 0, "errors": 0, "p_ms": {}, "stderr": done.stderr}
-    return dict(json.loads(line[4:]))
+    return parse(done.stdout, done.stderr, seconds)

@@ -1,6 +1,7 @@
 #!/bin/sh
 # The images' one entry point. SERVICE (baked in at build) picks the workload; settings come from the
-# environment. HTTP services run under gunicorn with uvicorn workers:
+# environment. HTTP services run under gunicorn with uvicorn workers (uvloop, httptools), each worker on its
+# own SO_REUSEPORT socket (--reuse-port) so the kernel balances connections over the workers:
 #   WEB_CONCURRENCY     worker processes (gunicorn reads it; default 1)
 #   GRACEFUL_TIMEOUT_S  how long a worker may finish in-flight requests after SIGTERM (longer than the
 #                       longest request: the proxy's `Prefer: wait` is at most 60 s)
@@ -36,7 +37,8 @@ if [ "$SERVICE" = "operator" ]; then
 fi
 exec gunicorn "certify_${SERVICE}.app:create_app()" \
   --bind "${HOST:-0.0.0.0}:${PORT}" \
-  --worker-class uvicorn.workers.UvicornWorker \
+  --worker-class certify_common.workers.UvicornWorker \
+  --reuse-port \
   --forwarded-allow-ips "${FORWARDED_ALLOW_IPS:-}" \
   --graceful-timeout "${GRACEFUL_TIMEOUT_S:-30}" \
   --timeout "${WORKER_TIMEOUT_S:-120}" \

@@ -40,10 +40,18 @@ def wait_until(predicate: object, timeout_s: float, interval_s: float = 0.05, wh
 
 
 class ServiceProcess:
-    """``python -m <module>`` with HOST/PORT set, logs to a file, started and stopped on demand."""
+    """``python -m <module>`` (or ``argv``) with HOST/PORT set, logs to a file, started and stopped on demand."""
 
-    def __init__(self, module: str, env: Mapping[str, str] | None = None, port: int | None = None) -> None:
+    def __init__(
+        self,
+        module: str,
+        env: Mapping[str, str] | None = None,
+        port: int | None = None,
+        argv: list[str] | None = None,
+    ) -> None:
         self.module = module
+        #: The command; ``python -m <module>`` unless given (e.g. the image's entry point, which runs gunicorn).
+        self.argv = argv or [sys.executable, "-m", module]
         self.port = port or free_port()
         self.env = {**os.environ, **(env or {}), "HOST": "127.0.0.1", "PORT": str(self.port)}
         self.env.setdefault("CERTIFY_ENV", "test")
@@ -62,8 +70,8 @@ class ServiceProcess:
 
     def start(self, ready_path: str = "/healthz", timeout_s: float = 30.0) -> ServiceProcess:
         log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(  # noqa: S603  # nosec B603  # fixed interpreter and module
-            [sys.executable, "-m", self.module], env=self.env, stdout=log, stderr=subprocess.STDOUT
+        self.proc = subprocess.Popen(  # noqa: S603  # nosec B603  # this repository's interpreter or entry point
+            self.argv, env=self.env, stdout=log, stderr=subprocess.STDOUT
         )
         log.close()
         self.wait_ready(ready_path, timeout_s)

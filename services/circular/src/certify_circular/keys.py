@@ -131,7 +131,7 @@ class Wallet:
     _private_key: PrivateKey
     public_key_hex: str
     address: str
-    _secret: bytes = field(repr=False, compare=False)
+    _secret: int = field(repr=False, compare=False)
 
     @classmethod
     def from_hex(cls, private_key_hex: str) -> Wallet:
@@ -144,14 +144,14 @@ class Wallet:
             raise InvalidKeyError("private key is outside the secp256k1 range")
         key = PrivateKey(bytes.fromhex(text))
         public_key_hex = key.public_key.format(compressed=False).hex()
-        return cls(key, public_key_hex, address_of(public_key_hex), bytes.fromhex(text))
+        return cls(key, public_key_hex, address_of(public_key_hex), secret)
 
     def sign_text(self, message_text: str) -> str:
         """DER hex of the signature over ``sha256(message_text)``, byte for byte as the official library."""
         digest = hashlib.sha256(message_text.encode("utf-8")).digest()
         compact = self._private_key.sign_recoverable(digest, hasher=None)
         r, s_low = int.from_bytes(compact[:32], "big"), int.from_bytes(compact[32:64], "big")
-        secret = int.from_bytes(self._secret, "big")
+        secret = self._secret
         k = rfc6979_nonce(secret, digest)
         e = (int.from_bytes(digest, "big") + r * secret) % CURVE_ORDER
         ks = k * s_low % CURVE_ORDER

@@ -130,14 +130,17 @@ def build_certificate(
     """A signed C_TYPE_CERTIFICATE from the wallet to itself certifying ``data_string``."""
     chain = strip_0x(blockchain)
     payload = text_to_hex(certificate_payload_json(data_string))
-    tx_id = transaction_id(chain, wallet.address, wallet.address, payload, str(nonce), timestamp)
+    nonce_text = str(nonce)
+    # transaction_id's preimage, the fields already without 0x (a wallet's address never has one).
+    preimage = chain + wallet.address + wallet.address + payload + nonce_text + timestamp
+    tx_id = hashlib.sha256(preimage.encode("utf-8")).hexdigest()
     return SignedTransaction(
         id=tx_id,
         sender=wallet.address,
         recipient=wallet.address,
         timestamp=timestamp,
         payload=payload,
-        nonce=str(nonce),
+        nonce=nonce_text,
         signature=wallet.sign_text(tx_id),
         blockchain=chain,
         type=CERTIFICATE_TYPE,
