@@ -2,7 +2,7 @@
 
 Expected outcomes are values, not exceptions: domain functions return a :class:`Failure`, tools
 turn it into an ``isError`` MCP result with the failure as structured content, and the proxy maps
-codes to HTTP statuses in one table.
+codes to HTTP statuses in one table derived from the registry :mod:`certify_common.codes`.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from certify_common.codes import FailureCode, registered
 
 
 class Failure(BaseModel):
@@ -45,9 +47,17 @@ class FailureError(Exception):
         self.failure = failure
 
 
-def failure(code: str, message: str, *, retryable: bool = False, **details: Any) -> Failure:
-    """Shorthand for building a :class:`Failure` with keyword details."""
-    return Failure(code=code, message=message, retryable=retryable, details=details)
+def failure(code: FailureCode | str, message: str, *, retryable: bool | None = None, **details: Any) -> Failure:
+    """Shorthand for building a :class:`Failure` with keyword details.
+
+    ``code`` is a :class:`~certify_common.codes.FailureCode` (or its wire string, e.g. a code relayed from an
+    upstream); ``retryable`` defaults to the registry's flag for the code (False for an unregistered one).
+    """
+    text = str(code)
+    if retryable is None:
+        known = registered(text)
+        retryable = known.retryable if known is not None else False
+    return Failure(code=text, message=message, retryable=retryable, details=details)
 
 
 T = TypeVar("T")

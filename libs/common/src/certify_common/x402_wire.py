@@ -25,15 +25,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from certify_common.codes import FailureCode
 from certify_common.errors import Failure, failure
 from certify_common.evm import UsdcNetwork, lookup
 
 #: Longest header value read; a real payment is under 2 KB (an ERC-6492 signature adds about 1 KB).
 MAX_HEADER_CHARS = 8_192
 UINT256_LIMIT = 2**256
-INVALID_PAYLOAD = "invalid_payload"
-INVALID_VERSION = "invalid_x402_version"
-UNSUPPORTED_SCHEME = "unsupported_scheme"
+INVALID_PAYLOAD = FailureCode.INVALID_PAYLOAD
+INVALID_VERSION = FailureCode.INVALID_X402_VERSION
+UNSUPPORTED_SCHEME = FailureCode.UNSUPPORTED_SCHEME
 #: The fields of v2 requirements that must equal the offer exactly (the SDK's server-side match).
 ACCEPTED_TERMS = ("scheme", "network", "amount", "asset", "payTo", "maxTimeoutSeconds")
 

@@ -150,7 +150,7 @@ class NagClient:
             return reply
         nonce = reply.response.get("Nonce") if isinstance(reply.response, dict) else None
         if not isinstance(nonce, int) or isinstance(nonce, bool) or nonce < 0:
-            return _invalid("Circular_GetWalletNonce_ answered no Nonce")
+            return _invalid_answer("Circular_GetWalletNonce_ answered no Nonce")
         return nonce
 
     async def add_transaction(self, tx: SignedTransaction) -> Reply | Failure:
@@ -167,7 +167,7 @@ class NagClient:
         if reply.response == NOT_FOUND:
             return None
         if not isinstance(reply.response, dict) or not isinstance(reply.response.get("Status"), str):
-            return _invalid("Circular_GetTransactionbyID_ answered no record")
+            return _invalid_answer("Circular_GetTransactionbyID_ answered no record")
         return reply.response
 
     async def wallet(self, address: str) -> dict[str, Any] | Failure:
@@ -178,7 +178,7 @@ class NagClient:
         if isinstance(reply, Failure):
             return reply
         if not isinstance(reply.response, dict) or not isinstance(reply.response.get("PublicKey"), str):
-            return _invalid("Circular_GetWallet_ answered no PublicKey")
+            return _invalid_answer("Circular_GetWallet_ answered no PublicKey")
         return reply.response
 
     async def balance(self, address: str, asset: str) -> Decimal | Failure:
@@ -189,14 +189,14 @@ class NagClient:
             return reply
         value = reply.response.get("Balance") if isinstance(reply.response, dict) else None
         if isinstance(value, bool) or not isinstance(value, int | Decimal | str):
-            return _invalid("Circular_GetWalletBalance_ answered no Balance")
+            return _invalid_answer("Circular_GetWalletBalance_ answered no Balance")
         try:
             return Decimal(value)
         except ArithmeticError:
-            return _invalid("Circular_GetWalletBalance_ answered a non-numeric Balance")
+            return _invalid_answer("Circular_GetWalletBalance_ answered a non-numeric Balance")
 
 
-def _invalid(message: str) -> Failure:
+def _invalid_answer(message: str) -> Failure:
     return nag_failure(
         "nag_invalid_response",
         message,

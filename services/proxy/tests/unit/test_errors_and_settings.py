@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from certify_common.codes import FailureCode
 from certify_common.errors import failure
 from certify_proxy.api.errors import STATUS_BY_CODE, error_response, http_status
 from certify_proxy.api.routes.common import prefer_wait
@@ -31,6 +32,14 @@ def test_codes_map_to_statuses_through_one_table(code: str, retryable: bool, sta
 
 def test_every_status_in_the_table_is_an_error_status() -> None:
     assert all(400 <= status < 600 for status in STATUS_BY_CODE.values())
+
+
+def test_the_table_is_the_failure_code_registry() -> None:
+    assert {code: STATUS_BY_CODE[code] for code in ("version_mismatch", "facilitator_bad_answer")} == {
+        "version_mismatch": 402,
+        "facilitator_bad_answer": 502,
+    }
+    assert set(STATUS_BY_CODE) == {code.value for code in FailureCode}
 
 
 def test_retry_after_becomes_a_whole_second_header() -> None:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from certify_common.codes import FailureCode
 from certify_common.errors import Failure, failure
 from certify_common.evm import UsdcNetwork
 from certify_x402.chain import EvmRpc
@@ -155,7 +156,9 @@ class Payments:
                 # (shared state flushed): only the chain can tell whether it paid.
                 return await self.settlement.settle_expired(network, payment, requirement.raw)
             if not verdict.is_valid:
-                return failure(verdict.reason or "invalid_payment", verdict.message or "the payment is invalid")
+                return failure(
+                    verdict.reason or FailureCode.PAYMENT_INVALID, verdict.message or "the payment is invalid"
+                )
         elif record.fingerprint != fingerprint(payment, requirement.raw):
             return failure("nonce_already_used", "another authorization with this nonce was settled here")
         return await self.settlement.settle(network, payment, requirement.raw)
