@@ -32,6 +32,20 @@ TYPES: dict[str, list[dict[str, str]]] = {
 PRIMARY_TYPE = "TransferWithAuthorization"
 
 
+def unsigned_document(
+    *, name: str | None, version: str | None, chain_id: int, verifying_contract: str | None
+) -> dict[str, Any]:
+    """Types, primary type and domain without a message: what a page or a how-to fills in for the payer.
+
+    ``name`` and ``version`` may be None when an offer lacks them (the wallet then refuses to sign).
+    """
+    return {
+        "types": TYPES,
+        "primaryType": PRIMARY_TYPE,
+        "domain": {"name": name, "version": version, "chainId": chain_id, "verifyingContract": verifying_contract},
+    }
+
+
 def typed_data(
     *,
     name: str,
@@ -47,9 +61,7 @@ def typed_data(
 ) -> dict[str, Any]:
     """The full ``eth_signTypedData_v4`` document; integers are kept as given (ints or decimal strings)."""
     return {
-        "types": TYPES,
-        "primaryType": PRIMARY_TYPE,
-        "domain": {"name": name, "version": version, "chainId": chain_id, "verifyingContract": verifying_contract},
+        **unsigned_document(name=name, version=version, chain_id=chain_id, verifying_contract=verifying_contract),
         "message": {
             "from": from_address,
             "to": to,

@@ -13,8 +13,8 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from certify_common.errors import Failure, failure
-from certify_common.evm import UsdcNetwork, lookup
-from certify_common.x402_wire import is_address, is_uint256
+from certify_common.evm import UsdcNetwork, is_address, lookup
+from certify_common.x402_wire import is_uint256
 
 MAX_CALLBACK_URL_CHARS = 2048
 

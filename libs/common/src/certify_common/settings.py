@@ -2,24 +2,26 @@
 
 Each service subclasses :class:`ServiceSettings`; field names are the environment variable names
 (case-insensitive). In Kubernetes the YAML file is mounted from a ConfigMap; secrets come from the
-environment. :func:`describe` renders the documentation table README.md carries (a test keeps the
-two in agreement).
+environment. Field types shared by every service (comma lists, ``network=url`` maps, URLs) are in
+:mod:`certify_common.settings_types`. :func:`describe` renders the documentation table README.md carries
+(a test keeps the two in agreement).
 """
 
 from __future__ import annotations
 
 import os
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
-    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     YamlConfigSettingsSource,
 )
+
+from certify_common.settings_types import CommaList
 
 Environment = Literal["development", "test", "production"]
 
@@ -33,6 +35,8 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", case_sensitive=False, validate_default=True)
 
     service_name: ClassVar[str] = "certify"
+    #: Why this service needs ``REDIS_URL`` in production (state every replica must share); None: it does not.
+    redis_required_because: ClassVar[str | None] = None
 
     host: str = Field("127.0.0.1", description="Interface to listen on.")
     port: int = Field(8000, ge=1, le=65535, description="TCP port to listen on.")
@@ -41,7 +45,7 @@ class ServiceSettings(BaseSettings):
         "development",
         description="development, test or production; production refuses the sandbox, SQLite and placeholder secrets.",
     )
-    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+    allowed_hosts: CommaList[str] = Field(
         default_factory=lambda: ["127.0.0.1:*", "localhost:*", "[::1]:*"],
         description=(
             "Host headers accepted on /mcp (DNS-rebinding protection), comma-separated; `name:*` allows any port."
@@ -56,13 +60,6 @@ class ServiceSettings(BaseSettings):
         description="Prefix of every Redis key this service writes (lets deployments and tests share a server).",
     )
 
-    @field_validator("allowed_hosts", mode="before")
-    @classmethod
-    def _split_hosts(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
-
     @field_validator("redis_url", mode="before")
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:
@@ -71,6 +68,8 @@ class ServiceSettings(BaseSettings):
     @model_validator(mode="after")
     def _production_guard(self) -> ServiceSettings:
         if self.certify_env == "production":
+            if self.redis_required_because is not None and not self.redis_url:
+                raise ValueError(f"REDIS_URL must be set in production: {self.redis_required_because}")
             self.check_production()
         return self
 

@@ -27,7 +27,7 @@ from typing import Any
 
 from certify_common.codes import FailureCode
 from certify_common.errors import Failure, failure
-from certify_common.evm import UsdcNetwork, lookup
+from certify_common.evm import ADDRESS_PATTERN, UsdcNetwork, lookup
 
 #: Longest header value read; a real payment is under 2 KB (an ERC-6492 signature adds about 1 KB).
 MAX_HEADER_CHARS = 8_192
@@ -40,7 +40,7 @@ ACCEPTED_TERMS = ("scheme", "network", "amount", "asset", "payTo", "maxTimeoutSe
 
 # Used with fullmatch only: ``$`` would admit a trailing newline.
 _UINT = re.compile(r"[0-9]{1,78}")
-_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+_ADDRESS = re.compile(ADDRESS_PATTERN)
 _BYTES32 = re.compile(r"0x[0-9a-fA-F]{64}")
 _SIGNATURE = re.compile(r"0x(?:[0-9a-fA-F]{2}){65,}")
 _STANDARD_B64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
@@ -118,11 +118,6 @@ class _Invalid(Exception):
 def is_uint256(value: Any) -> bool:
     """A decimal string of 1–78 ASCII digits below 2**256 (the wire form of every x402 integer)."""
     return isinstance(value, str) and _UINT.fullmatch(value) is not None and int(value) < UINT256_LIMIT
-
-
-def is_address(value: Any) -> bool:
-    """``0x`` + 40 hex digits (any case)."""
-    return isinstance(value, str) and _ADDRESS.fullmatch(value) is not None
 
 
 def _object(value: Any, field: str) -> dict[str, Any]:

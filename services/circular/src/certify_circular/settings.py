@@ -2,32 +2,23 @@
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 
 from certify_common.settings import ServiceSettings, require_real_secret
+from certify_common.settings_types import HttpUrl, is_public_https
 
 Network = Literal["testnet", "mainnet", "devnet"]
 _HEX64 = re.compile(r"^(0x)?[0-9a-fA-F]{64}$")
-
-
-def _is_local_host(host: str) -> bool:
-    if host in ("localhost", "") or "sandbox" in host:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class CircularSettings(ServiceSettings):
     """Everything the circular server reads at start."""
 
     service_name = "circular"
+    redis_required_because = "nonces and idempotency keys are shared state"
     port: int = Field(8403, ge=1, le=65535, description="TCP port to listen on.")
     circular_network: Network = Field(
         "testnet", description="Circular network: testnet, mainnet or devnet; selects the key, NAG and chain."
@@ -38,12 +29,12 @@ class CircularSettings(ServiceSettings):
     circular_cep_mainnet_private_key: SecretStr | None = Field(
         None, description="Service wallet private key (64 hex) used on mainnet. Never logged."
     )
-    circular_nag_url: str | None = Field(
+    circular_nag_url: HttpUrl | None = Field(
         None,
         description="NAG base URL ending in `cep=` (e.g. http://127.0.0.1:8499/nag/NAG.php?cep=); unset means the "
         "network's documented NAG, else getNAG discovery.",
     )
-    circular_nag_discovery_url: str = Field(
+    circular_nag_discovery_url: HttpUrl = Field(
         "https://circularlabs.io/network/getNAG?network=",
         description="getNAG discovery endpoint, used only when the network has no configured or documented NAG.",
     )
@@ -111,12 +102,8 @@ class CircularSettings(ServiceSettings):
         return f"CIRCULAR_CEP_{network}_PRIVATE_KEY"
 
     def check_production(self) -> None:
-        """Production needs Redis, a real key and a real, TLS-protected NAG (never the sandbox)."""
-        if not self.redis_url:
-            raise ValueError("REDIS_URL must be set in production: nonces and idempotency keys are shared state")
+        """Production needs a real key and a real, TLS-protected NAG (never the sandbox); Redis is checked before."""
         key = self.private_key
         require_real_secret(self.private_key_env_name, None if key is None else key.get_secret_value())
-        if self.circular_nag_url is not None:
-            parts = urlsplit(self.circular_nag_url)
-            if parts.scheme != "https" or _is_local_host(parts.hostname or ""):
-                raise ValueError("CIRCULAR_NAG_URL must be an https NAG in production, never the sandbox")
+        if self.circular_nag_url is not None and not is_public_https(self.circular_nag_url):
+            raise ValueError("CIRCULAR_NAG_URL must be an https NAG in production, never the sandbox")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field, SecretStr
 
 from certify_common.settings import PLACEHOLDER_SECRETS, ServiceSettings
+from certify_common.settings_types import HttpUrl
 
 
 class OperatorSettings(ServiceSettings):
@@ -12,7 +13,7 @@ class OperatorSettings(ServiceSettings):
 
     service_name = "operator"
     port: int = Field(8406, ge=1, le=65535, description="TCP port of `/healthz` and `/metrics`.")
-    proxy_admin_url: str = Field(
+    proxy_admin_url: HttpUrl = Field(
         "http://127.0.0.1:8080",
         description="Base URL of the proxy's admin API; a CertifyWallet's `spec.proxy.adminUrl` overrides it.",
     )

@@ -3,25 +3,19 @@
 from __future__ import annotations
 
 import ipaddress
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import NoDecode
 
 from certify_common.evm import NETWORKS
 from certify_common.settings import require_real_secret
+from certify_common.settings_types import CommaList, NetworkUrls
 from certify_proxy.queue.settings import WorkflowSettings
 
 NetworkName = Literal["base", "base-sepolia", "arbitrum", "arbitrum-sepolia"]
 
 
 _ALL_NETWORKS: tuple[NetworkName, ...] = ("base-sepolia", "base", "arbitrum-sepolia", "arbitrum")
-
-
-def _split(value: Any) -> Any:
-    if isinstance(value, str):
-        return [part.strip() for part in value.split(",") if part.strip()]
-    return value
 
 
 class ProxySettings(WorkflowSettings):
@@ -93,7 +87,7 @@ class ProxySettings(WorkflowSettings):
     dev_api_key: str | None = Field(
         None, description="A key registered at start outside production (what `make run` prints); unset: none."
     )
-    cors_origins: Annotated[list[str], NoDecode] = Field(
+    cors_origins: CommaList[str] = Field(
         default_factory=list, description="Origins allowed by CORS, comma-separated; empty allows none."
     )
     public_base_url: str = Field(
@@ -104,11 +98,11 @@ class ProxySettings(WorkflowSettings):
     )
     rate_limit_reads_per_min: int = Field(120, ge=1, description="Status and QR reads per key (or IP) per minute.")
     default_network: NetworkName = Field("base-sepolia", description="Network offered when a request names none.")
-    x402_networks: Annotated[list[NetworkName], NoDecode] = Field(
+    x402_networks: CommaList[NetworkName] = Field(
         default_factory=lambda: list(_ALL_NETWORKS),
         description="Networks payments are accepted on, comma-separated.",
     )
-    evm_rpc_urls: Annotated[dict[str, str], NoDecode] = Field(
+    evm_rpc_urls: NetworkUrls = Field(
         default_factory=dict,
         description="EVM JSON-RPC per network, `network=url` comma-separated: the block number of each "
         "settlement is read from its receipt (unset: block_number stays null).",
@@ -123,16 +117,11 @@ class ProxySettings(WorkflowSettings):
         False, description="Accept http:// callback URLs (local webhook receivers); always on in development."
     )
     job_max_attempts: int = Field(10, ge=1, description="Attempts of a certification job before the dead-letter queue.")
-    forwarded_allow_ips: Annotated[list[str], NoDecode] = Field(
+    forwarded_allow_ips: CommaList[str] = Field(
         default_factory=list,
         description="Proxies in front (IPs or CIDRs, comma-separated) whose X-Forwarded-For is believed: the "
         "client is the right-most address not in this list. Empty: the TCP peer is the client (per-IP limits).",
     )
-
-    @field_validator("cors_origins", "x402_networks", "forwarded_allow_ips", mode="before")
-    @classmethod
-    def _split_lists(cls, value: Any) -> Any:
-        return _split(value)
 
     @field_validator("forwarded_allow_ips")
     @classmethod
@@ -142,16 +131,6 @@ class ProxySettings(WorkflowSettings):
                 ipaddress.ip_network(item, strict=False)
             except ValueError as exc:
                 raise ValueError(f"FORWARDED_ALLOW_IPS: {item!r} is not an IP address or network") from exc
-        return value
-
-    @field_validator("evm_rpc_urls", mode="before")
-    @classmethod
-    def _pairs(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            pairs = [part.split("=", 1) for part in value.split(",") if part.strip()]
-            if any(len(pair) != 2 for pair in pairs):
-                raise ValueError("EVM_RPC_URLS must be network=url pairs")
-            return {name.strip(): url.strip() for name, url in pairs}
         return value
 
     @field_validator("dev_api_key", mode="before")

@@ -9,12 +9,12 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, model_validator
 
 from certify_common.settings import ServiceSettings
+from certify_common.settings_types import HttpUrl, is_public_https
 
 #: 10 MiB: the largest document the proxy accepts (ARCHITECTURE.md, "Limits").
 MAX_DATA_BYTES = 10 * 1024 * 1024
 
 PRO_HOST = "pro-api.coingecko.com"
-_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "0.0.0.0"})  # noqa: S104  # nosec B104  # compared, not bound
 
 
 class QuoteSettings(ServiceSettings):
@@ -22,7 +22,7 @@ class QuoteSettings(ServiceSettings):
 
     service_name = "quote"
     port: int = Field(8404, ge=1, le=65535, description="TCP port to listen on.")
-    coingecko_url: str = Field(
+    coingecko_url: HttpUrl = Field(
         "https://api.coingecko.com/api/v3",
         description="Base URL of the CoinGecko API (`/simple/price` is appended); point it at the sandbox locally.",
     )
@@ -83,9 +83,7 @@ class QuoteSettings(ServiceSettings):
 
     def check_production(self) -> None:
         """Production talks to the real CoinGecko over HTTPS, never to a local stand-in."""
-        parts = urlsplit(self.coingecko_url)
-        host = (parts.hostname or "").lower()
-        if parts.scheme != "https" or host in _LOOPBACK_HOSTS or "sandbox" in host:
+        if not is_public_https(self.coingecko_url):
             raise ValueError("COINGECKO_URL must be the real CoinGecko API over https in production")
 
     @property

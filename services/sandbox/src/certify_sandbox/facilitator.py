@@ -18,12 +18,11 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from certify_common.evm import NETWORKS
+from certify_common.evm import ADDRESS_PATTERN, NETWORKS, is_address
 from certify_sandbox.faults import Faults
 from certify_sandbox.usdc_ledger import LedgerError, Ledgers, TransferAuthorization, UsdcLedger, ledgers_for
 
 FACILITATOR_ADDRESS = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"
-_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 _NONCE = re.compile(r"^0x[0-9a-fA-F]{64}$")
 
 
@@ -38,7 +37,7 @@ class Rejected(Exception):
 
 class FaucetRequest(BaseModel):
     network: str
-    address: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$")
+    address: str = Field(pattern=f"^{ADDRESS_PATTERN}$")
     amount_atomic: int = Field(gt=0)
 
 
@@ -48,7 +47,7 @@ class PendingMode(BaseModel):
 
 class ContractWalletRequest(BaseModel):
     network: str
-    owner: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$")
+    owner: str = Field(pattern=f"^{ADDRESS_PATTERN}$")
 
 
 def _authorization(payload: Any) -> tuple[TransferAuthorization, str]:
@@ -59,7 +58,7 @@ def _authorization(payload: Any) -> tuple[TransferAuthorization, str]:
         raise Rejected("invalid_payload", None)
     payer = auth.get("from") if isinstance(auth.get("from"), str) else None
     try:
-        if not (_ADDRESS.match(auth["from"]) and _ADDRESS.match(auth["to"]) and _NONCE.match(auth["nonce"])):
+        if not (is_address(auth["from"]) and is_address(auth["to"]) and _NONCE.match(auth["nonce"])):
             raise ValueError("bad address or nonce")
         parsed = TransferAuthorization(
             auth["from"],

@@ -12,14 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from certify_common.errors import Failure, failure
-from certify_common.evm import UsdcNetwork, lookup
-from certify_common.x402_wire import (
-    PaymentHeader,
-    TransferAuthorization,
-    decode_payment_header,
-    is_address,
-    is_uint256,
-)
+from certify_common.evm import UsdcNetwork, is_address, lookup
+from certify_common.x402_wire import PaymentHeader, TransferAuthorization, decode_payment_header, is_uint256
 
 #: The decoded payment and its authorization are the shared decoder's types (certify_common.x402_wire).
 Payment = PaymentHeader

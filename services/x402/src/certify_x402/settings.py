@@ -2,55 +2,39 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
-from urllib.parse import urlsplit
+from typing import Any
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import NoDecode
 
-from certify_common.evm import NETWORKS, UsdcNetwork
+from certify_common.evm import NETWORKS, UsdcNetwork, is_address
 from certify_common.logs import register_secret
 from certify_common.settings import ServiceSettings
-from certify_common.x402_wire import is_address
+from certify_common.settings_types import CommaList, HttpUrl, NetworkUrls, is_local_url, is_public_https
 
 DEFAULT_FACILITATOR_URL = "https://x402.org/facilitator"
 #: Hardhat's first well-known account: fine for development, refused in production.
 PLACEHOLDER_PAY_TO = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
-_LOOPBACK = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}  # noqa: S104  # nosec B104  # hosts to refuse, never bound
-
-
-def _split_pairs(value: Any) -> Any:
-    """``base=https://a,base-sepolia=https://b`` → dict (JSON objects pass through)."""
-    if isinstance(value, str):
-        pairs = [part.strip() for part in value.split(",") if part.strip()]
-        result: dict[str, str] = {}
-        for pair in pairs:
-            name, sep, url = pair.partition("=")
-            if not sep:
-                raise ValueError(f"expected network=url, got {pair!r}")
-            result[name.strip()] = url.strip()
-        return result
-    return value
 
 
 class X402Settings(ServiceSettings):
     """Payee, networks, facilitators and RPC endpoints of the x402 server."""
 
     service_name = "x402"
+    redis_required_because = "settlement records must be shared"
     port: int = Field(8402, ge=1, le=65535, description="TCP port to listen on.")
     x402_pay_to: str = Field(
         PLACEHOLDER_PAY_TO,
         description="Address that receives USDC payments (payTo); the default is a public test account, "
         "refused in production.",
     )
-    x402_networks: Annotated[list[str], NoDecode] = Field(
+    x402_networks: CommaList[str] = Field(
         default_factory=lambda: ["base-sepolia", "arbitrum-sepolia", "base", "arbitrum"],
         description="Enabled networks, comma-separated (base, base-sepolia, arbitrum, arbitrum-sepolia).",
     )
-    x402_facilitator_url: str = Field(
+    x402_facilitator_url: HttpUrl = Field(
         DEFAULT_FACILITATOR_URL, description="Facilitator base URL used for networks without an override."
     )
-    x402_facilitator_urls: Annotated[dict[str, str], NoDecode] = Field(
+    x402_facilitator_urls: NetworkUrls = Field(
         default_factory=dict,
         description="Per-network facilitator overrides, `network=url` comma-separated (e.g. `base=https://api.cdp.coinbase.com/platform/v2/x402`).",
     )
@@ -62,7 +46,7 @@ class X402Settings(ServiceSettings):
     x402_verify_with_facilitator: bool = Field(
         False, description="After the local checks pass, also ask the facilitator's /verify."
     )
-    x402_rpc_urls: Annotated[dict[str, str], NoDecode] = Field(
+    x402_rpc_urls: NetworkUrls = Field(
         default_factory=dict,
         description="EVM JSON-RPC endpoints per network, `network=url` comma-separated: balanceOf / "
         "authorizationState checks, and settlements whose outcome is unknown resolved from the chain. Required "
@@ -89,13 +73,6 @@ class X402Settings(ServiceSettings):
         300, ge=10, le=3600, description="Default maxTimeoutSeconds of new payment requirements."
     )
 
-    @field_validator("x402_networks", mode="before")
-    @classmethod
-    def _split_networks(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
-
     @field_validator("x402_networks")
     @classmethod
     def _known_networks(cls, value: list[str]) -> list[str]:
@@ -103,23 +80,6 @@ class X402Settings(ServiceSettings):
         if unknown:
             raise ValueError(f"unknown networks {unknown}; known: {sorted(NETWORKS)}")
         return value
-
-    @field_validator("x402_facilitator_urls", "x402_rpc_urls", mode="before")
-    @classmethod
-    def _pairs(cls, value: Any) -> Any:
-        if isinstance(value, str) and value.strip().startswith("{"):
-            import json
-
-            return json.loads(value)
-        return _split_pairs(value)
-
-    @field_validator("x402_facilitator_urls", "x402_rpc_urls")
-    @classmethod
-    def _network_keys(cls, value: dict[str, str]) -> dict[str, str]:
-        unknown = [name for name in value if name not in NETWORKS]
-        if unknown:
-            raise ValueError(f"unknown networks {unknown}")
-        return {name: url.rstrip("/") for name, url in value.items()}
 
     @field_validator("x402_pay_to")
     @classmethod
@@ -147,17 +107,15 @@ class X402Settings(ServiceSettings):
         return {"Authorization": self.x402_facilitator_auth_header.get_secret_value()}
 
     def check_production(self) -> None:
-        """Refuse the placeholder payee, sandbox/loopback facilitators, mainnets on the testnet facilitator,
-        running without Redis (replay guards and settlement records must be shared by every worker and replica),
-        and an enabled network without an RPC (a settlement whose answer was lost could never be resolved)."""
-        if not self.redis_url:
-            raise ValueError("REDIS_URL is required in production: settlement records must be shared")
+        """Refuse the placeholder payee, sandbox/loopback facilitators, mainnets on the testnet facilitator and an
+        enabled network without an RPC (a settlement whose answer was lost could never be resolved). Running
+        without Redis is refused before (``redis_required_because``: replay guards and settlement records must be
+        shared by every worker and replica)."""
         if self.x402_pay_to.lower() in {PLACEHOLDER_PAY_TO.lower(), "0x" + "0" * 40}:
             raise ValueError("X402_PAY_TO must be the real payee address in production")
         for network in self.enabled():
             url = self.facilitator_url(network)
-            host = urlsplit(url).hostname or ""
-            if host in _LOOPBACK or "sandbox" in host or not url.startswith("https://"):
+            if not is_public_https(url):
                 raise ValueError(f"the facilitator of {network.name} ({url}) is a sandbox or not https")
             if not network.testnet and url == DEFAULT_FACILITATOR_URL:
                 raise ValueError(f"{network.name} is a mainnet: configure a production facilitator for it")
@@ -165,6 +123,5 @@ class X402Settings(ServiceSettings):
         if missing:
             raise ValueError(f"X402_RPC_URLS must name an RPC for every enabled network in production: {missing}")
         for url in self.x402_rpc_urls.values():
-            host = urlsplit(url).hostname or ""
-            if host in _LOOPBACK or "sandbox" in host:
+            if is_local_url(url):
                 raise ValueError(f"RPC endpoint {url} is a sandbox")

@@ -9,7 +9,6 @@ posts the x402 payment to the token-guarded callback. Everything the script need
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from html import escape
@@ -17,7 +16,7 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
-from certify_common import eip3009
+from certify_common import eip3009, evm
 from certify_common.evm import NETWORKS
 from certify_proxy.certification.states import AWAITING_PAYMENT, State
 from certify_proxy.store.models import CertificationRequest, aware
@@ -46,36 +45,9 @@ PAGE_HEADERS: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True)
-class Chain:
-    """What ``wallet_addEthereumChain`` needs to add a network the wallet does not know."""
-
-    label: str
-    rpc_url: str
-    explorer_url: str
-
-
-#: Public endpoints handed to the wallet (the page itself never contacts them).
-CHAINS: dict[str, Chain] = {
-    "base": Chain("Base", "https://mainnet.base.org", "https://basescan.org"),
-    "base-sepolia": Chain("Base Sepolia", "https://sepolia.base.org", "https://sepolia.basescan.org"),
-    "arbitrum": Chain("Arbitrum One", "https://arb1.arbitrum.io/rpc", "https://arbiscan.io"),
-    "arbitrum-sepolia": Chain(
-        "Arbitrum Sepolia", "https://sepolia-rollup.arbitrum.io/rpc", "https://sepolia.arbiscan.io"
-    ),
-}
-
-
 def chain_parameters(network: str) -> dict[str, Any]:
-    """The EIP-3085 ``wallet_addEthereumChain`` parameters of a network (``chainId`` as 0x hex)."""
-    chain, usdc = CHAINS[network], NETWORKS[network]
-    return {
-        "chainId": hex(usdc.chain_id),
-        "chainName": chain.label,
-        "nativeCurrency": {"name": "Ether", "symbol": "ETH", "decimals": 18},
-        "rpcUrls": [chain.rpc_url],
-        "blockExplorerUrls": [chain.explorer_url],
-    }
+    """The EIP-3085 ``wallet_addEthereumChain`` parameters of a network, from the network table."""
+    return evm.chain_parameters(NETWORKS[network])
 
 
 def _offer(request: CertificationRequest) -> dict[str, Any]:
@@ -86,7 +58,7 @@ def _offer(request: CertificationRequest) -> dict[str, Any]:
 def _amount_usdc(request: CertificationRequest, x402: dict[str, Any]) -> str:
     if "amount_usdc" in x402:
         return str(x402["amount_usdc"])
-    return str(Decimal(request.amount_atomic or 0).scaleb(-6))
+    return str(Decimal(request.amount_atomic or 0).scaleb(-NETWORKS[request.network].decimals))
 
 
 def _quote(request: CertificationRequest, x402: dict[str, Any], now: datetime) -> dict[str, Any]:
@@ -106,16 +78,12 @@ def _typed_data(request: CertificationRequest, x402: dict[str, Any]) -> dict[str
     if not isinstance(requirements, dict):
         return None
     extra = requirements.get("extra") or {}
-    return {
-        "types": eip3009.TYPES,
-        "primaryType": eip3009.PRIMARY_TYPE,
-        "domain": {
-            "name": extra.get("name"),
-            "version": extra.get("version"),
-            "chainId": NETWORKS[request.network].chain_id,
-            "verifyingContract": requirements.get("asset"),
-        },
-    }
+    return eip3009.unsigned_document(
+        name=extra.get("name"),
+        version=extra.get("version"),
+        chain_id=NETWORKS[request.network].chain_id,
+        verifying_contract=requirements.get("asset"),
+    )
 
 
 def page_view(request: CertificationRequest, status: dict[str, Any], now: datetime) -> dict[str, Any]:

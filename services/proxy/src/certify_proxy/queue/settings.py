@@ -7,18 +7,12 @@ inherits these fields (environment variable = field name, case-insensitive).
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Any
 
 from pydantic import Field, field_validator
-from pydantic_settings import NoDecode
 
 from certify_common.settings import ServiceSettings
-
-
-def _floats(value: Any) -> Any:
-    if isinstance(value, str):
-        return [float(part) for part in value.split(",") if part.strip()]
-    return value
+from certify_common.settings_types import CommaList
 
 
 class WorkflowSettings(ServiceSettings):
@@ -29,7 +23,7 @@ class WorkflowSettings(ServiceSettings):
     job_lease_s: float = Field(
         120.0, gt=0, le=3600, description="How long a claimed job is held; a dead worker's job is taken over after it."
     )
-    job_retry_delays_s: Annotated[list[float], NoDecode] = Field(
+    job_retry_delays_s: CommaList[float] = Field(
         default_factory=lambda: [5.0, 10.0, 20.0, 40.0, 60.0],
         description="Pause before each retry of a job, comma-separated; the last value repeats.",
     )
@@ -53,7 +47,7 @@ class WorkflowSettings(ServiceSettings):
         "limit); 0 disables the task.",
     )
     webhook_max_attempts: int = Field(3, ge=1, le=20, description="Attempts to deliver a webhook.")
-    webhook_retry_delays_s: Annotated[list[float], NoDecode] = Field(
+    webhook_retry_delays_s: CommaList[float] = Field(
         default_factory=lambda: [5.0, 30.0],
         description="Pause before each webhook retry, comma-separated; the last value repeats.",
     )
@@ -84,11 +78,6 @@ class WorkflowSettings(ServiceSettings):
     stuck_after_s: float = Field(
         300.0, gt=0, le=86400, description="A queued job overdue by this long is listed as stuck by the admin API."
     )
-
-    @field_validator("job_retry_delays_s", "webhook_retry_delays_s", mode="before")
-    @classmethod
-    def _split_delays(cls, value: Any) -> Any:
-        return _floats(value)
 
     @field_validator("job_retry_delays_s", "webhook_retry_delays_s")
     @classmethod
