@@ -23,9 +23,9 @@ from bench.timing import head_to_head, record
 from certify_circular.keys import Wallet
 from certify_circular.transaction import build_certificate
 from certify_common.evm import NETWORKS
-from certify_x402.payment import decode_header, parse_requirements
 from certify_x402.requirements import build_offer
 from certify_x402.verification import check_payment
+from certify_x402.wire import decode_header, parse_requirements
 
 PAYER_KEY = "0x" + "42" * 32
 CIRCULAR_KEY = "5f" * 32

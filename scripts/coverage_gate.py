@@ -30,7 +30,7 @@ PATHS_MIN = 95.0
 PAYMENT_AND_CERTIFICATION = (
     "libs/common/src/certify_common/x402_wire.py",
     "services/x402/src/certify_x402/eip3009.py",
-    "services/x402/src/certify_x402/payment.py",
+    "services/x402/src/certify_x402/wire.py",
     "services/x402/src/certify_x402/verification.py",
     "services/x402/src/certify_x402/payments.py",
     "services/x402/src/certify_x402/settlement.py",

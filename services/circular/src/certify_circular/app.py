@@ -9,23 +9,24 @@ from fastapi import FastAPI
 
 from certify_circular.service import CircularService
 from certify_circular.settings import CircularSettings
-from certify_circular.tools import build_mcp
+from certify_circular.tools import build_server
+from certify_common.mcp_runtime import Runtime
 from certify_common.mcp_service import create_service
 
 
 def create_app(settings: CircularSettings | None = None) -> FastAPI:
     """A fresh app (fresh MCP session manager): tests build one per test."""
     settings = settings or CircularSettings()
-    service = CircularService(settings)
+    service = CircularService(settings)  # loads and checks the key now: a bad key fails at start, not on a call
+    runtime: Runtime[CircularService] = Runtime("circular")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await service.start()
         try:
-            yield
+            async with runtime.provide(service):
+                yield
         finally:
             await service.close()
 
-    app = create_service(settings, build_mcp(service), readiness={"kv": service.ready}, lifespan=lifespan)
-    app.state.circular = service
-    return app
+    return create_service(settings, build_server(settings, runtime), readiness={"kv": service.ready}, lifespan=lifespan)

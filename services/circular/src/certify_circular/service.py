@@ -38,10 +38,6 @@ class Parts:
     proofs: ProofBuilder
 
 
-class ServiceNotStartedError(RuntimeError):
-    """A tool ran before the lifespan started the service (a wiring bug)."""
-
-
 def load_wallet(settings: CircularSettings) -> Wallet | None:
     """The configured network's key, registered as a log secret; ValueError when it is malformed."""
     secret = settings.private_key
@@ -74,9 +70,8 @@ class CircularService:
 
     @property
     def parts(self) -> Parts:
-        if self._parts is None:
-            raise ServiceNotStartedError("the circular service is not started")
-        return self._parts
+        """The domain objects; only a started service is handed to the tools (``Runtime``), so they are there."""
+        return require(self._parts, "the parts of a started circular service")
 
     async def start(self) -> None:
         settings = self.settings

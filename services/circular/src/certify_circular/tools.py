@@ -1,18 +1,17 @@
-"""The MCP tools: validate the input, call one domain object, return its value or failure."""
+"""The circular server's MCP tools: validate the input, call one operation, map its value or failure."""
 
 from __future__ import annotations
 
-import hashlib
-import re
 from typing import Annotated
 
 from mcp.server import MCPServer
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
-from certify_circular.metrics import CIRX_BALANCE
+from certify_circular import operations
 from certify_circular.models import ExternalSignature
 from certify_circular.service import CircularService
+from certify_circular.settings import CircularSettings
 from certify_common.contracts.circular import (
     CertificationProof,
     Submitted,
@@ -20,16 +19,13 @@ from certify_common.contracts.circular import (
     WalletBalance,
     WalletNonce,
 )
-from certify_common.errors import Failure, failure, require
+from certify_common.mcp_runtime import Runtime, tool
 from certify_common.mcp_service import new_mcp_server, result_of
 
 #: Reads of the chain: safe to repeat.
 _READS = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True)
 #: A submission: one transaction per idempotency_key, but a call without one certifies again, so not idempotent.
 _SUBMITS = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True)
-
-_HEX64 = re.compile(r"^(0x)?([0-9a-fA-F]{64})$")
-_ASSET = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
 
 INSTRUCTIONS = (
     "Certifies data on the Circular Protocol blockchain with the service wallet. Call certify_data with a "
@@ -38,45 +34,20 @@ INSTRUCTIONS = (
 )
 
 
-def hex64(value: str, name: str) -> str | Failure:
-    """The 64 lower-case hex of ``value`` (0x tolerated) or an ``invalid_input`` failure."""
-    match = _HEX64.match(value.strip())
-    if match is None:
-        return failure("invalid_input", f"{name} must be 64 hex characters (0x tolerated)", field=name)
-    return match.group(2).lower()
-
-
-def build_mcp(service: CircularService) -> MCPServer:
-    """The circular MCP server; tools reach the running service's parts."""
+def build_server(settings: CircularSettings, runtime: Runtime[CircularService]) -> MCPServer:
+    """The circular MCP server; tools reach the started service through the runtime."""
     mcp = new_mcp_server("circular", INSTRUCTIONS)
-    max_bytes = service.settings.circular_max_data_bytes
 
-    @mcp.tool(annotations=_READS)
+    @tool(mcp, _READS)
     async def get_wallet_nonce(
         wallet_address: Annotated[
             str | None, Field(description="Wallet address, 64 hex (0x tolerated); default: the service wallet.")
         ] = None,
     ) -> Annotated[CallToolResult, WalletNonce]:
         """Read a wallet's nonce on the NAG and the nonce its next transaction will use."""
-        parts = service.parts
-        if wallet_address is None:
-            if service.wallet is None:
-                return result_of(failure("wallet_not_configured", "no service wallet key is configured"))
-            address: str | Failure = service.wallet.address
-        else:
-            address = hex64(wallet_address, "wallet_address")
-        if isinstance(address, Failure):
-            return result_of(address)
-        nonce = await parts.nag.wallet_nonce(address)
-        if isinstance(nonce, Failure):
-            return result_of(nonce)
-        if service.wallet is not None and address == service.wallet.address:
-            next_nonce = await parts.nonces.peek(parts.network.blockchain, address, nonce)
-        else:
-            next_nonce = nonce + 1
-        return result_of(WalletNonce(address=address, nonce=nonce, next_nonce=next_nonce))
+        return result_of(await operations.wallet_nonce(runtime.get(), wallet_address))
 
-    @mcp.tool(annotations=_SUBMITS)
+    @tool(mcp, _SUBMITS)
     async def certify_data(
         data_hash: Annotated[
             str | None, Field(description="SHA-256 of the document, 0x + 64 hex; certified as 64 lower-case hex.")
@@ -99,25 +70,10 @@ def build_mcp(service: CircularService) -> MCPServer:
         The server fetches the nonce, builds, signs and submits the transaction. The result is
         "submitted", not final: poll get_transaction_status, then get_certification_proof.
         """
-        if (data_hash is None) == (data is None):
-            return result_of(failure("invalid_input", "give exactly one of data_hash and data"))
-        if data is not None:
-            raw = data.encode("utf-8")
-            if len(raw) > max_bytes:
-                return result_of(
-                    failure("data_too_large", f"data is over {max_bytes} bytes", max_bytes=max_bytes, size=len(raw))
-                )
-            certified: str | Failure = hashlib.sha256(raw).hexdigest()
-        else:
-            certified = hex64(require(data_hash, "data_hash"), "data_hash")
-        if isinstance(certified, Failure):
-            return result_of(certified)
-        if idempotency_key is not None and not 1 <= len(idempotency_key) <= 200:
-            return result_of(failure("invalid_input", "idempotency_key must be 1 to 200 characters"))
-        outcome = await service.parts.certifier.certify(certified, idempotency_key, signed_transaction)
-        return result_of(outcome)
+        service = runtime.get()
+        return result_of(await operations.certify(service, data_hash, data, idempotency_key, signed_transaction))
 
-    @mcp.tool(annotations=_READS)
+    @tool(mcp, _READS)
     async def get_transaction_status(
         tx_id: Annotated[str, Field(description="Transaction ID, 64 hex (0x tolerated).")],
         wait_seconds: Annotated[
@@ -125,12 +81,9 @@ def build_mcp(service: CircularService) -> MCPServer:
         ] = 0,
     ) -> Annotated[CallToolResult, TransactionStatus]:
         """Status of a transaction: Pending and Verified are not final, Executed is (with its block id)."""
-        checked = hex64(tx_id, "tx_id")
-        if isinstance(checked, Failure):
-            return result_of(checked)
-        return result_of(await service.parts.status.status(checked, wait_seconds))
+        return result_of(await operations.transaction_status(runtime.get(), tx_id, wait_seconds))
 
-    @mcp.tool(annotations=_READS)
+    @tool(mcp, _READS)
     async def get_certification_proof(
         tx_id: Annotated[str, Field(description="Transaction ID of an Executed certificate, 64 hex.")],
     ) -> Annotated[CallToolResult, CertificationProof]:
@@ -138,30 +91,13 @@ def build_mcp(service: CircularService) -> MCPServer:
 
         Fails with not_yet_executed while the transaction is Pending or Verified.
         """
-        checked = hex64(tx_id, "tx_id")
-        if isinstance(checked, Failure):
-            return result_of(checked)
-        return result_of(await service.parts.proofs.proof(checked))
+        return result_of(await operations.certification_proof(runtime.get(), tx_id))
 
-    @mcp.tool(annotations=_READS)
+    @tool(mcp, _READS)
     async def get_wallet_balance(
         asset: Annotated[str, Field(description="Asset name.")] = "CIRX",
     ) -> Annotated[CallToolResult, WalletBalance]:
         """Balance of the service wallet (monitoring: certificates are paid in CIRX)."""
-        if service.wallet is None:
-            return result_of(failure("wallet_not_configured", "no service wallet key is configured"))
-        if not _ASSET.match(asset):
-            return result_of(failure("invalid_input", "asset must be a short asset name", field="asset"))
-        parts = service.parts
-        balance = await parts.nag.balance(service.wallet.address, asset)
-        if isinstance(balance, Failure):
-            return result_of(balance)
-        if asset == "CIRX":
-            CIRX_BALANCE.set(float(balance))
-        return result_of(
-            WalletBalance(
-                address=service.wallet.address, asset=asset, balance=format(balance, "f"), network=parts.network.name
-            )
-        )
+        return result_of(await operations.wallet_balance(runtime.get(), asset))
 
     return mcp

@@ -16,9 +16,10 @@ from mcp.types import CallToolResult
 from certify_circular.keys import Wallet
 from certify_circular.service import CircularService
 from certify_circular.settings import CircularSettings
-from certify_circular.tools import build_mcp
+from certify_circular.tools import build_server
 from certify_circular.transaction import build_wallet_registration, format_timestamp
 from certify_common.kv import MemoryKeyValue
+from certify_common.mcp_runtime import Runtime
 from certify_sandbox.app import create_app as create_sandbox
 
 SERVICE_KEY = "7f" * 32
@@ -77,5 +78,5 @@ async def stand() -> AsyncIterator[Stand]:
         await http.post("/_control/reset", params={"target": "nag"})  # count only the test's own calls
         service = CircularService(settings_for(), http=http, kv=MemoryKeyValue("unit"))
         await service.start()
-        yield Stand(service, http, build_mcp(service))
+        yield Stand(service, http, build_server(service.settings, Runtime("circular", service)))
         await service.close()

@@ -8,8 +8,9 @@ import httpx
 
 from certify_circular.keys import Wallet
 from certify_circular.service import CircularService
-from certify_circular.tools import build_mcp
+from certify_circular.tools import build_server
 from certify_common.kv import MemoryKeyValue
+from certify_common.mcp_runtime import Runtime
 from certify_sandbox.app import create_app as create_sandbox
 from certify_testkit.mcp_calls import failure_of
 
@@ -38,7 +39,7 @@ async def test_a_submission_whose_wallet_lock_was_taken_over_sends_nothing_and_i
         )
         await service.start()
         try:
-            stand = Stand(service, http, build_mcp(service))
+            stand = Stand(service, http, build_server(service.settings, Runtime("circular", service)))
             failed = failure_of(await stand.call("certify_data", {"data_hash": HASH, "idempotency_key": "lost"}))
             calls = await stand.calls()
         finally:

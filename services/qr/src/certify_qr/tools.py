@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import inspect
 from typing import Annotated, Any
 
 from mcp.server import MCPServer
@@ -11,6 +10,7 @@ from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
 from certify_common.contracts.qr import AsciiQr, PaymentQr, QrImage
+from certify_common.mcp_runtime import Runtime, tool
 from certify_common.mcp_service import new_mcp_server, result_of
 from certify_qr.drawing import FORMATS, draw_ascii, draw_image
 from certify_qr.payment import payment_qr
@@ -28,10 +28,11 @@ _PURE = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_
 Data = Annotated[str, Field(description="The text to encode, e.g. a URL. At most a few kilobytes fit in a QR code.")]
 
 
-def build_server(settings: QrSettings) -> MCPServer:
-    """The QR MCP server with its three tools."""
+def build_server(settings: QrSettings, runtime: Runtime[None]) -> MCPServer:
+    """The QR MCP server with its three tools (pure functions of their input: the runtime provides nothing)."""
     mcp = new_mcp_server("certify-qr", INSTRUCTIONS)
 
+    @tool(mcp, _PURE)
     async def generate_qr_ascii(
         data: Data,
         border: Annotated[
@@ -55,6 +56,7 @@ def build_server(settings: QrSettings) -> MCPServer:
         """
         return result_of(await asyncio.to_thread(draw_ascii, data, border, invert))
 
+    @tool(mcp, _PURE)
     async def generate_qr_image(
         data: Data,
         format: Annotated[
@@ -84,6 +86,7 @@ def build_server(settings: QrSettings) -> MCPServer:
         """
         return result_of(await asyncio.to_thread(draw_image, data, format, size, error_correction))
 
+    @tool(mcp, _PURE)
     async def encode_x402_to_qr(
         payment_requirements: Annotated[
             dict[str, Any],
@@ -118,7 +121,4 @@ def build_server(settings: QrSettings) -> MCPServer:
             )
         )
 
-    for tool in (generate_qr_ascii, generate_qr_image, encode_x402_to_qr):
-        # inspect.getdoc dedents the docstring, which is the description the model reads.
-        mcp.add_tool(tool, description=inspect.getdoc(tool), annotations=_PURE)
     return mcp

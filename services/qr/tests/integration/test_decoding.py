@@ -9,6 +9,7 @@ import pytest
 from mcp import Client
 from mcp.server import MCPServer
 
+from certify_common.mcp_runtime import Runtime
 from certify_qr.settings import QrSettings
 from certify_qr.tools import build_server
 from certify_testkit.paths import vectors
@@ -26,7 +27,7 @@ TEXTS = [URI_WITH_CALLBACK, "Zürich café", "certify ✓ 証明 — proof", "tw
 
 @pytest.fixture
 def server() -> MCPServer:
-    return build_server(QrSettings())
+    return build_server(QrSettings(), Runtime("qr", None))
 
 
 async def structured(server: MCPServer, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:

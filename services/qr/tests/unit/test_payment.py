@@ -9,6 +9,7 @@ from mcp import Client
 from mcp.server import MCPServer
 from mcp.types import CallToolResult
 
+from certify_common.mcp_runtime import Runtime
 from certify_qr.settings import QrSettings
 from certify_qr.tools import build_server
 from certify_testkit.mcp_calls import assert_matches_output_schema, failure_of
@@ -27,7 +28,7 @@ def offer(vector: str) -> dict[str, Any]:
 
 @pytest.fixture
 def server() -> MCPServer:
-    return build_server(QrSettings(payment_qr_size_px=400))
+    return build_server(QrSettings(payment_qr_size_px=400), Runtime("qr", None))
 
 
 async def encode(server: MCPServer, arguments: dict[str, Any]) -> tuple[dict[str, Any], CallToolResult]:

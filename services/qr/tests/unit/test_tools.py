@@ -11,6 +11,7 @@ from mcp import Client
 from mcp.server import MCPServer
 from mcp.types import CallToolResult, Tool
 
+from certify_common.mcp_runtime import Runtime
 from certify_qr.settings import QrSettings
 from certify_qr.tools import build_server
 from certify_testkit.mcp_calls import assert_matches_output_schema, failure_of, schema_requires_documented_fields
@@ -21,7 +22,7 @@ TOOLS = {"generate_qr_ascii", "generate_qr_image", "encode_x402_to_qr"}
 
 @pytest.fixture
 def server() -> MCPServer:
-    return build_server(QrSettings())
+    return build_server(QrSettings(), Runtime("qr", None))
 
 
 async def run(server: MCPServer, tool: str, arguments: dict[str, Any]) -> tuple[Tool, CallToolResult]:

@@ -9,11 +9,12 @@ from fastapi import FastAPI
 
 from certify_common.kv import create_kv
 from certify_common.logs import register_secret
+from certify_common.mcp_runtime import Runtime
 from certify_common.mcp_service import create_service
 from certify_quote.coingecko import CoinGecko, new_http_client
-from certify_quote.price import PriceCache
+from certify_quote.price_cache import PriceCache
 from certify_quote.settings import QuoteSettings
-from certify_quote.tools import Runtime, build_server
+from certify_quote.tools import QuoteDeps, build_server
 
 
 def create_app(settings: QuoteSettings | None = None) -> FastAPI:
@@ -21,24 +22,21 @@ def create_app(settings: QuoteSettings | None = None) -> FastAPI:
     settings = settings or QuoteSettings()
     if settings.coingecko_api_key is not None:
         register_secret(settings.coingecko_api_key.get_secret_value())
-    runtime = Runtime()
+    runtime: Runtime[QuoteDeps] = Runtime("quote")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         kv = create_kv(settings.redis_url, settings.redis_prefix)
         try:
             async with new_http_client(settings) as http:
-                runtime.kv = kv
-                runtime.prices = PriceCache(CoinGecko(http, settings), kv, settings)
-                try:
+                deps = QuoteDeps(PriceCache(CoinGecko(http, settings), kv, settings), kv)
+                async with runtime.provide(deps):
                     yield
-                finally:
-                    runtime.kv = runtime.prices = None
         finally:
             await kv.close()
 
     async def kv_ready() -> bool:
-        return runtime.kv is not None and await runtime.kv.ping()
+        return runtime.started and await runtime.get().kv.ping()
 
     return create_service(
         settings,

@@ -11,6 +11,7 @@ import decimal
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from certify_common.codes import FailureCode
 from certify_common.contracts.quote import Breakdown, Quote
 from certify_common.errors import Failure, failure
 
@@ -25,7 +26,7 @@ _EXACT = decimal.Context(prec=80, rounding=decimal.ROUND_HALF_EVEN, traps=[decim
 _ROUNDING = decimal.Context(prec=80)
 
 
-def parse_decimal(value: str | float | None, field: str, code: str) -> Decimal | Failure | None:
+def parse_decimal(value: str | float | None, field: str, code: FailureCode) -> Decimal | Failure | None:
     """A decimal string (or a JSON number, read by its shortest decimal form) as ``Decimal``; None stays None."""
     if value is None:
         return None

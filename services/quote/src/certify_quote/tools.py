@@ -4,21 +4,20 @@ No ``from __future__ import annotations`` here: the tool signatures use values k
 :func:`build_server` (the configured margins), and MCP evaluates annotations to build the schemas.
 """
 
-import inspect
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated
 
 from mcp.server import MCPServer
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
-from certify_common.errors import Failure
 from certify_common.kv import KeyValue
+from certify_common.mcp_runtime import Runtime, tool
 from certify_common.mcp_service import new_mcp_server, result_of
-from certify_quote import pricing, sizing
-from certify_quote.price import CirxPrice, PriceCache
+from certify_quote import pricing, quotes, sizing
+from certify_quote.price_cache import CirxPrice, PriceCache
 from certify_quote.settings import QuoteSettings
 
 INSTRUCTIONS = (
@@ -31,27 +30,25 @@ _LOCAL = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent
 _PRICED = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True)
 
 
-class Runtime:
-    """Long-lived dependencies, created by the app lifespan (or by a test) and read by the tools."""
-
-    def __init__(self, kv: KeyValue | None = None, prices: PriceCache | None = None) -> None:
-        self.kv = kv
-        self.prices = prices
-
-    def price_cache(self) -> PriceCache:
-        if self.prices is None:
-            raise RuntimeError("the quote server's lifespan has not started")
-        return self.prices
-
-
-def _utc_now() -> datetime:
+def utc_now() -> datetime:
+    """The current time, aware in UTC (quotes' valid_until)."""
     return datetime.now(UTC)
 
 
-def build_server(settings: QuoteSettings, runtime: Runtime, clock: Callable[[], datetime] = _utc_now) -> MCPServer:
+@dataclass(frozen=True)
+class QuoteDeps:
+    """What the quote server's lifespan provides: the shared price cache, its store, and the clock."""
+
+    prices: PriceCache
+    kv: KeyValue
+    clock: Callable[[], datetime] = utc_now
+
+
+def build_server(settings: QuoteSettings, runtime: Runtime[QuoteDeps]) -> MCPServer:
     """The MCP server with the three quote tools registered."""
     mcp = new_mcp_server("certify-quote", INSTRUCTIONS)
 
+    @tool(mcp, _LOCAL)
     async def check_data_size(
         data: Annotated[str, Field(description="The document: base64, hex (0x optional) or plain text.")],
         encoding: Annotated[
@@ -70,6 +67,7 @@ def build_server(settings: QuoteSettings, runtime: Runtime, clock: Callable[[], 
         """
         return result_of(await sizing.check_data_size(data, encoding, settings.max_data_bytes))
 
+    @tool(mcp, _PRICED)
     async def get_cirx_price() -> Annotated[CallToolResult, CirxPrice]:
         """The current CIRX price in USD from CoinGecko, as an exact decimal string.
 
@@ -78,8 +76,9 @@ def build_server(settings: QuoteSettings, runtime: Runtime, clock: Callable[[], 
         no recent price the call fails with the retryable `price_unavailable` (see
         `details.retry_after`, seconds).
         """
-        return result_of(await runtime.price_cache().current())
+        return result_of(await runtime.get().prices.current())
 
+    @tool(mcp, _PRICED)
     async def calculate_quote(
         data_size_bytes: Annotated[int, Field(description="Decoded document size in bytes (from check_data_size).")],
         cirx_price_usd: Annotated[
@@ -103,39 +102,16 @@ def build_server(settings: QuoteSettings, runtime: Runtime, clock: Callable[[], 
         `invalid_margin` (not a number, or outside 0–1000 % by default), and `price_unavailable` when
         the price must be fetched and cannot be.
         """
-        price = pricing.parse_decimal(cirx_price_usd, "cirx_price_usd", "invalid_price")
-        margin = pricing.parse_decimal(margin_percent, "margin_percent", "invalid_margin")
-        if isinstance(price, Failure):
-            return result_of(price)
-        if isinstance(margin, Failure):
-            return result_of(margin)
-        margin = settings.default_margin_percent if margin is None else margin
-        # Everything the caller sent is checked before the price is fetched.
-        problem = pricing.check_size(data_size_bytes, settings.max_data_bytes) or pricing.check_margin(
-            margin, settings.max_margin_percent
+        deps = runtime.get()
+        return result_of(
+            await quotes.quote(
+                settings,
+                deps.prices,
+                data_size_bytes=data_size_bytes,
+                cirx_price_usd=cirx_price_usd,
+                margin_percent=margin_percent,
+                now=deps.clock(),
+            )
         )
-        if problem is None and price is not None:
-            problem = pricing.check_price(price)
-        if problem is not None:
-            return result_of(problem)
-        if price is None:
-            fetched = await runtime.price_cache().current()
-            if isinstance(fetched, Failure):
-                return result_of(fetched)
-            price = Decimal(fetched.cirx_price_usd)
-        quote = pricing.calculate_quote(
-            data_size_bytes=data_size_bytes,
-            max_data_bytes=settings.max_data_bytes,
-            cirx_fee=settings.cirx_fee,
-            price_usd=price,
-            margin_percent=margin,
-            max_margin_percent=settings.max_margin_percent,
-            now=clock(),
-            validity=timedelta(seconds=settings.quote_validity_s),
-        )
-        return result_of(quote)
 
-    for tool, annotations in ((check_data_size, _LOCAL), (get_cirx_price, _PRICED), (calculate_quote, _PRICED)):
-        # The docstring is what the model reads: send it without the source indentation.
-        mcp.add_tool(tool, annotations=annotations, description=inspect.cleandoc(tool.__doc__ or ""))
     return mcp

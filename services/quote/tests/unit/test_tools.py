@@ -12,9 +12,10 @@ from mcp import Client
 
 from certify_common.errors import failure
 from certify_common.kv import MemoryKeyValue
-from certify_quote.price import PriceCache
+from certify_common.mcp_runtime import Runtime
+from certify_quote.price_cache import PriceCache
 from certify_quote.settings import QuoteSettings
-from certify_quote.tools import Runtime, build_server
+from certify_quote.tools import QuoteDeps, build_server
 from certify_testkit.mcp_calls import assert_matches_output_schema, failure_of, schema_requires_documented_fields
 
 if TYPE_CHECKING:  # the doubles reach tests as fixtures (conftest.py is not importable under importlib mode)
@@ -26,8 +27,9 @@ SETTINGS = QuoteSettings()
 
 @pytest.fixture
 def server(upstream: ScriptedUpstream, clock: Clock) -> MCPServer:
-    prices = PriceCache(upstream, MemoryKeyValue("tools"), SETTINGS, clock=clock)
-    return build_server(SETTINGS, Runtime(prices=prices), clock=clock)
+    kv = MemoryKeyValue("tools")
+    prices = PriceCache(upstream, kv, SETTINGS, clock=clock)
+    return build_server(SETTINGS, Runtime("quote", QuoteDeps(prices, kv, clock)))
 
 
 async def call(server: MCPServer, tool: str, arguments: dict[str, Any]) -> Any:

@@ -10,6 +10,7 @@ import httpx
 from fastapi import FastAPI
 
 from certify_common.kv import KeyValue, create_kv
+from certify_common.mcp_runtime import Runtime
 from certify_common.mcp_service import create_service
 from certify_x402.chain import EvmRpc
 from certify_x402.facilitator import Facilitator
@@ -17,7 +18,7 @@ from certify_x402.payments import Payments
 from certify_x402.records import SettlementRecords
 from certify_x402.settings import X402Settings
 from certify_x402.settlement import Settlement
-from certify_x402.tools import Runtime, build_server
+from certify_x402.tools import X402Deps, build_server
 
 
 def unix_now() -> int:
@@ -46,26 +47,21 @@ def build_payments(
 def create_app(settings: X402Settings | None = None) -> FastAPI:
     """A fresh app (fresh MCP server and runtime) — tests build one per test when they need isolation."""
     settings = settings or X402Settings()
-    runtime = Runtime()
-    kv_holder: list[KeyValue] = []
+    runtime: Runtime[X402Deps] = Runtime("x402")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         kv = create_kv(settings.redis_url, settings.redis_prefix)
-        kv_holder.append(kv)
         limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
         try:
             async with httpx.AsyncClient(timeout=settings.x402_facilitator_timeout_s, limits=limits) as http:
-                runtime.payments = build_payments(settings, kv, http)
-                try:
+                deps = X402Deps(build_payments(settings, kv, http), kv)
+                async with runtime.provide(deps):
                     yield
-                finally:
-                    runtime.payments = None
         finally:
-            kv_holder.clear()
             await kv.close()
 
     async def kv_ready() -> bool:
-        return bool(kv_holder) and await kv_holder[0].ping()
+        return runtime.started and await runtime.get().kv.ping()
 
     return create_service(settings, build_server(settings, runtime), readiness={"kv": kv_ready}, lifespan=lifespan)

@@ -16,7 +16,7 @@ from eth_hash.auto import keccak
 from eth_utils.address import to_checksum_address
 
 from certify_common import eip3009
-from certify_x402.payment import Authorization
+from certify_x402.wire import Authorization
 
 #: The order of secp256k1: r and s must lie in [0, N) (eth-keys' rule; coincurve then refuses 0).
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141

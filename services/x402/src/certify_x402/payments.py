@@ -17,11 +17,11 @@ from certify_common.evm import UsdcNetwork
 from certify_x402.chain import EvmRpc
 from certify_x402.eip3009 import digest
 from certify_x402.facilitator import Facilitator, request_body
-from certify_x402.payment import Payment, Requirement, decode_header, parse_requirements
 from certify_x402.records import fingerprint
 from certify_x402.settings import X402Settings
 from certify_x402.settlement import Settled, Settlement
 from certify_x402.verification import Verdict, check_payment, domain_of, our_reason
+from certify_x402.wire import Payment, Requirement, decode_header, parse_requirements
 
 
 @dataclass(frozen=True)

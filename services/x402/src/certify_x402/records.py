@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from certify_common.evm import UsdcNetwork
 from certify_common.kv import KeyValue
-from certify_x402.payment import Payment
+from certify_x402.wire import Payment
 
 State = Literal["attempting", "pending", "done"]
 

@@ -13,7 +13,7 @@ from typing import Any
 from certify_common.errors import Failure, failure
 from certify_common.evm import UsdcNetwork, is_address, lookup
 from certify_common.x402_wire import UINT256_LIMIT, is_uint256
-from certify_x402.payment import encode_header
+from certify_x402.wire import encode_header
 
 V2_ERROR = "Payment required"
 V1_ERROR = "X-PAYMENT header is required"

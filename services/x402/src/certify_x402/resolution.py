@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from certify_common.errors import Failure
 from certify_common.evm import UsdcNetwork
 from certify_x402.chain import EvmRpc
-from certify_x402.payment import Authorization
+from certify_x402.wire import Authorization
 
 
 @dataclass(frozen=True)

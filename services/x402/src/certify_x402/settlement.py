@@ -31,10 +31,10 @@ from certify_common.evm import UsdcNetwork, lookup
 from certify_common.kv import LockTimeoutError
 from certify_x402.chain import EvmRpc
 from certify_x402.facilitator import Facilitator, request_body
-from certify_x402.payment import Payment
 from certify_x402.records import SettlementRecord, SettlementRecords, fingerprint, record_key
 from certify_x402.resolution import NotPaid, Paid, resolve
 from certify_x402.verification import our_reason
+from certify_x402.wire import Payment
 
 
 @dataclass(frozen=True)

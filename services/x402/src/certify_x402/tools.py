@@ -3,6 +3,7 @@
 No ``from __future__ import annotations``: MCP evaluates the signatures to build the schemas.
 """
 
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -21,13 +22,15 @@ from certify_common.contracts.x402 import (
 )
 from certify_common.eip681 import eip681_uri, payment_transfer, transfer_from_requirements
 from certify_common.errors import Failure
+from certify_common.kv import KeyValue
+from certify_common.mcp_runtime import Runtime, tool
 from certify_common.mcp_service import new_mcp_server, result_of
 from certify_x402 import links
-from certify_x402.payment import encode_header
 from certify_x402.payments import Checked, Payments
 from certify_x402.requirements import atomic_amount, build_offer
 from certify_x402.settings import X402Settings
 from certify_x402.settlement import Settled
+from certify_x402.wire import encode_header
 
 INSTRUCTIONS = (
     "Takes USDC payments with x402 (EIP-3009 authorizations, scheme exact). create_payment_requirement makes "
@@ -47,16 +50,12 @@ PaymentHeader = Annotated[
 ]
 
 
-class Runtime:
-    """Long-lived dependencies, created by the app lifespan (or by a test) and read by the tools."""
+@dataclass(frozen=True)
+class X402Deps:
+    """What the x402 server's lifespan provides: the payment operations and the shared store they use."""
 
-    def __init__(self, payments: Payments | None = None) -> None:
-        self.payments = payments
-
-    def live(self) -> Payments:
-        if self.payments is None:
-            raise RuntimeError("the x402 server's lifespan has not started")
-        return self.payments
+    payments: Payments
+    kv: KeyValue
 
 
 def _verify_result(checked: Checked | Failure) -> VerifyResult | Failure:
@@ -102,11 +101,11 @@ def _settle_result(settled: Settled | Failure) -> SettleResult | Failure:
     )
 
 
-def build_server(settings: X402Settings, runtime: Runtime) -> MCPServer:
+def build_server(settings: X402Settings, runtime: Runtime[X402Deps]) -> MCPServer:
     """The MCP server with the five x402 tools registered."""
     mcp = new_mcp_server("certify-x402", INSTRUCTIONS)
 
-    @mcp.tool(annotations=_PURE)
+    @tool(mcp, _PURE)
     async def create_payment_requirement(
         network: Annotated[str, Field(description="base, base-sepolia, arbitrum or arbitrum-sepolia (or CAIP-2).")],
         resource: Annotated[str, Field(description="URL of what is paid for.")],
@@ -159,7 +158,7 @@ def build_server(settings: X402Settings, runtime: Runtime) -> MCPServer:
             )
         )
 
-    @mcp.tool(annotations=_READS)
+    @tool(mcp, _READS)
     async def verify_payment(
         payment_header: PaymentHeader, payment_requirements: Requirements
     ) -> Annotated[CallToolResult, VerifyResult]:
@@ -174,9 +173,9 @@ def build_server(settings: X402Settings, runtime: Runtime) -> MCPServer:
         invalid_requirements, unknown_network, and the retryable rpc_unavailable / facilitator_timeout /
         facilitator_unavailable with details.retry_after.
         """
-        return result_of(_verify_result(await runtime.live().verify(payment_header, payment_requirements)))
+        return result_of(_verify_result(await runtime.get().payments.verify(payment_header, payment_requirements)))
 
-    @mcp.tool(annotations=_SETTLES)
+    @tool(mcp, _SETTLES)
     async def settle_payment(
         payment_header: PaymentHeader, payment_requirements: Requirements
     ) -> Annotated[CallToolResult, SettleResult]:
@@ -191,9 +190,9 @@ def build_server(settings: X402Settings, runtime: Runtime) -> MCPServer:
         rpc_unavailable. An outcome left unknown is resolved from the chain where an RPC is configured: a final
         expired, authorization_canceled or nonce_already_used with details.charged false means nothing moved.
         """
-        return result_of(_settle_result(await runtime.live().settle(payment_header, payment_requirements)))
+        return result_of(_settle_result(await runtime.get().payments.settle(payment_header, payment_requirements)))
 
-    @mcp.tool(annotations=_PURE)
+    @tool(mcp, _PURE)
     async def generate_browser_link(
         payment_requirements: Requirements,
         page_url: Annotated[str, Field(description="The service's own payment page (absolute https URL).")],
@@ -226,7 +225,7 @@ def build_server(settings: X402Settings, runtime: Runtime) -> MCPServer:
             )
         )
 
-    @mcp.tool(annotations=_PURE)
+    @tool(mcp, _PURE)
     async def encode_payment_for_qr(
         payment_requirements: Requirements,
         callback_url: Annotated[str, Field(description="Absolute http(s) URL the payer's app may call after paying.")],

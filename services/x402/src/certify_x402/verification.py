@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from certify_common.x402_wire import accepted_matches
 from certify_x402.eip3009 import Domain, recovered_address
-from certify_x402.payment import Payment, Requirement
+from certify_x402.wire import Payment, Requirement
 
 #: validBefore must leave this much time for settlement (the SDK's margin).
 VALID_BEFORE_MARGIN_S = 6

@@ -12,12 +12,13 @@ import pytest
 from mcp.server import MCPServer
 
 from certify_common.kv import MemoryKeyValue
+from certify_common.mcp_runtime import Runtime
 from certify_sandbox.app import create_app as create_sandbox
 from certify_sandbox.settings import SandboxSettings
 from certify_sandbox.usdc_ledger import Ledgers, ledgers_for
 from certify_x402.app import build_payments
 from certify_x402.settings import X402Settings
-from certify_x402.tools import Runtime, build_server
+from certify_x402.tools import X402Deps, build_server
 
 SANDBOX = "http://sandbox.test"
 
@@ -93,7 +94,7 @@ async def stack(request: pytest.FixtureRequest) -> AsyncIterator[Stack]:
         httpx.AsyncClient(transport=httpx.ASGITransport(app=sandbox_app), base_url=SANDBOX) as direct,
     ):
         kv = MemoryKeyValue("unit")
-        runtime = Runtime(build_payments(settings, kv, http))
+        runtime = Runtime("x402", X402Deps(build_payments(settings, kv, http), kv))
         yield Stack(build_server(settings, runtime), ledgers_for(sandbox_app.state.faults), transport, direct, kv)
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from certify_common.errors import Failure
 from certify_testkit.mcp_calls import failure_of
-from certify_x402.payment import parse_requirements
+from certify_x402.wire import parse_requirements
 
 from .test_reconciliation import RPC, _payment, _settle
 

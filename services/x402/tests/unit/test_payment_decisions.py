@@ -15,11 +15,11 @@ from eth_account import Account
 
 from certify_common.errors import Failure, failure
 from certify_common.evm import NETWORKS
-from certify_x402.payment import decode_header, parse_requirements
 from certify_x402.payments import Checked, Payments
 from certify_x402.requirements import build_offer
 from certify_x402.settlement import Settled
 from certify_x402.verification import check_payment, domain_of
+from certify_x402.wire import decode_header, parse_requirements
 
 from .conftest import make_settings
 

@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from certify_common.evm import NETWORKS
-from certify_x402.payment import decode_header, encode_header, parse_requirements
 from certify_x402.requirements import build_offer
 from certify_x402.verification import check_payment, our_reason
+from certify_x402.wire import decode_header, encode_header, parse_requirements
 
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 OTHER = "0x" + "ab" * 20

@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 
 from certify_common.evm import NETWORKS
 from certify_x402.eip3009 import SECP256K1_N, Domain, digest_bytes, recover_address, recover_signer
-from certify_x402.payment import Authorization, decode_header, encode_header, parse_requirements
 from certify_x402.requirements import build_offer
 from certify_x402.verification import check_payment, our_reason
+from certify_x402.wire import Authorization, decode_header, encode_header, parse_requirements
 
 SCALARS = st.one_of(
     st.integers(min_value=0, max_value=2**256 - 1),

@@ -16,8 +16,8 @@ from certify_common.evm import NETWORKS
 from certify_testkit.mcp_calls import assert_matches_output_schema as validated
 from certify_testkit.mcp_calls import call, failure_of, list_tools
 from certify_testkit.plugin import forbid_in_logs
-from certify_x402.payment import Payment, decode_header
 from certify_x402.records import record_key
+from certify_x402.wire import Payment, decode_header
 
 PAY_TO = "0x209693Bc6afc0C5328bA36FaF03C514EF312287C"
 

@@ -9,9 +9,9 @@ import pytest
 from certify_common.evm import NETWORKS
 from certify_testkit.paths import vectors
 from certify_x402.eip3009 import Domain, digest, recover_signer
-from certify_x402.payment import Authorization, decode_header, encode_header, parse_requirements
 from certify_x402.requirements import build_offer
 from certify_x402.verification import check_payment, our_reason
+from certify_x402.wire import Authorization, decode_header, encode_header, parse_requirements
 
 VECTORS: dict[str, dict[str, Any]] = vectors("x402_vectors")["vectors"]
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from certify_common.errors import Failure, failure
 from certify_common.kv import MemoryKeyValue
-from certify_quote.price import CirxPrice, PriceCache
+from certify_quote.price_cache import CirxPrice, PriceCache
 from certify_quote.settings import QuoteSettings
 
 if TYPE_CHECKING:  # the doubles reach tests as fixtures (conftest.py is not importable under importlib mode)
