@@ -14,6 +14,7 @@ from typing import Any
 from certify_common.codes import FailureCode
 from certify_common.errors import Failure, failure
 from certify_common.evm import UsdcNetwork
+from certify_x402 import decisions
 from certify_x402.chain import EvmRpc
 from certify_x402.eip3009 import digest
 from certify_x402.facilitator import Facilitator, request_body
@@ -22,6 +23,12 @@ from certify_x402.settings import X402Settings
 from certify_x402.settlement import Settled, Settlement
 from certify_x402.verification import Verdict, check_payment, domain_of, our_reason
 from certify_x402.wire import Payment, Requirement, decode_header, parse_requirements
+
+
+def _decoded(payment_header: str) -> Payment | None:
+    """The payment a header carries, for the decision log (None when it does not decode)."""
+    payment = decode_header(payment_header)
+    return None if isinstance(payment, Failure) else payment
 
 
 @dataclass(frozen=True)
@@ -104,7 +111,21 @@ class Payments:
         return Verdict(False, our_reason(reason), f"the facilitator says {reason}", payer)
 
     async def verify(self, payment_header: str, requirements: dict[str, Any]) -> Checked | Failure:
-        """Every check of the spec, cheapest first; network calls only for payments that pass offline."""
+        """Every check of the spec, cheapest first; network calls only for payments that pass offline. Logged."""
+        checked = await self._verify(payment_header, requirements)
+        if isinstance(checked, Failure):
+            decisions.verification(checked, _decoded(payment_header))
+        else:
+            decisions.verification(checked.verdict, checked.payment)
+        return checked
+
+    async def settle(self, payment_header: str, requirements: dict[str, Any]) -> Settled | Failure:
+        """Settle once: a recorded authorization is answered from the record, a new one is verified first. Logged."""
+        settled = await self._settle(payment_header, requirements)
+        decisions.settlement(settled, _decoded(payment_header))
+        return settled
+
+    async def _verify(self, payment_header: str, requirements: dict[str, Any]) -> Checked | Failure:
         parsed = self._requirement(requirements)
         if isinstance(parsed, Failure):
             return parsed
@@ -137,8 +158,7 @@ class Payments:
             return Checked(delegated, payment, requirement)
         return Checked(verdict, payment, requirement)
 
-    async def settle(self, payment_header: str, requirements: dict[str, Any]) -> Settled | Failure:
-        """Settle once: a recorded authorization is answered from the record, a new one is verified first."""
+    async def _settle(self, payment_header: str, requirements: dict[str, Any]) -> Settled | Failure:
         parsed = self._requirement(requirements)
         if isinstance(parsed, Failure):
             return parsed

@@ -29,6 +29,7 @@ from typing import Any
 from certify_common.errors import Failure, failure
 from certify_common.evm import UsdcNetwork, lookup
 from certify_common.kv import LockTimeoutError
+from certify_x402 import decisions
 from certify_x402.chain import EvmRpc
 from certify_x402.facilitator import Facilitator, request_body
 from certify_x402.records import SettlementRecord, SettlementRecords, fingerprint, record_key
@@ -161,6 +162,7 @@ class Settlement:
         self, key: str, record: SettlementRecord, payment: Payment, resolved: Paid | NotPaid
     ) -> Settled | Failure:
         """Record what the chain decided as the final answer (replayed to every later call)."""
+        decisions.resolution(resolved, payment)
         network_id = record.body["paymentRequirements"].get("network")
         payer = payment.authorization.from_address
         record.state = "done"
