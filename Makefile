@@ -19,9 +19,10 @@ space := $(empty) $(empty)
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 comma := ,
-# Product code: every package's sources but the test kit's (a pytest plugin). Coverage measures these (absolute
-# paths, so services started as processes from any folder agree; scripts/coverage_gate.py holds the thresholds).
-PRODUCT_SRC_DIRS := $(filter-out libs/testkit/src,$(SRC_DIRS))
+# Product code: every package's sources but the test kit's (a pytest plugin) and the development stack's (the
+# launcher of `make run`). Coverage measures these (absolute paths, so services started as processes from any
+# folder agree; scripts/coverage_gate.py holds the thresholds).
+PRODUCT_SRC_DIRS := $(filter-out libs/testkit/src libs/devstack/src,$(SRC_DIRS))
 COVERAGE_SOURCES := $(subst $(space),$(comma),$(abspath $(PRODUCT_SRC_DIRS)))
 
 .PHONY: help install system run demo test test-unit test-integration test-e2e test-deploy lint format bench constraints config-docs clean
@@ -56,10 +57,10 @@ constraints: ## recompile constraints.txt (pins + hashes, no index URLs) from re
 	$(UV) pip compile tools/checkov/requirements.in --python-version 3.11 --generate-hashes --no-header --no-annotate -o tools/checkov/requirements.txt
 
 run: install ## start the stack on embedded defaults and keep it running (Ctrl-C stops it)
-	$(PY) -m certify_testkit.stack run
+	$(PY) -m certify_devstack run
 
 demo: install ## start the stack, run the main job once, stop; exit status tells
-	$(PY) -m certify_testkit.stack demo
+	$(PY) -m certify_devstack demo
 
 test: install ## unit, integration, e2e and deployment tests (PostgreSQL/Redis from DATABASE_URL/REDIS_URL), then the coverage gates
 	rm -f .coverage .coverage.*
@@ -73,13 +74,14 @@ test-deploy: install ## images install and start, chart renders/validates/lints,
 test-unit: install
 	$(PY) -m pytest libs services -m "not integration and not e2e"
 
-# bandit: product code in full; the test kit is a pytest plugin whose asserts are test verdicts (B101 skipped).
+# bandit: product code and the development stack in full; the test kit is a pytest plugin whose asserts are test
+# verdicts (B101 skipped).
 lint: install ## ruff, mypy strict, hadolint, bandit
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	MYPYPATH=$(subst $(space),:,$(SRC_DIRS)) $(VENV)/bin/mypy $(MYPY_PACKAGES)
 	$(VENV)/bin/hadolint Dockerfile
-	$(VENV)/bin/bandit --quiet --recursive $(PRODUCT_SRC_DIRS)
+	$(VENV)/bin/bandit --quiet --recursive $(PRODUCT_SRC_DIRS) libs/devstack/src
 	$(VENV)/bin/bandit --quiet --recursive --skip B101 libs/testkit/src
 
 format: install

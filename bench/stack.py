@@ -3,7 +3,7 @@
 Each service is the image's command (gunicorn, ``certify_common.workers.UvicornWorker``, ``--reuse-port``), one
 worker per MCP server and ``WEB_CONCURRENCY`` proxy workers, on PostgreSQL and Redis (a database and a key prefix
 of its own, dropped afterwards). The wiring (sandbox URLs, keys, migrations, the circular dev wallet) is the
-local stack's (``certify_testkit.stack``); only the command differs.
+local stack's (``certify_devstack.stack``); only the command differs.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ import asyncpg
 import httpx
 
 from bench.procs import requests_by_worker
+from certify_devstack.processes import ServiceProcess, free_port, wait_until
+from certify_devstack.stack import STAGES, Service, assign_ports, available, port_taken, prepare, stack_env
 from certify_testkit.paths import repo_root
-from certify_testkit.processes import ServiceProcess, free_port, wait_until
 from certify_testkit.sockets import children
-from certify_testkit.stack import STAGES, Service, assign_ports, available, port_taken, prepare, stack_env
 
 ENTRYPOINT = repo_root() / "docker" / "entrypoint.sh"
 API_KEY = "bench-" + uuid.uuid4().hex

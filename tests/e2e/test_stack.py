@@ -18,7 +18,7 @@ from circular_enterprise_apis import helper
 from ecdsa import BadSignatureError, SECP256k1, VerifyingKey
 from ecdsa.util import sigdecode_der
 
-from certify_testkit.stack import Stack
+from certify_devstack.stack import Stack
 
 pytestmark = pytest.mark.e2e
 
@@ -72,7 +72,7 @@ def _check_with_the_official_algorithm(proof: dict[str, Any], document: bytes) -
 
 def test_demo_certifies_the_sample_and_leaves_no_process_behind(tmp_path: Path) -> None:
     completed = subprocess.run(
-        [sys.executable, "-m", "certify_testkit.stack", "demo"],
+        [sys.executable, "-m", "certify_devstack", "demo"],
         env=_env(tmp_path),
         capture_output=True,
         text=True,
@@ -100,7 +100,7 @@ def test_demo_certifies_the_sample_and_leaves_no_process_behind(tmp_path: Path) 
 
 def test_ctrl_c_of_run_stops_every_process_of_the_stack(tmp_path: Path) -> None:
     run = subprocess.Popen(
-        [sys.executable, "-m", "certify_testkit.stack", "run", "--skip-demo"],
+        [sys.executable, "-m", "certify_devstack", "run", "--skip-demo"],
         env=_env(tmp_path),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -79,7 +79,7 @@ def test_one_paid_certification_exports_a_connected_trace_and_a_linked_job_trace
     tmp_path: Path, collector: Collector
 ) -> None:
     completed = subprocess.run(
-        [sys.executable, "-m", "certify_testkit.stack", "demo"],
+        [sys.executable, "-m", "certify_devstack", "demo"],
         env=_demo_env(tmp_path, collector),
         capture_output=True,
         text=True,

@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
+from certify_devstack.paths import repo_root
 
-def repo_root() -> Path:
-    """The checkout holding this package (the folder with the Makefile)."""
-    for parent in Path(__file__).resolve().parents:
-        if (parent / "Makefile").exists() and (parent / "libs").is_dir():
-            return parent
-    raise FileNotFoundError("repository root not found")
+__all__ = ["repo_root", "vectors"]
 
 
 def vectors(name: str) -> Any:

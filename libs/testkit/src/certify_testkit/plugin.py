@@ -3,6 +3,11 @@
 Service processes write to ``.test-logs/<module>-<port>.log``; in-process code writes through
 ``CERTIFY_LOG_FILE``. Tests register what must never be logged (document bytes, keys, payment
 headers) with :func:`forbid_in_logs`; at the end the whole captured log is scanned.
+
+Fixtures every package's tests share (a conftest.py fixture of the same name overrides one of these): the
+service URLs ``redis_url`` and ``database_url`` (skip outside CI when unset, fail in CI), ``redis_prefix`` (one
+test's Redis keys), and for a whole session ``sandbox_process`` (one sandbox process), ``pg_url`` (a fresh
+PostgreSQL database) and ``redis_env`` (REDIS_URL and a session prefix for service processes).
 """
 
 from __future__ import annotations
@@ -10,11 +15,12 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from certify_testkit.processes import log_dir
+from certify_testkit.processes import ServiceProcess, log_dir
 
 _FORBIDDEN: dict[str, str] = {}
 
@@ -95,3 +101,41 @@ def redis_prefix() -> str:
     import uuid
 
     return f"test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="session")
+def sandbox_process() -> Iterator[ServiceProcess]:
+    """One sandbox process (the outside world's stand-ins) for the whole session; tests reset what they use."""
+    with ServiceProcess("certify_sandbox") as process:
+        yield process
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database on ``DATABASE_URL``'s server for this session, dropped afterwards."""
+    import asyncio
+    import uuid
+
+    url = _service_url("DATABASE_URL")
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin_sql(url, f'CREATE DATABASE "{name}"'))
+    yield url.rsplit("/", 1)[0] + "/" + name
+    asyncio.run(_admin_sql(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _admin_sql(url: str, statement: str) -> None:
+    import asyncpg  # type: ignore[import-untyped]
+
+    connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"), timeout=10)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="session")
+def redis_env() -> dict[str, str]:
+    """``REDIS_URL`` and a key prefix unique to this session, as the environment of service processes."""
+    import uuid
+
+    return {"REDIS_URL": _service_url("REDIS_URL"), "REDIS_PREFIX": f"test-session-{uuid.uuid4().hex[:10]}"}

@@ -51,17 +51,10 @@ class NagControl:
         return [row for row in rows if row["nonce"] != "0"]  # leave the registration out
 
 
-@pytest.fixture(scope="session")
-def sandbox() -> Iterator[ServiceProcess]:
-    """One sandbox process for the whole run; tests reset its NAG ledger (``nag``) or share one (``stand``)."""
-    with ServiceProcess("certify_sandbox") as process:
-        yield process
-
-
 @pytest.fixture
-def nag(sandbox: ServiceProcess) -> NagControl:
+def nag(sandbox_process: ServiceProcess) -> NagControl:
     """A fresh NAG ledger with quick finality (Pending 0.2 s, Verified 0.2 s) and zero call counts."""
-    control = NagControl(sandbox)
+    control = NagControl(sandbox_process)
     control.reset()
     control.plan(pending_s=0.2, verified_s=0.2)
     return control
@@ -113,8 +106,8 @@ class SharedStand:
 
 
 @pytest.fixture(scope="module")
-def shared_stand(sandbox: ServiceProcess) -> Iterator[SharedStand]:
-    control = NagControl(sandbox)
+def shared_stand(sandbox_process: ServiceProcess) -> Iterator[SharedStand]:
+    control = NagControl(sandbox_process)
     control.reset()
     key, address = fresh_key(control)
     with ServiceProcess("certify_circular", env=circular_env(control, key, CIRCULAR_NAG_TIMEOUT_S="2")) as server:

@@ -42,42 +42,6 @@ DEAD_LETTERS_PATH = f"/apis/{GROUP}/{VERSION}/namespaces/{NAMESPACE}/{DEAD_LETTE
 NONCE_ENDPOINT = "Circular_GetWalletNonce_"
 
 
-def _dsn(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://")
-
-
-async def _admin_sql(url: str, statement: str) -> None:
-    connection = await asyncpg.connect(_dsn(url), timeout=10)
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
-
-
-@pytest.fixture(scope="session")
-def pg_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for the operator's proxy (dropped afterwards)."""
-    url = os.environ.get("DATABASE_URL")
-    if not url:
-        if os.environ.get("CI"):
-            pytest.fail("DATABASE_URL is not set in CI")
-        pytest.skip("DATABASE_URL not set")
-    name = f"operator_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin_sql(url, f'CREATE DATABASE "{name}"'))
-    yield url.rsplit("/", 1)[0] + "/" + name
-    asyncio.run(_admin_sql(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-@pytest.fixture(scope="session")
-def redis_env() -> dict[str, str]:
-    url = os.environ.get("REDIS_URL")
-    if not url:
-        if os.environ.get("CI"):
-            pytest.fail("REDIS_URL is not set in CI")
-        pytest.skip("REDIS_URL not set")
-    return {"REDIS_URL": url, "REDIS_PREFIX": f"test-operator-{uuid.uuid4().hex[:10]}"}
-
-
 @pytest.fixture(scope="session")
 def stack(redis_env: dict[str, str], pg_url: str) -> Iterator[dict[str, Any]]:
     """sandbox, x402, quote, qr, circular and a worker-enabled proxy; the circular wallet funded; an admin key."""

@@ -47,17 +47,10 @@ QuoteFactory = Callable[..., list[ServiceProcess]]
 ToolCaller = Callable[..., CallToolResult]
 
 
-@pytest.fixture(scope="session")
-def sandbox() -> Iterator[ServiceProcess]:
-    """One sandbox process for the quote integration tests (each test resets it through ``coingecko``)."""
-    with ServiceProcess("certify_sandbox") as process:
-        yield process
-
-
 @pytest.fixture
-def coingecko(sandbox: ServiceProcess) -> CoinGeckoControl:
+def coingecko(sandbox_process: ServiceProcess) -> CoinGeckoControl:
     """The CoinGecko stand-in, reset to its default price with no faults and a zero hit count."""
-    control = CoinGeckoControl(sandbox)
+    control = CoinGeckoControl(sandbox_process)
     control.reset()
     return control
 
@@ -68,7 +61,7 @@ def tool_call() -> ToolCaller:
 
 
 @pytest.fixture
-def quote_servers(sandbox: ServiceProcess, coingecko: CoinGeckoControl) -> Iterator[QuoteFactory]:
+def quote_servers(coingecko: CoinGeckoControl) -> Iterator[QuoteFactory]:
     """Start ``count`` quote processes against the sandbox with extra environment; all stopped afterwards."""
     started: list[ServiceProcess] = []
 

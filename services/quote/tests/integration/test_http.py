@@ -34,12 +34,12 @@ API_KEY = f"CG-test-{os.urandom(8).hex()}"
 
 
 @pytest.fixture(scope="module")
-def quote(sandbox: ServiceProcess) -> Iterator[ServiceProcess]:
+def quote(sandbox_process: ServiceProcess) -> Iterator[ServiceProcess]:
     """One quote server shared by this module's tests: in-process cache, an API key, DEBUG logs (the most a log
     could leak)."""
     forbid_in_logs("quote CoinGecko API key", API_KEY)
     env = {
-        "COINGECKO_URL": f"{sandbox.url}/coingecko/api/v3",
+        "COINGECKO_URL": f"{sandbox_process.url}/coingecko/api/v3",
         "COINGECKO_API_KEY": API_KEY,
         "REDIS_URL": "",
         "LOG_LEVEL": "DEBUG",

@@ -7,7 +7,6 @@ Helpers reach tests as fixtures: conftest.py is not importable under ``--import-
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -41,21 +40,6 @@ class SandboxControl:
         return httpx.get(f"{self.url}/_control/usdc/stats", timeout=5).json()  # type: ignore[no-any-return]
 
 
-def _redis_url() -> str:
-    url = os.environ.get("REDIS_URL")
-    if url:
-        return url
-    if os.environ.get("CI"):
-        pytest.fail("REDIS_URL is not set in CI: integration tests need the real service")
-    pytest.skip("REDIS_URL not set (integration tests skip only outside CI)")
-
-
-@pytest.fixture(scope="session")
-def sandbox_process() -> Iterator[ServiceProcess]:
-    with ServiceProcess("certify_sandbox") as process:
-        yield process
-
-
 @pytest.fixture
 def sandbox(sandbox_process: ServiceProcess) -> SandboxControl:
     return SandboxControl(sandbox_process)
@@ -74,9 +58,9 @@ def _x402(sandbox: ServiceProcess, redis_url: str, prefix: str, **overrides: str
 
 
 @pytest.fixture(scope="session")
-def x402_pair(sandbox_process: ServiceProcess) -> Iterator[list[ServiceProcess]]:
+def x402_pair(sandbox_process: ServiceProcess, redis_env: dict[str, str]) -> Iterator[list[ServiceProcess]]:
     """Two x402 processes with the default settings sharing one Redis prefix of their own."""
-    prefix, redis_url = f"test-{uuid.uuid4().hex[:12]}", _redis_url()
+    prefix, redis_url = f"test-{uuid.uuid4().hex[:12]}", redis_env["REDIS_URL"]
     with ThreadPoolExecutor(max_workers=2) as pool:  # the two start (and import) side by side
         starting = [pool.submit(_x402, sandbox_process, redis_url, prefix) for _ in range(2)]
     servers = [future.result() for future in starting]

@@ -23,7 +23,7 @@ from certify_client.proof import Proof
 from certify_client.verify import Verdict, verify_proof
 
 if TYPE_CHECKING:
-    from certify_testkit.stack import Stack
+    from certify_devstack.stack import Stack
 
 SAMPLE_DOCUMENT = b"certify sample document\nThe quick brown fox jumps over the lazy dog.\n"
 SAMPLE_NAME = "sample.txt"

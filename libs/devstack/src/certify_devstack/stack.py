@@ -20,8 +20,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from certify_testkit.paths import repo_root
-from certify_testkit.processes import ServiceProcess, free_port
+from certify_devstack.paths import repo_root
+from certify_devstack.processes import ServiceProcess, free_port
 
 
 @dataclass(frozen=True)
@@ -230,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         stack.start()
-        from certify_testkit.demo import run_demo
+        from certify_devstack.demo import run_demo
 
         status = 0 if args.skip_demo and args.mode == "run" else run_demo(stack)
         if args.mode == "demo":
@@ -250,5 +250,10 @@ def main(argv: list[str] | None = None) -> int:
         stack.stop()
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """Console entry point (``certify-devstack run|demo``)."""
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()
