@@ -2,6 +2,10 @@
 
 The offer comes from the ``PAYMENT-REQUIRED`` header (base64 JSON); the payer signs the EIP-712
 typed data of the authorization and sends it back base64-encoded in ``PAYMENT-SIGNATURE``.
+
+Deliberately independent of the service: this package installs alone (an agent's SDK, no ``certify_common``),
+so it builds the EIP-712 types itself from the offer. Its payments are checked by the x402 server's own
+builder in certify_common and by the official x402 SDK, so a divergence fails the tests on both sides.
 """
 
 from __future__ import annotations

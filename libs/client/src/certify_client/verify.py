@@ -3,6 +3,10 @@
 Nothing here trusts certify: the document hash is recomputed, the transaction ID is rebuilt from the
 signed fields, the signature is checked against the public key, the sender address is derived from
 that key, and online the transaction and the sender's public key are read back from the chain.
+
+Deliberately a second implementation of what the circular server does (ID, signature, address rules): a
+verifier that shared the signer's code would confirm the signer's bugs. Both are held to the official
+Circular library's vectors.
 """
 
 from __future__ import annotations

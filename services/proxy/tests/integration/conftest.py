@@ -15,7 +15,6 @@ import subprocess
 import sys
 import time
 import types
-import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -39,39 +38,6 @@ def _asyncpg_dsn(url: str, database: str | None = None) -> str:
     if database is not None:
         dsn = dsn.rsplit("/", 1)[0] + "/" + database
     return dsn
-
-
-async def _admin(url: str, statement: str) -> None:
-    connection = await asyncpg.connect(_asyncpg_dsn(url), timeout=10)
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
-
-
-@pytest.fixture(scope="session")
-def pg_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for this test session (dropped afterwards)."""
-    url = os.environ.get("DATABASE_URL")
-    if not url:
-        if os.environ.get("CI"):
-            pytest.fail("DATABASE_URL is not set in CI")
-        pytest.skip("DATABASE_URL not set")
-    name = f"proxy_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin(url, f'CREATE DATABASE "{name}"'))
-    yield url.rsplit("/", 1)[0] + "/" + name
-    asyncio.run(_admin(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-@pytest.fixture(scope="session")
-def redis_env() -> dict[str, str]:
-    """REDIS_URL and a prefix unique to this session."""
-    url = os.environ.get("REDIS_URL")
-    if not url:
-        if os.environ.get("CI"):
-            pytest.fail("REDIS_URL is not set in CI")
-        pytest.skip("REDIS_URL not set")
-    return {"REDIS_URL": url, "REDIS_PREFIX": f"test-proxy-{uuid.uuid4().hex[:10]}"}
 
 
 def x402_env(sandbox: ServiceProcess, common: dict[str, str]) -> dict[str, str]:
