@@ -41,7 +41,13 @@ def _stack_processes(state_dir: Path) -> list[str]:
 def _env(state_dir: Path) -> dict[str, str]:
     env = {**os.environ, "CERTIFY_STACK_PORTS": "auto", "CERTIFY_STATE_DIR": str(state_dir)}
     # The embedded defaults (a SQLite file, in-process state): the case of a fresh clone.
-    for name in ("CERTIFY_TEST_LOG_DIR", "DEV_API_KEY", "CIRCULAR_CEP_TESTNET_PRIVATE_KEY", "DATABASE_URL", "REDIS_URL"):
+    for name in (
+        "CERTIFY_TEST_LOG_DIR",
+        "DEV_API_KEY",
+        "CIRCULAR_CEP_TESTNET_PRIVATE_KEY",
+        "DATABASE_URL",
+        "REDIS_URL",
+    ):
         env.pop(name, None)
     return env
 
