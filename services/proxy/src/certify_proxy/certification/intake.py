@@ -25,6 +25,7 @@ from certify_proxy.api_keys import Principal
 from certify_proxy.certification import offers
 from certify_proxy.certification.callback_targets import check_target
 from certify_proxy.certification.documents import Document, check_callback_url, document_of
+from certify_proxy.certification.offer_cache import Offer
 from certify_proxy.certification.states import AWAITING_PAYMENT, State
 from certify_proxy.certification.status import is_final, status_view
 from certify_proxy.certification.terms import DEFAULT_CLIENT_TYPE, Terms, owner_for
@@ -121,17 +122,15 @@ async def wait_for_final(runtime: Runtime, request_key: str, wait_s: float) -> O
 
 async def _offer(
     runtime: Runtime, request_id: str, network: str, document: Document, client_type: str, links: offers.Links
-) -> tuple[offers.Offer, dict[str, Any]]:
-    offer = _raise_if_failure(
-        await offers.make_offer(runtime.pool, runtime.settings, request_id, network, document.size_bytes)
-    )
+) -> tuple[Offer, dict[str, Any]]:
+    offer = _raise_if_failure(await runtime.offers.offer(network, request_id, document.size_bytes))
     body = _raise_if_failure(
         await offers.payment_required_body(runtime.pool, runtime.settings, request_id, client_type, offer, links)
     )
     return offer, body
 
 
-def _apply_offer(request: CertificationRequest, offer: offers.Offer, body: dict[str, Any]) -> None:
+def _apply_offer(request: CertificationRequest, offer: Offer, body: dict[str, Any]) -> None:
     request.quote_id = secrets.token_hex(16)
     request.quote_json = json.dumps(offer.quote, separators=(",", ":"))
     request.amount_atomic = int(offer.x402["amount_atomic"])
