@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from certify_common.kv import MemoryKeyValue
 from certify_proxy.api.ratelimit import MemoryRateLimiter
+from certify_proxy.api_keys import KeyCache
 from certify_proxy.certification.offer_cache import OfferCache
 from certify_proxy.queue import jobs, runner
 from certify_proxy.queue.runner import ClaimedJob
@@ -76,6 +77,7 @@ def _runtime(url: str, engine: AsyncEngine) -> Runtime:
         pool,
         httpx.AsyncClient(),
         OfferCache(pool, kv, settings),
+        KeyCache(settings.api_key_cache_ttl_s),
     )
 
 
