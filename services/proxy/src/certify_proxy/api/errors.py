@@ -12,6 +12,7 @@ from typing import Any
 from fastapi.responses import JSONResponse
 
 from certify_common.errors import Failure, FailureError, failure
+from certify_proxy.api.json_response import FastJSONResponse
 
 #: Failure code → HTTP status. The only place statuses are chosen for failures.
 STATUS_BY_CODE: dict[str, int] = {
@@ -103,7 +104,7 @@ def error_response(fail: Failure, headers: dict[str, str] | None = None) -> JSON
     retry_after = fail.retry_after
     if retry_after is not None and "Retry-After" not in all_headers:
         all_headers["Retry-After"] = str(max(1, int(retry_after + 0.999)))
-    return JSONResponse(error_body(fail), status_code=http_status(fail), headers=all_headers)
+    return FastJSONResponse(error_body(fail), status_code=http_status(fail), headers=all_headers)
 
 
 class ApiError(FailureError):
