@@ -56,7 +56,7 @@ constraints: ## recompile constraints.txt (pins + hashes, no index URLs) from re
 	$(UV) pip compile requirements.in --python-version 3.11 --generate-hashes --no-header --no-annotate -o constraints.txt
 	$(UV) pip compile tools/checkov/requirements.in --python-version 3.11 --generate-hashes --no-header --no-annotate -o tools/checkov/requirements.txt
 
-run: install ## start the stack on embedded defaults and keep it running (Ctrl-C stops it)
+run: install ## start the stack (DATABASE_URL / REDIS_URL when set, else embedded defaults) and keep it running (Ctrl-C stops it)
 	$(PY) -m certify_devstack run
 
 demo: install ## start the stack, run the main job once, stop; exit status tells

@@ -18,7 +18,7 @@ from circular_enterprise_apis import helper
 from ecdsa import BadSignatureError, SECP256k1, VerifyingKey
 from ecdsa.util import sigdecode_der
 
-from certify_devstack.stack import Stack
+from certify_devstack.stack import Stack, stack_env
 
 pytestmark = pytest.mark.e2e
 
@@ -40,7 +40,14 @@ def _stack_processes(state_dir: Path) -> list[str]:
 
 def _env(state_dir: Path) -> dict[str, str]:
     env = {**os.environ, "CERTIFY_STACK_PORTS": "auto", "CERTIFY_STATE_DIR": str(state_dir)}
-    for name in ("CERTIFY_TEST_LOG_DIR", "DEV_API_KEY", "CIRCULAR_CEP_TESTNET_PRIVATE_KEY"):
+    # The embedded defaults (a SQLite file, in-process state): the case of a fresh clone.
+    for name in (
+        "CERTIFY_TEST_LOG_DIR",
+        "DEV_API_KEY",
+        "CIRCULAR_CEP_TESTNET_PRIVATE_KEY",
+        "DATABASE_URL",
+        "REDIS_URL",
+    ):
         env.pop(name, None)
     return env
 
@@ -143,3 +150,18 @@ def test_a_taken_port_is_reported_before_anything_starts(tmp_path: Path, monkeyp
         with pytest.raises(SystemExit, match=r"port already in use \(proxy :\d+\): stop whatever listens there"):
             stack.start()
     assert stack.processes == []
+
+
+def test_the_stack_runs_on_the_database_and_redis_urls_when_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    embedded = stack_env(tmp_path, {})
+    assert embedded["DATABASE_URL"] == f"sqlite+aiosqlite:///{tmp_path / 'certify.db'}"
+    assert "REDIS_URL" not in embedded
+    monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://certify@db.example:5432/certify")
+    monkeypatch.setenv("REDIS_URL", "redis://cache.example:6379/0")
+    wired = stack_env(tmp_path, {})
+    assert wired["DATABASE_URL"] == "postgresql+asyncpg://certify@db.example:5432/certify"
+    assert wired["REDIS_URL"] == "redis://cache.example:6379/0"

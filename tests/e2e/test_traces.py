@@ -44,7 +44,14 @@ def _demo_env(state_dir: Path, collector: Collector) -> dict[str, str]:
         "OTEL_BSP_SCHEDULE_DELAY": "200",
         "CERTIFY_STACK_START_TIMEOUT_S": "240",
     }
-    for name in ("CERTIFY_TEST_LOG_DIR", "DEV_API_KEY", "CIRCULAR_CEP_TESTNET_PRIVATE_KEY", "OTEL_SERVICE_NAME"):
+    for name in (
+        "CERTIFY_TEST_LOG_DIR",
+        "DEV_API_KEY",
+        "CIRCULAR_CEP_TESTNET_PRIVATE_KEY",
+        "OTEL_SERVICE_NAME",
+        "DATABASE_URL",
+        "REDIS_URL",
+    ):
         env.pop(name, None)
     return env
 

@@ -62,7 +62,9 @@ def assign_ports(services: list[Service]) -> dict[str, int]:
 
 
 def stack_env(state_dir: Path, ports: dict[str, int]) -> dict[str, str]:
-    """Environment wiring every service to the sandbox and to each other on embedded defaults."""
+    """Environment wiring every service to the sandbox and to each other: on ``DATABASE_URL`` / ``REDIS_URL``
+    when they are set (PostgreSQL and Redis, as deployed), else on embedded defaults (a SQLite file in the
+    state folder, in-process shared state)."""
 
     def url(name: str, path: str = "") -> str:
         return f"http://127.0.0.1:{ports.get(name, 0)}{path}"
@@ -80,7 +82,7 @@ def stack_env(state_dir: Path, ports: dict[str, int]) -> dict[str, str]:
         "MCP_CIRCULAR_URL": url("circular", "/mcp"),
         "MCP_QUOTE_URL": url("quote", "/mcp"),
         "MCP_QR_URL": url("qr", "/mcp"),
-        "DATABASE_URL": f"sqlite+aiosqlite:///{state_dir / 'certify.db'}",
+        "DATABASE_URL": os.environ.get("DATABASE_URL") or f"sqlite+aiosqlite:///{state_dir / 'certify.db'}",
         "PUBLIC_BASE_URL": url("proxy"),
         "DEV_API_KEY": dev_key(state_dir / "dev-api-key", "DEV_API_KEY"),
         # The demo waits for a certificate: poll the sandbox chain every second instead of every 5 s.
@@ -89,8 +91,9 @@ def stack_env(state_dir: Path, ports: dict[str, int]) -> dict[str, str]:
     env["CIRCULAR_CEP_TESTNET_PRIVATE_KEY"] = dev_key(
         state_dir / "dev-circular-key", "CIRCULAR_CEP_TESTNET_PRIVATE_KEY"
     )
-    for name in ("REDIS_URL", "CERTIFY_LOG_FILE"):
-        os.environ.pop(name, None)
+    if os.environ.get("REDIS_URL"):
+        env["REDIS_URL"] = os.environ["REDIS_URL"]
+    os.environ.pop("CERTIFY_LOG_FILE", None)
     return env
 
 

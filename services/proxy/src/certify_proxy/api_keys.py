@@ -1,14 +1,22 @@
-"""API keys: generated once, stored only as SHA-256, looked up by hash; revocation is a timestamp."""
+"""API keys: generated once, stored only as SHA-256, looked up by hash; revocation is a timestamp.
+
+A process trusts a key it found active for ``API_KEY_CACHE_TTL_S`` (5 s by default): a revoked key is
+refused within that time by every process, and the hot path makes no key lookup per request.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from certify_proxy.store.db import retry_dropped
 from certify_proxy.store.models import ApiKey, utcnow
 
 KEY_PREFIX = "ck_"
@@ -77,8 +85,49 @@ async def list_keys(session: AsyncSession) -> list[ApiKey]:
 
 async def authenticate(session: AsyncSession, key: str) -> Principal | None:
     """The principal of an active key, or None."""
-    statement = select(ApiKey).where(ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None))  # type: ignore[arg-type,union-attr]
-    row = (await session.execute(statement)).scalar_one_or_none()
+    return await _by_hash(session, hash_key(key))
+
+
+async def _by_hash(session: AsyncSession, key_hash: str) -> Principal | None:
+    statement = select(ApiKey.id, ApiKey.is_admin).where(  # type: ignore[call-overload]
+        ApiKey.key_hash == key_hash,  # type: ignore[arg-type]
+        ApiKey.revoked_at.is_(None),  # type: ignore[union-attr]
+    )
+    row = (await session.execute(statement)).first()
     if row is None or row.id is None:
         return None
-    return Principal(subject=f"key:{row.id}", api_key_id=row.id, is_admin=row.is_admin)
+    return Principal(subject=f"key:{row.id}", api_key_id=row.id, is_admin=bool(row.is_admin))
+
+
+class KeyCache:
+    """Active keys' principals, trusted for ``ttl_s`` seconds in this process (unknown keys are never cached).
+
+    A dict with expiry times rather than a caching library: the few lines below need no new pinned dependency,
+    and the clock is injectable for tests. At most ``max_entries`` keys are held (the oldest goes first).
+    """
+
+    def __init__(self, ttl_s: float, clock: Callable[[], float] = time.monotonic, max_entries: int = 10_000) -> None:
+        self.ttl_s = ttl_s
+        self.clock = clock
+        self.max_entries = max_entries
+        self._entries: dict[str, tuple[Principal, float]] = {}
+
+    async def principal(self, sessions: async_sessionmaker[AsyncSession], key: str) -> Principal | None:
+        """The principal of an active key (from the cache while fresh), or None."""
+        digest = hash_key(key)
+        now = self.clock()
+        cached = self._entries.get(digest)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+
+        async def lookup() -> Principal | None:
+            async with sessions() as session:
+                return await _by_hash(session, digest)
+
+        principal = await retry_dropped(lookup)
+        self._entries.pop(digest, None)
+        if principal is not None and self.ttl_s > 0:
+            if len(self._entries) >= self.max_entries:
+                self._entries.pop(next(iter(self._entries)))
+            self._entries[digest] = (principal, now + self.ttl_s)
+        return principal

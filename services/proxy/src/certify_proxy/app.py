@@ -21,6 +21,7 @@ from certify_common.logs import configure_logging, register_secret
 from certify_common.metrics import render_latest
 from certify_common.tracing import configure_tracing, instrument_app
 from certify_proxy.api.errors import ApiError, error_response
+from certify_proxy.api.json_response import FastJSONResponse
 from certify_proxy.api.middleware import BodyLimitMiddleware
 from certify_proxy.api.routes import account, admin, certificates, certify, pay, qr, quote, status
 from certify_proxy.api_keys import ensure_key
@@ -89,7 +90,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     def internal_error(exc: Exception) -> JSONResponse:
         # The traceback is kept (the redaction filter masks secrets and blobs in it); the client gets no detail.
         logger.error("unhandled error", exc_info=exc)
-        return JSONResponse(
+        return FastJSONResponse(
             {"code": "internal_error", "message": "internal error", "retryable": True, "details": {}}, status_code=500
         )
 
@@ -148,6 +149,7 @@ def create_app(settings: ProxySettings | None = None) -> FastAPI:
         version="0.1.0",
         summary="Certify documents on the Circular Protocol blockchain, paid per use with x402 (USDC).",
         lifespan=lifespan,
+        default_response_class=FastJSONResponse,
         # No 307 to the slash-toggled path: such a redirect counted its raw path (request ids included) as
         # a metric label; an unknown path is a 404 counted once, as "unmatched".
         redirect_slashes=False,

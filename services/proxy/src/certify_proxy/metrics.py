@@ -36,6 +36,14 @@ MCP_CLIENT_DURATION = Histogram(
     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
 MCP_SERVER_UP = Gauge("certify_mcp_server_up", "1 while the proxy holds a working session to the server.", ["server"])
+OFFER_CACHE_LOOKUPS = Counter(
+    "certify_offer_cache_lookups_total",
+    "Offers of 402 answers by network and source: hit (this process), shared (Redis) or miss (asked the servers).",
+    ["network", "source"],
+)
+OFFER_CACHE_AGE = Gauge(
+    "certify_offer_cache_age_seconds", "Age of the cached offer last served, by network (seconds).", ["network"]
+)
 RATE_LIMITED = Counter("certify_rate_limited_total", "Requests refused by the rate limiter, by class.", ["kind"])
 
 

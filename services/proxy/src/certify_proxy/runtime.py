@@ -11,6 +11,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from certify_common.kv import KeyValue, RedisKeyValue, create_kv
 from certify_proxy.api.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from certify_proxy.api_keys import KeyCache
+from certify_proxy.certification.offer_cache import OfferCache
 from certify_proxy.settings import ProxySettings
 from certify_proxy.store.db import create_engine, session_factory
 from certify_proxy.upstream.circular import Circular
@@ -25,7 +27,9 @@ class Runtime:
     """Long-lived clients of one process, created in the lifespan and closed at shutdown.
 
     ``http`` serves the JSON-RPC receipt lookups; MCP calls go through the typed clients over ``pool``
-    (``x402``, ``circular``, ``quotes``, ``qr``).
+    (``x402``, ``circular``, ``quotes``, ``qr``); ``offers`` holds the offers of 402 answers (asked of the
+    quote and x402 servers once per price period); ``keys`` the API keys found active (trusted for
+    ``API_KEY_CACHE_TTL_S``).
     """
 
     settings: ProxySettings
@@ -35,6 +39,8 @@ class Runtime:
     limiter: RateLimiter
     pool: McpPool
     http: httpx.AsyncClient
+    offers: OfferCache
+    keys: KeyCache
 
     @classmethod
     def build(cls, settings: ProxySettings) -> Runtime:
@@ -54,7 +60,17 @@ class Runtime:
             max_concurrency_per_server=settings.mcp_max_concurrency_per_server,
         )
         http = httpx.AsyncClient(timeout=settings.evm_rpc_timeout_s)
-        return cls(settings, engine, session_factory(engine), kv, limiter, pool, http)
+        return cls(
+            settings,
+            engine,
+            session_factory(engine),
+            kv,
+            limiter,
+            pool,
+            http,
+            OfferCache(pool, kv, settings),
+            KeyCache(settings.api_key_cache_ttl_s),
+        )
 
     @cached_property
     def x402(self) -> X402:

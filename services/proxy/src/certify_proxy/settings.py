@@ -108,6 +108,20 @@ class ProxySettings(WorkflowSettings):
         "settlement is read from its receipt (unset: block_number stays null).",
     )
     evm_rpc_timeout_s: float = Field(3.0, gt=0, le=30, description="Timeout of one receipt lookup.")
+    offer_min_validity_s: float = Field(
+        120.0,
+        ge=0,
+        le=3600,
+        description="A cached offer (quote + x402 requirement, shared through Redis) is served to new requests "
+        "while its quote stays valid this long; then the quote and x402 servers are asked again.",
+    )
+    api_key_cache_ttl_s: float = Field(
+        5.0,
+        ge=0,
+        le=300,
+        description="How long a process trusts an API key lookup: a revoked key is refused "
+        "within this many seconds (0: every request asks the database).",
+    )
     max_data_bytes: int = Field(10 * 1024 * 1024, ge=1, description="Largest document accepted, in decoded bytes.")
     max_wait_s: int = Field(60, ge=0, le=60, description="Largest `Prefer: wait=N` honoured, in seconds.")
     payment_lock_s: float = Field(

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from certify_proxy.cli import main
+from certify_testkit.processes import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -44,8 +45,15 @@ def test_created_keys_work_until_revoked_and_are_stored_hashed(proxy: Any, db: A
     assert key not in stored
     assert len(stored) == 64
     assert _admin(db.url, "keys", "revoke", str(created["id"])) == {"id": created["id"], "revoked": True}
-    refused = _new(proxy, key)
-    assert (refused.status_code, refused.json()["code"]) == (401, "invalid_api_key")
+
+    # The proxy trusts a key it found active for API_KEY_CACHE_TTL_S (5 s): refused within that time.
+    def refused() -> bool:  # polled with a read (the write limit is 10 a minute)
+        answer = httpx.get(proxy.url + "/v1/status/no-such-request", headers={"X-API-Key": key}, timeout=30)
+        return answer.status_code == 401
+
+    wait_until(refused, 30, 0.25, "the revoked key is refused")
+    answer = _new(proxy, key)
+    assert (answer.status_code, answer.json()["code"]) == (401, "invalid_api_key")
 
 
 def test_writes_over_the_limit_get_429_with_retry_after_but_paid_retries_pass(

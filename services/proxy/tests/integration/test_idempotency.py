@@ -6,6 +6,7 @@ import asyncio
 import base64
 import secrets
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -77,7 +78,13 @@ def test_an_expired_quote_is_requoted_with_a_new_offer(proxy: Any, api: Any, db:
     )
     again = httpx.post(proxy.url + "/v1/certify", json=body, headers=api(), timeout=30)
     assert again.status_code == 402
-    assert again.json()["payment"]["valid_until"] > first["payment"]["valid_until"]
+    # The new offer is the current one of the price period (shared by new requests): valid for at least
+    # OFFER_MIN_VALIDITY_S (120 s by default) more, and stored in place of the expired one.
+    renewed = datetime.fromisoformat(again.json()["payment"]["valid_until"])
+    assert renewed >= datetime.now(UTC) + timedelta(seconds=100)
+    stored = db.fetch("SELECT quote_valid_until FROM certification_requests WHERE request_id = $1", body["request_id"])
+    assert stored[0]["quote_valid_until"] == renewed
+    assert first["request_id"] == again.json()["request_id"]
     steps = [
         row["to_state"]
         for row in db.fetch(

@@ -11,12 +11,16 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from certify_proxy.app import create_app
 from certify_proxy.settings import ProxySettings
+from certify_proxy.store.db import create_engine, retry_dropped
 from certify_proxy.store.migrate import upgrade
 from certify_testkit.processes import free_port
 
@@ -119,3 +123,39 @@ async def test_an_exhausted_connection_pool_is_a_503_database_busy_with_retry_af
             answer = await http.get("/v1/status/nothing-here", headers={"X-API-Key": KEY})
         assert (await http.get("/v1/status/nothing-here", headers={"X-API-Key": KEY})).status_code == 404
     _assert_outage(answer, "database_busy")
+
+
+async def _terminate(database_url: str, pid: int) -> None:
+    """The server closes one backend, as a restart or an idle timeout would (from an admin connection)."""
+    admin = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://"), timeout=10)
+    try:
+        await admin.execute("SELECT pg_terminate_backend($1, 5000)", pid)  # returns once it is gone
+    finally:
+        await admin.close()
+
+
+async def test_a_connection_the_server_dropped_is_replaced_on_the_retry_without_an_error(migrated: str) -> None:
+    """No pre-ping: the dead pooled connection fails once, is invalidated, and the retry connects afresh."""
+    engine = create_engine(_settings(migrated, database_pool_size=1, database_max_overflow=0))
+    attempts = 0
+
+    async def backend_pid() -> int:
+        nonlocal attempts
+        attempts += 1
+        async with engine.connect() as connection:
+            return int((await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one())
+
+    try:
+        first = await backend_pid()
+        await _terminate(migrated, first)
+        with pytest.raises(DBAPIError) as dropped:
+            await backend_pid()  # what a caller without the retry sees
+        assert dropped.value.connection_invalidated
+        second = await backend_pid()
+        assert second != first
+        await _terminate(migrated, second)
+        attempts = 0
+        third = await retry_dropped(backend_pid)
+        assert (third != second, attempts) == (True, 2)
+    finally:
+        await engine.dispose()

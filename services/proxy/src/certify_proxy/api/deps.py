@@ -10,7 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from certify_common.errors import failure
 from certify_proxy.api.errors import ApiError
-from certify_proxy.api_keys import Principal, authenticate
+from certify_proxy.api_keys import Principal
 from certify_proxy.certification import payments
 from certify_proxy.certification.ownership import match_token
 from certify_proxy.metrics import RATE_LIMITED
@@ -54,8 +54,7 @@ async def get_principal(
         return Principal(subject=f"ip:{client_ip(request)}", api_key_id=None, is_admin=False)
     if not x_api_key:
         raise ApiError(failure("missing_api_key", "send your key in the X-API-Key header"))
-    async with runtime.sessions() as session:
-        principal = await authenticate(session, x_api_key)
+    principal = await runtime.keys.principal(runtime.sessions, x_api_key)
     if principal is None:
         raise ApiError(failure("invalid_api_key", "unknown or revoked API key"))
     return principal

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 
 from certify_common.codes import FailureCode
 from certify_common.errors import Failure, FailureError, failure
+from certify_proxy.api.json_response import FastJSONResponse
 
 #: Failure code → HTTP status, derived from the registry (:mod:`certify_common.codes`): the only place statuses
 #: are chosen for failures.
@@ -39,7 +40,7 @@ def error_response(fail: Failure, headers: dict[str, str] | None = None) -> JSON
     retry_after = fail.retry_after
     if retry_after is not None and "Retry-After" not in all_headers:
         all_headers["Retry-After"] = str(max(1, int(retry_after + 0.999)))
-    return JSONResponse(error_body(fail), status_code=http_status(fail), headers=all_headers)
+    return FastJSONResponse(error_body(fail), status_code=http_status(fail), headers=all_headers)
 
 
 class ApiError(FailureError):

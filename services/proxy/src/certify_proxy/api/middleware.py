@@ -17,7 +17,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from certify_common.errors import Failure, failure
 from certify_proxy.api.errors import error_response
-from certify_proxy.api_keys import authenticate
 from certify_proxy.certification.ownership import match_token
 from certify_proxy.runtime import Runtime
 from certify_proxy.store import repositories as repo
@@ -48,8 +47,7 @@ class BodyLimitMiddleware:
         headers = dict(scope.get("headers") or [])
         key = headers.get(b"x-api-key", b"").decode("latin-1")
         if key:
-            async with runtime.sessions() as session:
-                principal = await authenticate(session, key)
+            principal = await runtime.keys.principal(runtime.sessions, key)
             return None if principal is not None else failure("invalid_api_key", "unknown or revoked API key")
         callback = _PAY_CALLBACK.match(str(scope.get("path", "")))
         if callback is not None:

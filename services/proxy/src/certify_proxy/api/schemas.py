@@ -84,7 +84,9 @@ class PaymentRequiredBody(BaseModel):
     payment: dict[str, Any]
     payment_link: str
     qr_code_url: str
-    qr_code_base64: str
+    qr_code_base64: str | None = Field(
+        None, description="For client_type mobile: the QR code PNG, base64 (others fetch qr_code_url)."
+    )
     status_url: str
     instructions: dict[str, Any]
     wallet_links: dict[str, Any] | None = Field(None, description="For client_type browser.")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy.exc import IntegrityError
+from pydantic_core import to_json
 
 from certify_common.errors import Failure, failure
 from certify_common.evm import NETWORKS
@@ -24,14 +24,16 @@ from certify_proxy.api.schemas import CertifyBody
 from certify_proxy.api_keys import Principal
 from certify_proxy.certification import offers
 from certify_proxy.certification.callback_targets import check_target
-from certify_proxy.certification.documents import Document, check_callback_url, document_of
+from certify_proxy.certification.documents import Document, check_callback_url, document_of_body
+from certify_proxy.certification.offer_cache import Offer
 from certify_proxy.certification.states import AWAITING_PAYMENT, State
 from certify_proxy.certification.status import is_final, status_view
 from certify_proxy.certification.terms import DEFAULT_CLIENT_TYPE, Terms, owner_for
 from certify_proxy.runtime import Runtime
 from certify_proxy.store import repositories as repo
-from certify_proxy.store.db import transaction
+from certify_proxy.store.db import retry_dropped, transaction
 from certify_proxy.store.models import CertificationRequest, aware, utcnow
+from certify_proxy.store.offered import NewRequest, count_steps, insert_offered
 
 T = TypeVar("T")
 
@@ -121,31 +123,42 @@ async def wait_for_final(runtime: Runtime, request_key: str, wait_s: float) -> O
 
 async def _offer(
     runtime: Runtime, request_id: str, network: str, document: Document, client_type: str, links: offers.Links
-) -> tuple[offers.Offer, dict[str, Any]]:
-    offer = _raise_if_failure(
-        await offers.make_offer(runtime.pool, runtime.settings, request_id, network, document.size_bytes)
-    )
+) -> tuple[Offer, dict[str, Any]]:
+    offer = _raise_if_failure(await runtime.offers.offer(network, request_id, document.size_bytes))
     body = _raise_if_failure(
         await offers.payment_required_body(runtime.pool, runtime.settings, request_id, client_type, offer, links)
     )
     return offer, body
 
 
-def _apply_offer(request: CertificationRequest, offer: offers.Offer, body: dict[str, Any]) -> None:
+def _apply_offer(request: CertificationRequest, offer: Offer, body: dict[str, Any]) -> None:
     request.quote_id = secrets.token_hex(16)
-    request.quote_json = json.dumps(offer.quote, separators=(",", ":"))
+    request.quote_json = to_json(offer.quote).decode()
     request.amount_atomic = int(offer.x402["amount_atomic"])
     request.quote_valid_until = offer.valid_until
-    request.offer_json = json.dumps(
-        {"x402": offer.x402, "body": body, "header": offer.x402["payment_required_header"]}, separators=(",", ":")
-    )
+    request.offer_json = to_json(
+        {"x402": offer.x402, "body": body, "header": offer.x402["payment_required_header"]}
+    ).decode()
+
+
+async def _find(runtime: Runtime, owner: str, request_id: str) -> CertificationRequest | None:
+    async def find() -> CertificationRequest | None:
+        async with runtime.sessions() as session:
+            return await repo.find_request(session, owner, request_id)
+
+    return await retry_dropped(find)
 
 
 async def new_request(runtime: Runtime, body: CertifyBody, principal: Principal) -> Outcome:
-    """Handle a new-request body: create and offer, re-serve, re-quote, or report the current state."""
+    """Handle a new-request body: create and offer, re-serve, re-quote, or report the current state.
+
+    The request is inserted first (``ON CONFLICT DO NOTHING``): a replay is recognised by the conflict, so a
+    new agent request costs one statement. Browsers' and phones' offers ask the x402 and qr servers for
+    links and QR codes: their replays are looked up before that work.
+    """
     settings = runtime.settings
     document = _raise_if_failure(
-        await asyncio.to_thread(document_of, body.data, body.data_hash, body.data_size_bytes, settings.max_data_bytes)
+        await document_of_body(body.data, body.data_hash, body.data_size_bytes, settings.max_data_bytes)
     )
     network = check_network(runtime, body.network)
     if body.callback_url is not None:
@@ -155,46 +168,50 @@ async def new_request(runtime: Runtime, body: CertifyBody, principal: Principal)
         _raise_if_failure(await check_target(body.callback_url, allow_private=settings.webhooks_private_allowed))
     terms = terms_of(document, network, body)
     owner = owner_for(principal.api_key_id, terms)
-    for _ in range(2):
-        async with runtime.sessions() as session:
-            existing = await repo.find_request(session, owner, body.request_id)
+    if terms.client_type != DEFAULT_CLIENT_TYPE:
+        existing = await _find(runtime, owner, body.request_id)
         if existing is not None:
             return await _existing(runtime, existing, terms)
-        client_type = terms.client_type
-        token = secrets.token_urlsafe(24)
-        links = offers.links_for(settings, body.request_id, token, keyless=principal.api_key_id is None)
-        started = utcnow()
-        offer, offer_body = await _offer(runtime, body.request_id, network, document, client_type, links)
-        now = utcnow()
-        request = CertificationRequest(
-            request_key=secrets.token_hex(16),
-            owner=owner,
-            request_id=body.request_id,
-            api_key_id=principal.api_key_id,
-            status=State.INITIATED.value,
-            fingerprint=terms.fingerprint,
-            data_hash=document.data_hash,
-            data_size_bytes=document.size_bytes,
-            network=network,
-            client_type=client_type,
-            callback_url=body.callback_url,
-            file_name=body.file_name,
-            public_token=token,
-            created_at=started,
-            updated_at=now,
-        )
-        _apply_offer(request, offer, offer_body)
-        try:
-            async with transaction(runtime.sessions) as session:
-                session.add(request)
-                await session.flush()
-                repo.record_initial(session, request, "request received")
-                repo.transition(session, request, State.QUOTED, f"quoted {offer.x402['amount_usdc']} USDC")
-                repo.transition(session, request, State.PAYMENT_PENDING, "payment requested (402)")
-        except IntegrityError:
-            continue  # a concurrent identical request won the insert: answer as a replay
-        return _offer_outcome(request)
-    raise ApiError(failure("request_conflict", "the request is being created concurrently; retry", retryable=True))
+    token = secrets.token_urlsafe(24)
+    links = offers.links_for(settings, body.request_id, token, keyless=principal.api_key_id is None)
+    started = utcnow()
+    try:
+        offer, offer_body = await _offer(runtime, body.request_id, network, document, terms.client_type, links)
+    except ApiError:
+        # An unavailable server does not keep a stored offer from being re-served.
+        existing = await _find(runtime, owner, body.request_id)
+        if existing is None:
+            raise
+        return await _existing(runtime, existing, terms)
+    header = str(offer.x402["payment_required_header"])
+    row = NewRequest(
+        request_key=secrets.token_hex(16),
+        owner=owner,
+        request_id=body.request_id,
+        api_key_id=principal.api_key_id,
+        fingerprint=terms.fingerprint,
+        data_hash=document.data_hash,
+        data_size_bytes=document.size_bytes,
+        network=network,
+        client_type=terms.client_type,
+        callback_url=body.callback_url,
+        file_name=body.file_name,
+        public_token=token,
+        quote_id=secrets.token_hex(16),
+        quote_json=to_json(offer.quote).decode(),
+        amount_atomic=int(offer.x402["amount_atomic"]),
+        quote_valid_until=offer.valid_until,
+        offer_json=to_json({"x402": offer.x402, "body": offer_body, "header": header}).decode(),
+        created_at=started,
+        updated_at=utcnow(),
+    )
+    if await insert_offered(runtime.engine, row, str(offer.x402["amount_usdc"])):
+        count_steps(body.request_id, str(offer.x402["amount_usdc"]))
+        return Outcome(402, offer_body, {"PAYMENT-REQUIRED": header})
+    existing = await _find(runtime, owner, body.request_id)
+    if existing is None:  # the conflicting request was deleted in between
+        raise ApiError(failure("request_conflict", "the request is being created concurrently; retry", retryable=True))
+    return await _existing(runtime, existing, terms)
 
 
 async def _existing(runtime: Runtime, request: CertificationRequest, terms: Terms) -> Outcome:

@@ -1,33 +1,25 @@
-"""The 402 answer: quote, x402 offer (v1 body fields + v2 header), links, QR and signing instructions.
+"""The 402 answer: quote, x402 offer (v1 body fields + v2 header), links and signing instructions.
 
-Everything is fetched from the MCP servers before anything is written, so a failing server leaves
-no half-made request behind.
+The offer comes from :mod:`certify_proxy.certification.offer_cache` (the quote and x402 servers' answers, asked once
+per price period); QR codes are drawn only for phones (``client_type`` mobile) and on ``GET /v1/qr/{id}``.
+Everything is fetched before anything is written, so a failing server leaves no half-made request behind.
 """
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from certify_common.errors import Failure
 from certify_proxy.certification.instructions import instructions
+from certify_proxy.certification.offer_cache import Offer
 from certify_proxy.certification.status import status_url
 from certify_proxy.settings import ProxySettings
 from certify_proxy.store.models import CertificationRequest
 from certify_proxy.upstream.pool import McpPool
 
 WALLETS = ("metamask", "coinbase", "rainbow")
-
-
-@dataclass(frozen=True)
-class Offer:
-    """A quoted, payable offer for one request."""
-
-    quote: dict[str, Any]
-    x402: dict[str, Any]
-    valid_until: datetime
 
 
 @dataclass(frozen=True)
@@ -65,29 +57,6 @@ async def quote(pool: McpPool, size_bytes: int) -> dict[str, Any] | Failure:
     return await pool.call("quote", "calculate_quote", {"data_size_bytes": size_bytes})
 
 
-async def make_offer(
-    pool: McpPool, settings: ProxySettings, request_id: str, network: str, size_bytes: int
-) -> Offer | Failure:
-    """Quote the document, then ask x402 for the payment requirement of that amount on ``network``."""
-    quoted = await quote(pool, size_bytes)
-    if isinstance(quoted, Failure):
-        return quoted
-    requirement = await pool.call(
-        "x402",
-        "create_payment_requirement",
-        {
-            "network": network,
-            "resource": f"{settings.public_base_url}/v1/certify",
-            "amount_atomic": str(quoted["amount_atomic"]),
-            "description": f"certify request {request_id}: one document certified on Circular",
-            "mime_type": "application/json",
-        },
-    )
-    if isinstance(requirement, Failure):
-        return requirement
-    return Offer(quoted, requirement, datetime.fromisoformat(str(quoted["valid_until"])))
-
-
 async def _browser_links(pool: McpPool, requirements: dict[str, Any], page_url: str) -> list[dict[str, Any]] | Failure:
     answers = await asyncio.gather(
         *(
@@ -117,9 +86,6 @@ async def payment_required_body(
 ) -> dict[str, Any] | Failure:
     """The JSON body of the 402: x402 v1 fields first, then certify's own."""
     x402 = offer.x402
-    png = await qr_png(pool, links.payment_link)
-    if isinstance(png, Failure):
-        return png
     v1 = x402.get("requirements_v1")
     body: dict[str, Any] = {
         "x402Version": 1,
@@ -142,7 +108,6 @@ async def payment_required_body(
         },
         "payment_link": links.payment_link,
         "qr_code_url": links.qr_code_url,
-        "qr_code_base64": png["base64"],
         "status_url": links.status_url,
         "instructions": instructions(links.certify_url, request_id, x402, links.payment_link),
     }
@@ -152,9 +117,14 @@ async def payment_required_body(
             return wallet_links
         body["wallet_links"] = wallet_links
     elif client_type == "mobile":
-        ascii_qr = await pool.call("qr", "generate_qr_ascii", {"data": links.payment_link})
+        png, ascii_qr = await asyncio.gather(
+            qr_png(pool, links.payment_link), pool.call("qr", "generate_qr_ascii", {"data": links.payment_link})
+        )
+        if isinstance(png, Failure):
+            return png
         if isinstance(ascii_qr, Failure):
             return ascii_qr
+        body["qr_code_base64"] = png["base64"]
         body["mobile"] = {
             "opens": links.payment_link,
             "qr_ascii": ascii_qr["text"],

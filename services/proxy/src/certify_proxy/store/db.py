@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -31,11 +32,33 @@ def create_engine(settings: ProxySettings) -> AsyncEngine:
         settings.database_url,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_max_overflow,
-        pool_pre_ping=True,
+        # No ping before each checkout (a round trip per transaction): connections are recycled, a connection the
+        # server dropped invalidates the pool on first use, and the hot path retries once (retry_dropped).
+        pool_pre_ping=False,
         pool_timeout=settings.database_pool_timeout_s,
         pool_recycle=settings.database_pool_recycle_s,
         connect_args=connect_args(settings),
     )
+
+
+T = TypeVar("T")
+
+
+async def retry_dropped(operation: Callable[[], Awaitable[T]]) -> T:
+    """Run ``operation``, and once more when it failed on a pooled connection the server had dropped.
+
+    Without ``pool_pre_ping`` a connection closed by the server (restart, failover, idle timeout) is found
+    dead on first use: SQLAlchemy invalidates it and every older pooled connection, so the second attempt
+    connects afresh. When the database is really down the second attempt fails too, and the outage is
+    answered as before (503 ``database_unavailable``). Only for operations that may run twice: reads, and
+    writes that are idempotent (``ON CONFLICT DO NOTHING``).
+    """
+    try:
+        return await operation()
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+    return await operation()
 
 
 def connect_args(settings: ProxySettings) -> dict[str, Any]:

@@ -14,6 +14,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from certify_common.kv import MemoryKeyValue
 from certify_proxy.api.ratelimit import MemoryRateLimiter
+from certify_proxy.api_keys import KeyCache
+from certify_proxy.certification.offer_cache import OfferCache
 from certify_proxy.queue import jobs, runner
 from certify_proxy.queue.runner import ClaimedJob
 from certify_proxy.queue.worker import Done, JobContext, Outcome, Workers
@@ -65,8 +67,17 @@ async def _wait(event: asyncio.Event, what: str) -> None:
 def _runtime(url: str, engine: AsyncEngine) -> Runtime:
     settings = ProxySettings(database_url=url, job_workers=1, job_poll_interval_s=0.05, job_lease_s=LEASE_S)
     pool = McpPool({}, call_timeout_s=1)
+    kv = MemoryKeyValue()
     return Runtime(
-        settings, engine, session_factory(engine), MemoryKeyValue(), MemoryRateLimiter(), pool, httpx.AsyncClient()
+        settings,
+        engine,
+        session_factory(engine),
+        kv,
+        MemoryRateLimiter(),
+        pool,
+        httpx.AsyncClient(),
+        OfferCache(pool, kv, settings),
+        KeyCache(settings.api_key_cache_ttl_s),
     )
 
 

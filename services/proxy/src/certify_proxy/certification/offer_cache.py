@@ -1,0 +1,185 @@
+"""The offer of every 402, fetched once per price period and network and shared by every proxy process.
+
+The quote server's price does not depend on the document (one CIRX fee per certification: the size is
+only checked and echoed), and the x402 server's requirement differs between requests only by the request
+id in its description. So both are asked for once, with ``{request_id}`` in the description, while the
+quote stays valid for at least ``OFFER_MIN_VALIDITY_S``; each 402 fills in its request id (and the quote's
+``data_size_bytes``): no fee and no requirement is ever computed here. The PAYMENT-REQUIRED header is
+base64 of the x402 server's compact JSON, so the filled header is byte for byte the one that server
+would have made for that description (request ids need no JSON escaping: ``REQUEST_ID_PATTERN``).
+
+Entries live in this process and in the key-value store (Redis when configured) under a key naming the
+network and the settings the offer depends on (a changed public URL or a new deployment's settings make
+a new key); a miss takes a shared lock so one process asks the servers while the others wait and read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from certify_common.errors import Failure
+from certify_common.kv import KeyValue, LockTimeoutError
+from certify_proxy.metrics import OFFER_CACHE_AGE, OFFER_CACHE_LOOKUPS
+from certify_proxy.settings import ProxySettings
+from certify_proxy.upstream.pool import McpPool
+
+PLACEHOLDER = "{request_id}"
+DESCRIPTION = f"certify request {PLACEHOLDER}: one document certified on Circular"
+#: How long a process waits for another one fetching the same offer before asking the servers itself.
+LOCK_WAIT_S = 5.0
+
+
+@dataclass(frozen=True)
+class Offer:
+    """A quoted, payable offer for one request."""
+
+    quote: dict[str, Any]
+    x402: dict[str, Any]
+    valid_until: datetime
+
+
+@dataclass(frozen=True)
+class Template:
+    """The servers' answers with the request id left open, and when they were fetched (epoch seconds)."""
+
+    quote: dict[str, Any]
+    x402: dict[str, Any]
+    header_json: str
+    valid_until: datetime
+    fetched_at: float
+
+    def dump(self) -> str:
+        return json.dumps(
+            {"quote": self.quote, "x402": self.x402, "fetched_at": self.fetched_at}, separators=(",", ":")
+        )
+
+    @classmethod
+    def load(cls, text: str) -> Template:
+        raw = json.loads(text)
+        return cls.of(raw["quote"], raw["x402"], float(raw["fetched_at"]))
+
+    @classmethod
+    def of(cls, quote: dict[str, Any], x402: dict[str, Any], fetched_at: float) -> Template:
+        header_json = base64.b64decode(str(x402["payment_required_header"])).decode()
+        return cls(quote, x402, header_json, datetime.fromisoformat(str(quote["valid_until"])), fetched_at)
+
+    def fill(self, request_id: str, size_bytes: int) -> Offer:
+        """This offer for one request: its id in the descriptions and header, its size in the quote."""
+        x402 = _filled(self.x402, request_id)
+        x402["payment_required_header"] = base64.b64encode(
+            self.header_json.replace(PLACEHOLDER, request_id).encode()
+        ).decode()
+        return Offer({**self.quote, "data_size_bytes": size_bytes}, x402, self.valid_until)
+
+
+def _filled(value: Any, request_id: str) -> Any:
+    if isinstance(value, str):
+        return value.replace(PLACEHOLDER, request_id) if PLACEHOLDER in value else value
+    if isinstance(value, dict):
+        return {key: _filled(item, request_id) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_filled(item, request_id) for item in value]
+    return value
+
+
+class OfferCache:
+    """Templates per network, in this process and in the shared key-value store."""
+
+    def __init__(
+        self, pool: McpPool, kv: KeyValue, settings: ProxySettings, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.pool = pool
+        self.kv = kv
+        self.settings = settings
+        self.clock = clock
+        self._local: dict[str, Template] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def key(self, network: str) -> str:
+        """The shared key of a network's offer: what the offer depends on is part of it."""
+        facts = f"{network}|{self.settings.public_base_url}|{DESCRIPTION}"
+        return f"proxy:offer:{network}:{hashlib.sha256(facts.encode()).hexdigest()[:16]}"
+
+    def _usable(self, template: Template | None) -> bool:
+        return (
+            template is not None
+            and template.valid_until.timestamp() - self.clock() >= self.settings.offer_min_validity_s
+        )
+
+    def _served(self, network: str, template: Template, source: str) -> Template:
+        OFFER_CACHE_LOOKUPS.labels(network, source).inc()
+        OFFER_CACHE_AGE.labels(network).set(max(self.clock() - template.fetched_at, 0.0))
+        return template
+
+    async def _shared(self, network: str) -> Template | None:
+        text = await self.kv.get(self.key(network))
+        if text is None:
+            return None
+        template = Template.load(text)
+        if not self._usable(template):
+            return None
+        self._local[network] = template
+        return template
+
+    async def template(self, network: str) -> Template | Failure:
+        """The network's template: from this process, else the shared store, else the servers (then stored)."""
+        local = self._local.get(network)
+        if self._usable(local) and local is not None:
+            return self._served(network, local, "hit")
+        async with self._locks.setdefault(network, asyncio.Lock()):
+            local = self._local.get(network)
+            if self._usable(local) and local is not None:
+                return self._served(network, local, "hit")
+            shared = await self._shared(network)
+            if shared is not None:
+                return self._served(network, shared, "shared")
+            try:
+                async with self.kv.lock(f"{self.key(network)}:fill", ttl_s=30, wait_s=LOCK_WAIT_S):
+                    shared = await self._shared(network)
+                    if shared is not None:
+                        return self._served(network, shared, "shared")
+                    fetched = await self._fetch(network)
+            except LockTimeoutError:
+                fetched = await self._fetch(network)
+            if isinstance(fetched, Failure):
+                return fetched
+            return self._served(network, fetched, "miss")
+
+    async def _fetch(self, network: str) -> Template | Failure:
+        quoted = await self.pool.call("quote", "calculate_quote", {"data_size_bytes": 0})
+        if isinstance(quoted, Failure):
+            return quoted
+        requirement = await self.pool.call(
+            "x402",
+            "create_payment_requirement",
+            {
+                "network": network,
+                "resource": f"{self.settings.public_base_url}/v1/certify",
+                "amount_atomic": str(quoted["amount_atomic"]),
+                "description": DESCRIPTION,
+                "mime_type": "application/json",
+            },
+        )
+        if isinstance(requirement, Failure):
+            return requirement
+        template = Template.of(quoted, requirement, self.clock())
+        ttl = template.valid_until.timestamp() - self.clock() - self.settings.offer_min_validity_s
+        if ttl > 0:
+            await self.kv.set(self.key(network), template.dump(), ttl_s=ttl)
+        self._local[network] = template
+        return template
+
+    async def offer(self, network: str, request_id: str, size_bytes: int) -> Offer | Failure:
+        """The offer of one request."""
+        template = await self.template(network)
+        if isinstance(template, Failure):
+            return template
+        return template.fill(request_id, size_bytes)
