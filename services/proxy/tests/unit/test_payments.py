@@ -235,3 +235,14 @@ async def test_a_request_left_quoted_is_moved_to_payment_pending_by_its_reservat
     outcome = await paying.pay(stand.runtime, request, header())
     steps = [(step["from"], step["to"]) for step in outcome.body["history"]]
     assert steps == [("quoted", "payment_pending"), ("payment_pending", "payment_verified")]
+
+
+async def test_a_replay_of_the_recorded_authorization_skips_the_write_limit_and_another_does_not(stand) -> None:  # type: ignore[no-untyped-def]
+    stand.script(verify_payment=[VALID], settle_payment=[SETTLED])
+    request = await stand.request()
+    paid = header()
+    await paying.pay(stand.runtime, request, paid)
+    caller = Principal("key:1", 1, False)
+
+    assert await paying.exempt_paid_retry(stand.runtime, request.request_id, paid, caller, None)
+    assert not await paying.exempt_paid_retry(stand.runtime, request.request_id, header(), caller, None)

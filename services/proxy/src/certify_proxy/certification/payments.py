@@ -57,17 +57,24 @@ async def exempt_paid_retry(
 ) -> bool:
     """Whether a submission is the paid retry of the caller's request awaiting payment, with a header that
     decodes: only those skip the write limit (a junk header or a finished request counts like any write).
+    A replay of the very authorization already recorded for the request is exempt too: it writes nothing
+    and answers the state, so a client (or fifty concurrent copies) retrying one payment is never refused.
 
     A keyed caller's request is found by its id; a keyless one only with its token (a keyless retry that
     repeats the body instead counts as a write: recognising it would mean hashing the document here)."""
-    if isinstance(decode_payment_header(header), Failure):
+    decoded = decode_payment_header(header)
+    if isinstance(decoded, Failure):
         return False
+    auth = decoded[0]
     async with runtime.sessions() as session:
         try:
             request = await owned_request(session, principal, request_id, token)
         except FailureError:
             return False
-    return State(request.status) in AWAITING_PAYMENT
+        if State(request.status) in AWAITING_PAYMENT:
+            return True
+        paid = await repo.payment_by_authorization(session, auth.network, auth.payer, auth.nonce)
+    return paid is not None and paid.request_key == request.request_key
 
 
 async def pay(runtime: Runtime, request: CertificationRequest, header: str) -> Outcome:
