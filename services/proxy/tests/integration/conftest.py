@@ -274,3 +274,16 @@ def db(pg_url: str) -> types.SimpleNamespace:
         execute=lambda statement, *args: asyncio.run(_execute(pg_url, statement, *args)),
         url=pg_url,
     )
+
+
+@pytest.fixture(scope="session")
+def funded_wallet(stack: dict[str, ServiceProcess], kit: types.SimpleNamespace) -> None:
+    """The circular server's wallet registered on the sandbox NAG with CIRX, and the payer with USDC."""
+    subprocess.run(
+        [sys.executable, "-m", "certify_circular.devwallet", "--fund", "100000"],
+        env=stack["circular"].env,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    kit.fund(stack["sandbox"], "base-sepolia", kit.payer, 1_000_000_000)

@@ -42,8 +42,11 @@ ADMIN_KEY = "ck_fuzz_" + secrets.token_urlsafe(24)
 
 
 @pytest.fixture(scope="session")
-def fuzzed_app(stack: dict[str, ServiceProcess], pg_url: str, redis_env: dict[str, str]) -> Iterator[Any]:
-    """The proxy app wired to the stack; schemathesis runs its lifespan and shuts it down after the module."""
+def fuzzed_app(
+    stack: dict[str, ServiceProcess], pg_url: str, redis_env: dict[str, str], funded_wallet: None
+) -> Iterator[Any]:
+    """The proxy app wired to the stack (its circular wallet registered, so the admin balance check reads a
+    balance); schemathesis runs its lifespan and shuts it down after the module."""
     asyncio.run(upgrade_async(pg_url))
     app = create_app(
         ProxySettings(

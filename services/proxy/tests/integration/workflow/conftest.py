@@ -67,19 +67,6 @@ def wf_db(databases: Callable[[], types.SimpleNamespace]) -> types.SimpleNamespa
 
 
 @pytest.fixture(scope="session")
-def funded_wallet(stack: dict[str, ServiceProcess], kit: types.SimpleNamespace) -> None:
-    """The circular server's wallet registered on the sandbox NAG with CIRX, and the payer with USDC."""
-    subprocess.run(
-        [sys.executable, "-m", "certify_circular.devwallet", "--fund", "100000"],
-        env=stack["circular"].env,
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    kit.fund(stack["sandbox"], "base-sepolia", kit.payer, 1_000_000_000)
-
-
-@pytest.fixture(scope="session")
 def wf_env(
     stack: dict[str, ServiceProcess],
     wf_db: types.SimpleNamespace,
