@@ -17,6 +17,9 @@ MYPY_PACKAGES := $(foreach d,$(SRC_DIRS),$(addprefix -p ,$(notdir $(wildcard $(d
 empty :=
 space := $(empty) $(empty)
 PYTEST_ARGS ?=
+# pytest-xdist processes of `make test`: most integration time is waiting on services started as processes, so
+# two workers overlap it (each test module stays on one worker, sharing its module fixtures).
+TEST_WORKERS ?= 2
 BENCH_ARGS ?=
 comma := ,
 # Product code: every package's sources but the test kit's (a pytest plugin) and the development stack's (the
@@ -64,7 +67,8 @@ demo: install ## start the stack, run the main job once, stop; exit status tells
 
 test: install ## unit, integration, e2e and deployment tests (PostgreSQL/Redis from DATABASE_URL/REDIS_URL), then the coverage gates
 	rm -f .coverage .coverage.*
-	COVERAGE_FILE=$(CURDIR)/.coverage $(VENV)/bin/coverage run --source=$(COVERAGE_SOURCES) -m pytest libs services tests $(PYTEST_ARGS)
+	COVERAGE_FILE=$(CURDIR)/.coverage $(VENV)/bin/coverage run --source=$(COVERAGE_SOURCES) -m pytest libs services tests \
+		-n $(TEST_WORKERS) --dist loadfile --durations=15 $(PYTEST_ARGS)
 	$(VENV)/bin/coverage combine --quiet
 	$(PY) scripts/coverage_gate.py
 
