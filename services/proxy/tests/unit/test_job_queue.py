@@ -101,7 +101,7 @@ async def test_a_dead_letter_is_listed_and_can_be_requeued_once_with_fresh_attem
         dead = await runner.dead_letter(session, job, "w", "nag_unavailable: still down")
     async with sessions() as session:
         listed = await deadletters.list_dead_letters(session, include_requeued=False, limit=10)
-    assert [deadletters.dead_letter_view(row, {})["error"] for row in listed] == ["nag_unavailable: still down"]
+    assert [deadletters.dead_letter_view(row, {}).error for row in listed] == ["nag_unavailable: still down"]
     assert await _claim(sessions, "w") is None
     async with transaction(sessions) as session:
         assert await deadletters.requeue(session, dead.id or 0) is not None

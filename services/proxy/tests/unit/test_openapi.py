@@ -40,3 +40,27 @@ def test_the_routes_behind_a_key_declare_401_and_the_paid_routes_402() -> None:
     assert {"402", "409", "413", "422", "429"} <= set(paths["/v1/certify"]["post"]["responses"])
     assert {"402", "404"} <= set(paths["/v1/pay/{request_id}"]["post"]["responses"])
     assert "503" in paths["/readyz"]["get"]["responses"]
+
+
+def test_every_success_of_every_operation_declares_its_body() -> None:
+    # JSON answers name their model; the page, QR images and the liveness probe declare their media types.
+    bodiless = []
+    for path, operations in _document()["paths"].items():
+        for method, operation in operations.items():
+            for status, response in operation["responses"].items():
+                if int(status) >= 400:
+                    continue
+                content = response.get("content") or {}
+                json_schema = (content.get("application/json") or {}).get("schema")
+                if not content or ("application/json" in content and not json_schema):
+                    bodiless.append(f"{method.upper()} {path} {status}")
+    assert bodiless == []
+
+
+def test_a_paid_submission_declares_the_status_document_for_200_and_202() -> None:
+    paths = _document()["paths"]
+    for path, method in (("/v1/certify", "post"), ("/v1/pay/{request_id}", "post")):
+        responses = paths[path][method]["responses"]
+        for status in ("200", "202"):
+            schema = responses[status]["content"]["application/json"]["schema"]
+            assert schema == {"$ref": "#/components/schemas/StatusDocument"}, (path, status)

@@ -37,7 +37,7 @@ async def test_a_valid_payment_is_settled_recorded_and_queued_for_certification_
     outcome = await paying.pay(stand.runtime, request, paid)
 
     assert outcome.status_code == 202
-    assert outcome.body["status"] == "payment_verified"
+    assert outcome.body.status == "payment_verified"
     assert outcome.headers == {"PAYMENT-RESPONSE": SETTLED["payment_response_header"]} | {
         "X-PAYMENT-RESPONSE": SETTLED["payment_response_header"]
     }
@@ -68,7 +68,7 @@ async def test_a_replayed_authorization_answers_the_current_state_without_callin
 
     again = await paying.pay(stand.runtime, request, paid)
 
-    assert again.body["status"] == "payment_verified"
+    assert again.body.status == "payment_verified"
     assert pool.tools() == ["verify_payment", "settle_payment"]
 
 
@@ -79,7 +79,7 @@ async def test_a_second_authorization_for_a_paid_request_is_never_charged(stand)
 
     other = await paying.pay(stand.runtime, request, header())
 
-    assert other.body["payment"]["status"] == "settled"
+    assert other.body.payment.status == "settled"
     assert pool.tools() == ["verify_payment", "settle_payment"]
     assert len(await stand.payments(request.request_key)) == 1
 
@@ -137,7 +137,7 @@ async def test_a_request_no_longer_awaiting_payment_answers_its_state_without_ca
     pool = stand.script(verify_payment=[VALID])
     request = await stand.request(status="failed")
     outcome = await paying.pay(stand.runtime, request, header())
-    assert (outcome.status_code, outcome.body["status"]) == (200, "failed")
+    assert (outcome.status_code, outcome.body.status) == (200, "failed")
     assert pool.calls == []
 
 
@@ -173,7 +173,7 @@ async def test_a_nonce_used_without_a_payment_of_ours_is_settled_so_x402_can_rep
     request = await stand.request()
     outcome = await paying.pay(stand.runtime, request, header())
     assert pool.tools() == ["verify_payment", "settle_payment"]
-    assert outcome.body["payment"]["status"] == "settled"
+    assert outcome.body.payment.status == "settled"
 
 
 async def test_a_definite_settlement_refusal_drops_the_reservation_so_another_payment_can_be_tried(stand) -> None:  # type: ignore[no-untyped-def]
@@ -186,7 +186,7 @@ async def test_a_definite_settlement_refusal_drops_the_reservation_so_another_pa
 
     stand.script(verify_payment=[VALID], settle_payment=[SETTLED])
     outcome = await paying.pay(stand.runtime, request, header())
-    assert outcome.body["payment"]["status"] == "settled"
+    assert outcome.body.payment.status == "settled"
 
 
 async def test_an_unknown_settlement_outcome_is_deferred_to_the_reconciliation_job_and_answered_202(stand) -> None:  # type: ignore[no-untyped-def]
@@ -197,9 +197,9 @@ async def test_an_unknown_settlement_outcome_is_deferred_to_the_reconciliation_j
 
     outcome = await paying.pay(stand.runtime, request, header())
 
-    assert (outcome.status_code, outcome.body["status"]) == (202, "payment_pending")
-    assert outcome.body["error"]["code"] == "settlement_pending"
-    assert outcome.body["error"]["retryable"] is True
+    assert (outcome.status_code, outcome.body.status) == (202, "payment_pending")
+    assert outcome.body.error.code == "settlement_pending"
+    assert outcome.body.error.retryable is True
     [payment] = await stand.payments(request.request_key)
     assert (payment.status, payment.tx_hash) == ("pending", TX)
     job = await stand.job(JobKind.SETTLE_RECONCILE, request.request_key)
@@ -233,7 +233,7 @@ async def test_a_request_left_quoted_is_moved_to_payment_pending_by_its_reservat
     stand.script(verify_payment=[VALID], settle_payment=[SETTLED])
     request = await stand.request(status="quoted")
     outcome = await paying.pay(stand.runtime, request, header())
-    steps = [(step["from"], step["to"]) for step in outcome.body["history"]]
+    steps = [(step.from_state, step.to) for step in outcome.body.history]
     assert steps == [("quoted", "payment_pending"), ("payment_pending", "payment_verified")]
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from certify_client.models import StatusDocument, wire
 from certify_common.evm import NETWORKS
 from certify_proxy.api import paypage
 from certify_proxy.store.models import CertificationRequest
@@ -58,26 +59,51 @@ def _request(status: str = "payment_pending", network: str = "base-sepolia", **e
     return CertificationRequest(**values)
 
 
-STATUS: dict[str, Any] = {
-    "payment": {
-        "status": "settled",
-        "tx_hash": "0x" + "cd" * 32,
+STATUS = StatusDocument.model_validate(
+    {
+        "request_id": "req-1",
+        "status": "certifying",
+        "status_url": "http://127.0.0.1:8080/v1/status/req-1",
+        "data_hash": "0x" + "12" * 32,
         "network": "base-sepolia",
-        "payer": "0x" + "01" * 20,
-        "amount_paid_usdc": "0.030000",
-        "settled_at": NOW.isoformat(),
-        "block_number": 7,
-    },
-    "certification": {"tx_id": "ab" * 32, "block_id": "cd" * 32, "timestamp": "2026:11:22-03:00:05"},
-    "error": None,
-    "history": [{"from": None, "to": "initiated"}],
-    "certification_job": {"status": "queued"},
-    "completed_at": None,
-}
+        "quote": None,
+        "payment": {
+            "status": "settled",
+            "tx_hash": "0x" + "cd" * 32,
+            "network": "base-sepolia",
+            "payer": "0x" + "01" * 20,
+            "amount_paid_usdc": "0.030000",
+            "settled_at": NOW.isoformat(),
+            "block_number": 7,
+        },
+        "certification": {
+            "tx_id": "ab" * 32,
+            "block_id": "cd" * 32,
+            "timestamp": "2026:11:22-03:00:05",
+            "data_hash": "12" * 32,
+            "cirx_fee_paid": None,
+            "verification_url": None,
+            "network": "testnet",
+        },
+        "certification_job": {"status": "queued", "attempts": 0, "next_run_at": None, "last_error": None},
+        "error": None,
+        "history": [{"from": None, "to": "initiated", "reason": "request received", "at": None, "duration_s": None}],
+        "steps": {"quote": None, "settle": None, "submit": None, "confirm": None},
+        "created_at": NOW.isoformat(),
+        "updated_at": NOW.isoformat(),
+        "completed_at": None,
+        "total_duration_seconds": None,
+    }
+)
+
+
+def _view(request: CertificationRequest) -> dict[str, Any]:
+    """The page's JSON, as the route sends it."""
+    return wire(paypage.page_view(request, STATUS, NOW))
 
 
 def test_the_view_carries_the_typed_data_domain_of_the_network() -> None:
-    view = paypage.page_view(_request(network="arbitrum-sepolia"), STATUS, NOW)
+    view = _view(_request(network="arbitrum-sepolia"))
     assert view["typed_data"]["domain"] == {
         "name": "USD Coin",
         "version": "2",
@@ -99,18 +125,18 @@ def test_the_view_carries_the_typed_data_domain_of_the_network() -> None:
 
 
 def test_the_view_counts_down_the_quote_and_knows_when_payment_is_awaited() -> None:
-    pending = paypage.page_view(_request(), STATUS, NOW)
+    pending = _view(_request())
     assert pending["awaiting_payment"] is True
     assert pending["quote"]["expires_in_s"] == 300
     assert pending["quote"]["amount_atomic"] == "30000"
-    late = paypage.page_view(_request(quote_valid_until=NOW - timedelta(seconds=10)), STATUS, NOW)
+    late = _view(_request(quote_valid_until=NOW - timedelta(seconds=10)))
     assert late["quote"]["expires_in_s"] == -10
-    paid = paypage.page_view(_request(status="certifying"), STATUS, NOW)
+    paid = _view(_request(status="certifying"))
     assert paid["awaiting_payment"] is False
 
 
 def test_the_view_shows_the_link_holder_no_history_jobs_or_payer() -> None:
-    view = paypage.page_view(_request(), STATUS, NOW)
+    view = _view(_request())
     assert "history" not in view
     assert "certification_job" not in view
     assert "payer" not in view["payment"]

@@ -16,6 +16,9 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
+from pydantic import BaseModel, Field
+
+from certify_client.models import CertificationView, RequestError, StatusDocument
 from certify_common import eip3009, evm
 from certify_common.evm import NETWORKS
 from certify_proxy.certification.states import AWAITING_PAYMENT, State
@@ -61,16 +64,59 @@ def _amount_usdc(request: CertificationRequest, x402: dict[str, Any]) -> str:
     return str(Decimal(request.amount_atomic or 0).scaleb(-NETWORKS[request.network].decimals))
 
 
-def _quote(request: CertificationRequest, x402: dict[str, Any], now: datetime) -> dict[str, Any]:
+class PageQuote(BaseModel):
+    """What the page asks to pay, and for how long the offer holds."""
+
+    amount_usdc: str
+    amount_atomic: str
+    pay_to: str | None
+    asset: str | None
+    valid_until: str | None
+    expires_in_s: int | None
+
+
+class PagePayment(BaseModel):
+    """The recorded payment, as the page shows it."""
+
+    status: str
+    tx_hash: str | None
+    network: str
+    amount_paid_usdc: str
+    settled_at: str | None
+
+
+class PageView(BaseModel):
+    """``GET /pay/{id}/status``: what the page's script reads (no history, jobs or API-key details)."""
+
+    request_id: str
+    status: str
+    awaiting_payment: bool
+    file_name: str | None
+    data_hash: str
+    data_size_bytes: int
+    network: str
+    server_time: int = Field(description="Unix seconds on the server (the page's clock check).")
+    quote: PageQuote
+    chain: dict[str, Any] = Field(description="EIP-3085 wallet_addEthereumChain parameters.")
+    typed_data: dict[str, Any] | None = Field(description="EIP-712 domain and types to sign (no message).")
+    accepted: dict[str, Any] | None = Field(description="The x402 v2 PaymentRequirements paid against.")
+    max_timeout_s: int
+    payment: PagePayment | None
+    certification: CertificationView | None
+    error: RequestError | None
+    completed_at: str | None
+
+
+def _quote(request: CertificationRequest, x402: dict[str, Any], now: datetime) -> PageQuote:
     valid_until = aware(request.quote_valid_until)
-    return {
-        "amount_usdc": _amount_usdc(request, x402),
-        "amount_atomic": str(x402.get("amount_atomic", request.amount_atomic or 0)),
-        "pay_to": x402.get("pay_to"),
-        "asset": x402.get("asset"),
-        "valid_until": valid_until.isoformat() if valid_until is not None else None,
-        "expires_in_s": int((valid_until - now).total_seconds()) if valid_until is not None else None,
-    }
+    return PageQuote(
+        amount_usdc=_amount_usdc(request, x402),
+        amount_atomic=str(x402.get("amount_atomic", request.amount_atomic or 0)),
+        pay_to=x402.get("pay_to"),
+        asset=x402.get("asset"),
+        valid_until=valid_until.isoformat() if valid_until is not None else None,
+        expires_in_s=int((valid_until - now).total_seconds()) if valid_until is not None else None,
+    )
 
 
 def _typed_data(request: CertificationRequest, x402: dict[str, Any]) -> dict[str, Any] | None:
@@ -86,7 +132,7 @@ def _typed_data(request: CertificationRequest, x402: dict[str, Any]) -> dict[str
     )
 
 
-def page_view(request: CertificationRequest, status: dict[str, Any], now: datetime) -> dict[str, Any]:
+def page_view(request: CertificationRequest, status: StatusDocument, now: datetime) -> PageView:
     """What the page's script reads: the offer, the typed data to sign, and where the request stands.
 
     ``status`` is the request's full status document; only the payment and certification outcome
@@ -94,28 +140,34 @@ def page_view(request: CertificationRequest, status: dict[str, Any], now: dateti
     """
     x402 = _offer(request)
     requirements = x402.get("requirements_v2") if isinstance(x402.get("requirements_v2"), dict) else None
-    payment = status.get("payment")
-    return {
-        "request_id": request.request_id,
-        "status": request.status,
-        "awaiting_payment": State(request.status) in AWAITING_PAYMENT,
-        "file_name": request.file_name,
-        "data_hash": request.data_hash,
-        "data_size_bytes": request.data_size_bytes,
-        "network": request.network,
-        "server_time": int(now.timestamp()),
-        "quote": _quote(request, x402, now),
-        "chain": chain_parameters(request.network),
-        "typed_data": _typed_data(request, x402),
-        "accepted": requirements,
-        "max_timeout_s": int(requirements.get("maxTimeoutSeconds") or 0) if requirements else 0,
-        "payment": None
+    payment = status.payment
+    return PageView(
+        request_id=request.request_id,
+        status=request.status,
+        awaiting_payment=State(request.status) in AWAITING_PAYMENT,
+        file_name=request.file_name,
+        data_hash=request.data_hash,
+        data_size_bytes=request.data_size_bytes,
+        network=request.network,
+        server_time=int(now.timestamp()),
+        quote=_quote(request, x402, now),
+        chain=chain_parameters(request.network),
+        typed_data=_typed_data(request, x402),
+        accepted=requirements,
+        max_timeout_s=int(requirements.get("maxTimeoutSeconds") or 0) if requirements else 0,
+        payment=None
         if payment is None
-        else {key: payment.get(key) for key in ("status", "tx_hash", "network", "amount_paid_usdc", "settled_at")},
-        "certification": status.get("certification"),
-        "error": status.get("error"),
-        "completed_at": status.get("completed_at"),
-    }
+        else PagePayment(
+            status=payment.status,
+            tx_hash=payment.tx_hash,
+            network=payment.network,
+            amount_paid_usdc=payment.amount_paid_usdc,
+            settled_at=payment.settled_at,
+        ),
+        certification=status.certification,
+        error=status.error,
+        completed_at=status.completed_at,
+    )
 
 
 def _size(size_bytes: int) -> str:
@@ -126,21 +178,21 @@ def _size(size_bytes: int) -> str:
     return f"{value.quantize(Decimal('0.1'))} {unit} ({size_bytes} bytes)"
 
 
-def render_page(view: dict[str, Any]) -> str:
+def render_page(view: PageView) -> str:
     """The page's HTML with the facts filled in (escaped), readable before and without the script."""
     template = Template((STATIC_DIR / "pay.html").read_text(encoding="utf-8"))
-    quote = view["quote"]
+    quote = view.quote
     values = {
-        "request_id": view["request_id"],
-        "file_name": view["file_name"] or "(not named)",
-        "data_hash": view["data_hash"],
-        "data_size": _size(int(view["data_size_bytes"])),
-        "amount": quote["amount_usdc"],
-        "network": view["network"],
-        "network_label": view["chain"]["chainName"],
-        "pay_to": quote["pay_to"] or "",
-        "valid_until": quote["valid_until"] or "",
-        "status": view["status"],
+        "request_id": view.request_id,
+        "file_name": view.file_name or "(not named)",
+        "data_hash": view.data_hash,
+        "data_size": _size(view.data_size_bytes),
+        "amount": quote.amount_usdc,
+        "network": view.network,
+        "network_label": view.chain["chainName"],
+        "pay_to": quote.pay_to or "",
+        "valid_until": quote.valid_until or "",
+        "status": view.status,
         "assets": ASSET_PREFIX,
     }
     return template.substitute({key: escape(str(value)) for key, value in values.items()})

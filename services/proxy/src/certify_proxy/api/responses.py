@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from certify_proxy.api.schemas import ErrorBody, PaymentRequiredBody
+from certify_proxy.api.schemas import ErrorBody, PaymentRequiredBody, StatusDocument
 
 DESCRIPTIONS: dict[int, str] = {
     400: "callback_url_forbidden or callback_url_unresolvable, or an MCP server failure that a retry will not fix.",
@@ -24,6 +24,12 @@ DESCRIPTIONS: dict[int, str] = {
     429: "rate_limited, with Retry-After.",
     502: "An MCP server answered something the proxy cannot use.",
     503: "A dependency is unavailable or busy (retryable, often with Retry-After).",
+}
+
+#: The success answers of a paid submission (and of a new request for a request already paid): the status document.
+ANSWERED: dict[int | str, dict[str, Any]] = {
+    200: {"model": StatusDocument, "description": "Final status (within Prefer: wait=N), or the request is final."},
+    202: {"model": StatusDocument, "description": "Paid; the certification is under way."},
 }
 
 #: Any route behind an API key.

@@ -1,10 +1,44 @@
-"""Request and response bodies of the REST API (the OpenAPI document is generated from these)."""
+"""Request and response bodies of the REST API (the OpenAPI document is generated from these).
+
+Request bodies are defined here. Answers a client of the API reads (status document, quote, 402 offer,
+errors, webhook secret) are ``certify_client.models``, shared with the SDK; the admin views and the payment
+page's JSON are defined beside the code that fills them and listed here, so this module names every body.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from certify_client.models import (
+    ErrorBody,
+    PaymentRequiredBody,
+    QuoteAnswer,
+    StatusDocument,
+    WebhookSecret,
+)
+from certify_proxy.api.paypage import PageView
+from certify_proxy.queue.deadletters import DeadLetters, DeadLetterView, StuckJobs
+from certify_proxy.tasks.balance import BalanceReport
+from certify_proxy.tasks.reconciliation import UnresolvedSettlements
+
+__all__ = [
+    "BalanceReport",
+    "CertifyBody",
+    "DeadLetterView",
+    "DeadLetters",
+    "ErrorBody",
+    "PageView",
+    "PayBody",
+    "PaymentRequiredBody",
+    "QuoteAnswer",
+    "QuoteBody",
+    "StatusDocument",
+    "StuckJobs",
+    "UnresolvedSettlements",
+    "WebhookSecret",
+]
 
 REQUEST_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,64}$"
 #: C0 and C1 control characters (NUL, newlines, escapes…) are refused in free text.
@@ -48,46 +82,3 @@ class PayBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     payment: str | None = Field(None, description="The base64 x402 payment (X-PAYMENT or PAYMENT-SIGNATURE form).")
-
-
-class Accepted(BaseModel):
-    """202: the payment is settled and the certification is queued."""
-
-    request_id: str
-    status: str
-    status_url: str
-    payment: dict[str, Any] | None
-
-
-class ErrorBody(BaseModel):
-    """Every error: a stable snake_case code, a message, whether retrying may help, and details."""
-
-    code: str
-    message: str
-    retryable: bool
-    details: dict[str, Any]
-
-
-class PaymentRequiredBody(BaseModel):
-    """402 for a new request: the x402 v1 fields (``x402Version``, ``error``, ``accepts``) then certify's offer.
-
-    The v2 offer travels in the ``PAYMENT-REQUIRED`` header. A paid retry whose payment is refused gets a
-    402 with an :class:`ErrorBody` instead (its ``code`` is the x402 reason).
-    """
-
-    x402Version: int  # the x402 wire name
-    error: str
-    accepts: list[dict[str, Any]]
-    request_id: str
-    status: str
-    quote: dict[str, Any]
-    payment: dict[str, Any]
-    payment_link: str
-    qr_code_url: str
-    qr_code_base64: str | None = Field(
-        None, description="For client_type mobile: the QR code PNG, base64 (others fetch qr_code_url)."
-    )
-    status_url: str
-    instructions: dict[str, Any]
-    wallet_links: dict[str, Any] | None = Field(None, description="For client_type browser.")
-    mobile: dict[str, Any] | None = Field(None, description="For client_type mobile.")

@@ -13,10 +13,11 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from pydantic_core import to_json
 
+from certify_client.models import PaymentRequiredBody, StatusDocument, wire
 from certify_common.errors import Failure, failure
 from certify_common.evm import NETWORKS
 from certify_proxy.api.errors import ApiError
@@ -43,10 +44,10 @@ REQUOTE_MARGIN = timedelta(seconds=15)
 
 @dataclass
 class Outcome:
-    """An HTTP answer decided by the workflow: status, JSON body, headers."""
+    """An HTTP answer decided by the workflow: status, body (the status document or the 402 offer), headers."""
 
     status_code: int
-    body: dict[str, Any]
+    body: StatusDocument | PaymentRequiredBody
     headers: dict[str, str] = field(default_factory=dict)
 
 
@@ -98,7 +99,7 @@ def _raise_if_failure(value: T | Failure) -> T:
 
 def _offer_outcome(request: CertificationRequest) -> Outcome:
     stored = json.loads(request.offer_json or "{}")
-    return Outcome(402, stored["body"], {"PAYMENT-REQUIRED": stored["header"]})
+    return Outcome(402, PaymentRequiredBody.model_validate(stored["body"]), {"PAYMENT-REQUIRED": stored["header"]})
 
 
 async def current_state(runtime: Runtime, request: CertificationRequest) -> Outcome:
@@ -123,7 +124,7 @@ async def wait_for_final(runtime: Runtime, request_key: str, wait_s: float) -> O
 
 async def _offer(
     runtime: Runtime, request_id: str, network: str, document: Document, client_type: str, links: offers.Links
-) -> tuple[Offer, dict[str, Any]]:
+) -> tuple[Offer, PaymentRequiredBody]:
     offer = _raise_if_failure(await runtime.offers.offer(network, request_id, document.size_bytes))
     body = _raise_if_failure(
         await offers.payment_required_body(runtime.pool, runtime.settings, request_id, client_type, offer, links)
@@ -131,13 +132,13 @@ async def _offer(
     return offer, body
 
 
-def _apply_offer(request: CertificationRequest, offer: Offer, body: dict[str, Any]) -> None:
+def _apply_offer(request: CertificationRequest, offer: Offer, body: PaymentRequiredBody) -> None:
     request.quote_id = secrets.token_hex(16)
     request.quote_json = to_json(offer.quote).decode()
     request.amount_atomic = int(offer.x402["amount_atomic"])
     request.quote_valid_until = offer.valid_until
     request.offer_json = to_json(
-        {"x402": offer.x402, "body": body, "header": offer.x402["payment_required_header"]}
+        {"x402": offer.x402, "body": wire(body), "header": offer.x402["payment_required_header"]}
     ).decode()
 
 
@@ -201,7 +202,7 @@ async def new_request(runtime: Runtime, body: CertifyBody, principal: Principal)
         quote_json=to_json(offer.quote).decode(),
         amount_atomic=int(offer.x402["amount_atomic"]),
         quote_valid_until=offer.valid_until,
-        offer_json=to_json({"x402": offer.x402, "body": offer_body, "header": header}).decode(),
+        offer_json=to_json({"x402": offer.x402, "body": wire(offer_body), "header": header}).decode(),
         created_at=started,
         updated_at=utcnow(),
     )

@@ -11,6 +11,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
+from certify_client.models import MobilePayment, OfferPayment, PaymentRequiredBody, PriceQuote, WalletLinks
 from certify_common.errors import Failure
 from certify_proxy.certification.instructions import instructions
 from certify_proxy.certification.offer_cache import Offer
@@ -57,7 +58,7 @@ async def quote(pool: McpPool, size_bytes: int) -> dict[str, Any] | Failure:
     return await pool.call("quote", "calculate_quote", {"data_size_bytes": size_bytes})
 
 
-async def _browser_links(pool: McpPool, requirements: dict[str, Any], page_url: str) -> list[dict[str, Any]] | Failure:
+async def _browser_links(pool: McpPool, requirements: dict[str, Any], page_url: str) -> list[WalletLinks] | Failure:
     answers = await asyncio.gather(
         *(
             pool.call(
@@ -72,7 +73,7 @@ async def _browser_links(pool: McpPool, requirements: dict[str, Any], page_url: 
     for answer in answers:
         if isinstance(answer, Failure):
             return answer
-        result.append({"wallet": answer["wallet"], "deep_link": answer["deep_link"], "links": answer["links"]})
+        result.append(WalletLinks.model_validate(answer))
     return result
 
 
@@ -83,39 +84,40 @@ async def qr_png(pool: McpPool, text: str, size: int = 320) -> dict[str, Any] | 
 
 async def payment_required_body(
     pool: McpPool, settings: ProxySettings, request_id: str, client_type: str, offer: Offer, links: Links
-) -> dict[str, Any] | Failure:
-    """The JSON body of the 402: x402 v1 fields first, then certify's own."""
+) -> PaymentRequiredBody | Failure:
+    """The body of the 402: x402 v1 fields first, then certify's own (``wallet_links`` for browsers; the QR
+    code and ``mobile`` for phones)."""
     x402 = offer.x402
     v1 = x402.get("requirements_v1")
-    body: dict[str, Any] = {
-        "x402Version": 1,
-        "error": "payment_required",
-        "accepts": [v1] if v1 else [],
-        "request_id": request_id,
-        "status": "payment_pending",
-        "quote": offer.quote,
-        "payment": {
-            "network": x402["network"],
-            "caip2": x402["caip2"],
-            "chain_id": x402["chain_id"],
-            "amount_usdc": x402["amount_usdc"],
-            "amount_atomic": x402["amount_atomic"],
-            "pay_to": x402["pay_to"],
-            "asset": x402["asset"],
-            "requirements": x402["requirements_v2"],
-            "requirements_v1": v1,
-            "valid_until": offer.valid_until.isoformat(),
-        },
-        "payment_link": links.payment_link,
-        "qr_code_url": links.qr_code_url,
-        "status_url": links.status_url,
-        "instructions": instructions(links.certify_url, request_id, x402, links.payment_link),
-    }
+    body = PaymentRequiredBody(
+        x402Version=1,
+        error="payment_required",
+        accepts=[v1] if v1 else [],
+        request_id=request_id,
+        status="payment_pending",
+        quote=PriceQuote.model_validate(offer.quote),
+        payment=OfferPayment(
+            network=x402["network"],
+            caip2=x402["caip2"],
+            chain_id=x402["chain_id"],
+            amount_usdc=x402["amount_usdc"],
+            amount_atomic=x402["amount_atomic"],
+            pay_to=x402["pay_to"],
+            asset=x402["asset"],
+            requirements=x402["requirements_v2"],
+            requirements_v1=v1,
+            valid_until=offer.valid_until.isoformat(),
+        ),
+        payment_link=links.payment_link,
+        qr_code_url=links.qr_code_url,
+        status_url=links.status_url,
+        instructions=instructions(links.certify_url, request_id, x402, links.payment_link),
+    )
     if client_type == "browser":
         wallet_links = await _browser_links(pool, x402["requirements_v2"], links.payment_link)
         if isinstance(wallet_links, Failure):
             return wallet_links
-        body["wallet_links"] = wallet_links
+        body.wallet_links = wallet_links
     elif client_type == "mobile":
         png, ascii_qr = await asyncio.gather(
             qr_png(pool, links.payment_link), pool.call("qr", "generate_qr_ascii", {"data": links.payment_link})
@@ -124,13 +126,13 @@ async def payment_required_body(
             return png
         if isinstance(ascii_qr, Failure):
             return ascii_qr
-        body["qr_code_base64"] = png["base64"]
-        body["mobile"] = {
-            "opens": links.payment_link,
-            "qr_ascii": ascii_qr["text"],
-            "qr_png_base64": png["base64"],
-            "note": "Scan with the wallet's QR scanner: the payment page opens in the wallet's browser and asks "
+        body.qr_code_base64 = png["base64"]
+        body.mobile = MobilePayment(
+            opens=links.payment_link,
+            qr_ascii=ascii_qr["text"],
+            qr_png_base64=png["base64"],
+            note="Scan with the wallet's QR scanner: the payment page opens in the wallet's browser and asks "
             "for a gasless x402 signature. A plain EIP-681 transfer is not offered: it cannot be settled by "
             "the facilitator.",
-        }
+        )
     return body

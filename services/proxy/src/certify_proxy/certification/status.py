@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from certify_client.models import (
+    CertificationView,
+    JobProgress,
+    PaymentView,
+    PriceQuote,
+    RequestError,
+    StatusDocument,
+)
 from certify_proxy.certification.states import FINAL, State
 from certify_proxy.certification.steps import history_entries, step_durations
 from certify_proxy.queue.jobs import job_for_request
@@ -25,7 +32,7 @@ def status_url(base_url: str, request_id: str, token: str | None) -> str:
     return f"{base_url}/v1/status/{request_id}" + (f"?token={token}" if token else "")
 
 
-async def status_view(session: AsyncSession, request: CertificationRequest, base_url: str) -> dict[str, Any]:
+async def status_view(session: AsyncSession, request: CertificationRequest, base_url: str) -> StatusDocument:
     """Everything a client may know about its request, in one document."""
     payment = await repo.payment_for_request(session, request.request_key)
     proof = await repo.certification_for_request(session, request.request_key)
@@ -34,59 +41,56 @@ async def status_view(session: AsyncSession, request: CertificationRequest, base
     created, completed = aware(request.created_at), aware(request.completed_at)
     error = None
     if request.error_code is not None:
-        error = {
-            "code": request.error_code,
-            "message": request.error_message,
-            "retryable": bool(request.error_retryable),
-            "retry_after": None,
-        }
-    return {
-        "request_id": request.request_id,
-        "status": request.status,
-        "status_url": status_url(
+        error = RequestError(
+            code=request.error_code,
+            message=request.error_message,
+            retryable=bool(request.error_retryable),
+            retry_after=None,
+        )
+    return StatusDocument(
+        request_id=request.request_id,
+        status=request.status,
+        status_url=status_url(
             base_url, request.request_id, request.public_token if request.api_key_id is None else None
         ),
-        "data_hash": request.data_hash,
-        "network": request.network,
-        "quote": json.loads(request.quote_json) if request.quote_json else None,
-        "payment": None
+        data_hash=request.data_hash,
+        network=request.network,
+        quote=PriceQuote.model_validate_json(request.quote_json) if request.quote_json else None,
+        payment=None
         if payment is None
-        else {
-            "status": payment.status,
-            "tx_hash": payment.tx_hash,
-            "network": payment.network,
-            "payer": payment.payer,
-            "amount_paid_usdc": str(Decimal(payment.amount_atomic).scaleb(-6)),
-            "settled_at": _iso(payment.settled_at),
-            "block_number": payment.block_number,
-        },
-        "certification": None
+        else PaymentView(
+            status=payment.status,
+            tx_hash=payment.tx_hash,
+            network=payment.network,
+            payer=payment.payer,
+            amount_paid_usdc=str(Decimal(payment.amount_atomic).scaleb(-6)),
+            settled_at=_iso(payment.settled_at),
+            block_number=payment.block_number,
+        ),
+        certification=None
         if proof is None
-        else {
-            "tx_id": proof.tx_id,
-            "block_id": proof.block_id,
-            "timestamp": proof.timestamp,
-            "data_hash": proof.data_hash,
-            "cirx_fee_paid": proof.cirx_fee_paid,
-            "verification_url": proof.verification_url,
-            "network": proof.network,
-        },
-        "certification_job": None
+        else CertificationView(
+            tx_id=proof.tx_id,
+            block_id=proof.block_id,
+            timestamp=proof.timestamp,
+            data_hash=proof.data_hash,
+            cirx_fee_paid=proof.cirx_fee_paid,
+            verification_url=proof.verification_url,
+            network=proof.network,
+        ),
+        certification_job=None
         if job is None
-        else {
-            "status": job.status,
-            "attempts": job.attempts,
-            "next_run_at": _iso(job.run_at),
-            "last_error": job.last_error,
-        },
-        "error": error,
-        "history": history_entries(steps, completed),
-        "steps": step_durations(steps, payment, job),
-        "created_at": _iso(created),
-        "updated_at": _iso(request.updated_at),
-        "completed_at": _iso(completed),
-        "total_duration_seconds": (completed - created).total_seconds() if created and completed else None,
-    }
+        else JobProgress(
+            status=job.status, attempts=job.attempts, next_run_at=_iso(job.run_at), last_error=job.last_error
+        ),
+        error=error,
+        history=history_entries(steps, completed),
+        steps=step_durations(steps, payment, job),
+        created_at=_iso(created),
+        updated_at=_iso(request.updated_at),
+        completed_at=_iso(completed),
+        total_duration_seconds=(completed - created).total_seconds() if created and completed else None,
+    )
 
 
 def is_final(request: CertificationRequest) -> bool:

@@ -13,6 +13,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from certify_client.models import HistoryEntry, StepDurations
 from certify_proxy.store.models import Job, Payment, StateTransition, aware
 
 
@@ -26,25 +27,25 @@ def _parse(value: Any) -> datetime | None:
     return aware(datetime.fromisoformat(value)) if isinstance(value, str) and value else None
 
 
-def history_entries(steps: list[StateTransition], completed_at: datetime | None) -> list[dict[str, Any]]:
+def history_entries(steps: list[StateTransition], completed_at: datetime | None) -> list[HistoryEntry]:
     """The transitions, oldest first, each with the time spent in its target state (open: null)."""
     entries = []
     for index, step in enumerate(steps):
         at = aware(step.at)
         nxt = aware(steps[index + 1].at) if index + 1 < len(steps) else None
         entries.append(
-            {
-                "from": step.from_state,
-                "to": step.to_state,
-                "reason": step.reason,
-                "at": at.isoformat() if at is not None else None,
-                "duration_s": _seconds(at, nxt),
-            }
+            HistoryEntry(
+                from_state=step.from_state,
+                to=step.to_state,
+                reason=step.reason,
+                at=at.isoformat() if at is not None else None,
+                duration_s=_seconds(at, nxt),
+            )
         )
     return entries
 
 
-def step_durations(steps: list[StateTransition], payment: Payment | None, job: Job | None) -> dict[str, float | None]:
+def step_durations(steps: list[StateTransition], payment: Payment | None, job: Job | None) -> StepDurations:
     """Seconds each step took (null until it finished)."""
     first_at: dict[str, datetime] = {}
     for step in steps:
@@ -56,9 +57,9 @@ def step_durations(steps: list[StateTransition], payment: Payment | None, job: J
     if payment is not None:
         settle = _seconds(aware(payment.created_at), aware(payment.settled_at))
     submitted = _parse(progress.get("submitted_at"))
-    return {
-        "quote": _seconds(first_at.get("initiated"), first_at.get("quoted")),
-        "settle": settle,
-        "submit": _seconds(_parse(progress.get("submit_started_at")), submitted),
-        "confirm": _seconds(submitted, _parse(progress.get("executed_at"))),
-    }
+    return StepDurations(
+        quote=_seconds(first_at.get("initiated"), first_at.get("quoted")),
+        settle=settle,
+        submit=_seconds(_parse(progress.get("submit_started_at")), submitted),
+        confirm=_seconds(submitted, _parse(progress.get("executed_at"))),
+    )

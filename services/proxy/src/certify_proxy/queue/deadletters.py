@@ -11,8 +11,10 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 import sqlalchemy as sa
+from pydantic import BaseModel, Field
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from certify_common.errors import require
 from certify_proxy.certification.states import State
 from certify_proxy.queue.runner import JOBS, UNBOUNDED
 from certify_proxy.store import repositories as repo
@@ -43,39 +45,90 @@ async def client_request_ids(session: AsyncSession, payloads: list[str]) -> dict
     return {str(key): str(request_id) for key, request_id in rows}
 
 
-def dead_letter_view(row: DeadLetter, request_ids: dict[str, str]) -> dict[str, Any]:
+class DeadLetterView(BaseModel):
+    """A dead letter as the admin API shows it: the job, its payload (payment headers redacted), the last error."""
+
+    id: int
+    job_id: int
+    kind: str
+    request_key: str | None
+    request_id: str | None = Field(description="The client's request_id, when the payload names a request.")
+    payload: dict[str, Any]
+    error: str
+    attempts: int
+    created_at: str | None
+    requeued_at: str | None
+
+
+class DeadLetters(BaseModel):
+    """``GET /v1/admin/dead-letters``."""
+
+    dead_letters: list[DeadLetterView]
+
+
+class JobView(BaseModel):
+    """A job as the admin API shows it."""
+
+    id: int
+    kind: str
+    request_key: str | None
+    request_id: str | None
+    status: str
+    attempts: int
+    max_attempts: int
+    run_at: str | None
+    lease_until: str | None
+    locked_by: str | None
+    last_error: str | None
+
+
+class StuckJobs(BaseModel):
+    """``GET /v1/admin/jobs/stuck``."""
+
+    stuck_after_s: float
+    jobs: list[JobView]
+
+
+def _request_key(payload: dict[str, Any]) -> str | None:
+    key = payload.get("request_key")
+    return None if key is None else str(key)
+
+
+def dead_letter_view(row: DeadLetter, request_ids: dict[str, str]) -> DeadLetterView:
     """A dead letter as the admin API shows it (``request_ids`` from :func:`client_request_ids`)."""
     payload = _public_payload(row.payload)
-    return {
-        "id": row.id,
-        "job_id": row.job_id,
-        "kind": row.kind,
-        "request_key": payload.get("request_key"),
-        "request_id": request_ids.get(str(payload.get("request_key"))),
-        "payload": payload,
-        "error": row.error,
-        "attempts": row.attempts,
-        "created_at": _iso(row.created_at),
-        "requeued_at": _iso(row.requeued_at),
-    }
+    key = _request_key(payload)
+    return DeadLetterView(
+        id=require(row.id, "the row id"),
+        job_id=row.job_id,
+        kind=row.kind,
+        request_key=key,
+        request_id=request_ids.get(str(key)),
+        payload=payload,
+        error=row.error,
+        attempts=row.attempts,
+        created_at=_iso(row.created_at),
+        requeued_at=_iso(row.requeued_at),
+    )
 
 
-def job_view(row: Job, request_ids: dict[str, str]) -> dict[str, Any]:
+def job_view(row: Job, request_ids: dict[str, str]) -> JobView:
     """A job as the admin API shows it (``request_ids`` from :func:`client_request_ids`)."""
     payload = _public_payload(row.payload)
-    return {
-        "id": row.id,
-        "kind": row.kind,
-        "request_key": payload.get("request_key"),
-        "request_id": request_ids.get(str(payload.get("request_key"))),
-        "status": row.status,
-        "attempts": row.attempts,
-        "max_attempts": row.max_attempts,
-        "run_at": _iso(row.run_at),
-        "lease_until": _iso(row.lease_until),
-        "locked_by": row.locked_by,
-        "last_error": row.last_error,
-    }
+    key = _request_key(payload)
+    return JobView(
+        id=require(row.id, "the row id"),
+        kind=row.kind,
+        request_key=key,
+        request_id=request_ids.get(str(key)),
+        status=row.status,
+        attempts=row.attempts,
+        max_attempts=row.max_attempts,
+        run_at=_iso(row.run_at),
+        lease_until=_iso(row.lease_until),
+        locked_by=row.locked_by,
+        last_error=row.last_error,
+    )
 
 
 async def list_dead_letters(session: AsyncSession, *, include_requeued: bool, limit: int) -> list[DeadLetter]:

@@ -16,8 +16,8 @@ import itertools
 import logging
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any
 
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from certify_common.errors import Failure, failure
@@ -30,6 +30,19 @@ logger = logging.getLogger("certify.proxy.balance")
 
 ASSET = "CIRX"
 DAY = timedelta(days=1)
+
+
+class BalanceReport(BaseModel):
+    """One balance check (``POST /v1/admin/balance-check``); amounts are decimal strings."""
+
+    address: str
+    asset: str
+    balance: str
+    checked_at: str
+    daily_burn: str | None = Field(description="CIRX spent per day over the last day; null with one reading.")
+    days_to_depletion: str | None
+    warning_threshold: str
+    low: bool
 
 
 def daily_burn(readings: list[tuple[float, Decimal]]) -> Decimal | None:
@@ -46,7 +59,7 @@ def daily_burn(readings: list[tuple[float, Decimal]]) -> Decimal | None:
     return spent * Decimal(86400) / Decimal(str(span_s))
 
 
-async def check_balance(runtime: Runtime, *, export: bool = False) -> dict[str, Any] | Failure:
+async def check_balance(runtime: Runtime, *, export: bool = False) -> BalanceReport | Failure:
     """Read and store the balance (and export it when ``export``); the report the admin API returns."""
     answer = await runtime.circular.balance(ASSET)
     if isinstance(answer, Failure):
@@ -75,24 +88,24 @@ async def check_balance(runtime: Runtime, *, export: bool = False) -> dict[str, 
     days_left = balance / burn if burn else None
     threshold = runtime.settings.balance_warning_cirx
     low = balance < threshold
-    report = {
-        "address": answer.address,
-        "asset": ASSET,
-        "balance": format(balance, "f"),
-        "checked_at": now.isoformat(),
-        "daily_burn": None if burn is None else format(burn.quantize(Decimal("0.0001")), "f"),
-        "days_to_depletion": None if days_left is None else format(days_left.quantize(Decimal("0.01")), "f"),
-        "warning_threshold": format(threshold, "f"),
-        "low": low,
-    }
+    report = BalanceReport(
+        address=answer.address,
+        asset=ASSET,
+        balance=format(balance, "f"),
+        checked_at=now.isoformat(),
+        daily_burn=None if burn is None else format(burn.quantize(Decimal("0.0001")), "f"),
+        days_to_depletion=None if days_left is None else format(days_left.quantize(Decimal("0.01")), "f"),
+        warning_threshold=format(threshold, "f"),
+        low=low,
+    )
     if low:
         logger.warning(
             "CIRX wallet balance low",
             extra={
-                "balance": report["balance"],
-                "daily_burn": report["daily_burn"],
-                "days_to_depletion": report["days_to_depletion"],
-                "threshold": report["warning_threshold"],
+                "balance": report.balance,
+                "daily_burn": report.daily_burn,
+                "days_to_depletion": report.days_to_depletion,
+                "threshold": report.warning_threshold,
             },
         )
     return report

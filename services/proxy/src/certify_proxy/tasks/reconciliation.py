@@ -13,9 +13,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import Any
 
 import sqlalchemy as sa
+from pydantic import BaseModel, Field
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from certify_proxy.queue import jobs
@@ -49,7 +49,32 @@ async def forget_payment_header(session: AsyncSession, request_key: str) -> None
     await session.execute(sa.update(_DEAD_LETTERS).where(_DEAD_LETTERS.c.job_id == job.id).values(payload=kept))
 
 
-async def unresolved(session: AsyncSession, limit: int) -> list[dict[str, Any]]:
+class UnresolvedSettlement(BaseModel):
+    """A pending payment and its reconciliation job's progress (no payment header)."""
+
+    request_id: str
+    request_key: str
+    network: str
+    payer: str
+    amount_atomic: str
+    tx_hash: str | None
+    created_at: str | None
+    age_s: float | None
+    job_status: str | None = Field(description="Null when no reconciliation job exists (yet).")
+    attempts: int | None
+    next_attempt_at: str | None
+    last_error: str | None
+
+
+class UnresolvedSettlements(BaseModel):
+    """``GET /v1/admin/settlements/unresolved``: the count, the oldest's age and the oldest rows."""
+
+    count: int
+    oldest_age_s: float
+    settlements: list[UnresolvedSettlement]
+
+
+async def unresolved(session: AsyncSession, limit: int) -> list[UnresolvedSettlement]:
     """Pending payments, oldest first, with their reconciliation job's progress (no payment header)."""
     job_key = sa.literal(f"{JobKind.SETTLE_RECONCILE}:") + _PAYMENTS.c.request_key
     requests = CertificationRequest.__table__  # type: ignore[attr-defined]
@@ -77,20 +102,20 @@ async def unresolved(session: AsyncSession, limit: int) -> list[dict[str, Any]]:
         created = aware(row["created_at"])
         run_at = aware(row["run_at"])
         rows.append(
-            {
-                "request_id": row["request_id"],
-                "request_key": row["request_key"],
-                "network": row["network"],
-                "payer": row["payer"],
-                "amount_atomic": str(row["amount_atomic"]),
-                "tx_hash": row["tx_hash"],
-                "created_at": created.isoformat() if created else None,
-                "age_s": round((now - created).total_seconds(), 3) if created else None,
-                "job_status": row["job_status"],
-                "attempts": row["attempts"],
-                "next_attempt_at": run_at.isoformat() if run_at else None,
-                "last_error": row["last_error"],
-            }
+            UnresolvedSettlement(
+                request_id=row["request_id"],
+                request_key=row["request_key"],
+                network=row["network"],
+                payer=row["payer"],
+                amount_atomic=str(row["amount_atomic"]),
+                tx_hash=row["tx_hash"],
+                created_at=created.isoformat() if created else None,
+                age_s=round((now - created).total_seconds(), 3) if created else None,
+                job_status=row["job_status"],
+                attempts=row["attempts"],
+                next_attempt_at=run_at.isoformat() if run_at else None,
+                last_error=row["last_error"],
+            )
         )
     return rows
 

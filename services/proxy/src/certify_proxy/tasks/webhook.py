@@ -22,6 +22,7 @@ import httpx
 from sqlalchemy import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from certify_client.models import wire
 from certify_common.errors import Failure
 from certify_proxy.certification.callback_targets import Resolver, check_target, system_resolve
 from certify_proxy.certification.status import status_view
@@ -73,7 +74,7 @@ async def _payload(runtime: Runtime, session: AsyncSession, request: Certificati
     proof = await repo.certification_for_request(session, request.request_key)
     return {
         "event": f"certification.{request.status}",
-        "status": await status_view(session, request, runtime.settings.public_base_url),
+        "status": wire(await status_view(session, request, runtime.settings.public_base_url)),
         "proof": json.loads(proof.proof_json) if proof is not None else None,
     }
 

@@ -6,7 +6,7 @@ The Kubernetes operator mirrors dead letters as custom resources and re-queues t
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
 
@@ -14,6 +14,14 @@ from certify_common.errors import Failure, failure
 from certify_proxy.api.deps import PrincipalDep, RuntimeDep, SessionDep
 from certify_proxy.api.errors import ApiError
 from certify_proxy.api.responses import AUTH, UPSTREAM, errors
+from certify_proxy.api.schemas import (
+    BalanceReport,
+    DeadLetters,
+    DeadLetterView,
+    StatusDocument,
+    StuckJobs,
+    UnresolvedSettlements,
+)
 from certify_proxy.api_keys import Principal
 from certify_proxy.certification.status import status_view
 from certify_proxy.queue import deadletters
@@ -44,15 +52,15 @@ async def get_dead_letters(
     session: SessionDep,
     include_requeued: Annotated[bool, Query(description="Also list dead letters already re-queued.")] = False,
     limit: Limit = 100,
-) -> dict[str, Any]:
+) -> DeadLetters:
     """Dead letters, newest first, with the last error and the attempts made."""
     rows = await deadletters.list_dead_letters(session, include_requeued=include_requeued, limit=limit)
     ids = await deadletters.client_request_ids(session, [row.payload for row in rows])
-    return {"dead_letters": [deadletters.dead_letter_view(row, ids) for row in rows]}
+    return DeadLetters(dead_letters=[deadletters.dead_letter_view(row, ids) for row in rows])
 
 
 @router.post("/dead-letters/{dead_letter_id}/requeue", summary="Queue a dead letter's job again", responses=errors(404))
-async def requeue_dead_letter(dead_letter_id: RowId, _admin: Admin, runtime: RuntimeDep) -> dict[str, Any]:
+async def requeue_dead_letter(dead_letter_id: RowId, _admin: Admin, runtime: RuntimeDep) -> DeadLetterView:
     """The job runs again with a fresh set of attempts; 404 when unknown or already re-queued."""
     async with transaction(runtime.sessions) as session:
         row = await deadletters.requeue(session, dead_letter_id)
@@ -68,7 +76,7 @@ async def requeue_dead_letter(dead_letter_id: RowId, _admin: Admin, runtime: Run
 )
 async def get_request_status(
     request_key: str, _admin: Admin, runtime: RuntimeDep, session: SessionDep
-) -> dict[str, Any]:
+) -> StatusDocument:
     """What ``GET /v1/status`` shows its owner; ``request_key`` is the one dead letters and job views name
     (the operator follows re-queued dead letters with it)."""
     request = await repo.get_request(session, request_key)
@@ -78,25 +86,27 @@ async def get_request_status(
 
 
 @router.get("/jobs/stuck", summary="Jobs whose worker died or that are long overdue")
-async def get_stuck_jobs(_admin: Admin, runtime: RuntimeDep, session: SessionDep, limit: Limit = 100) -> dict[str, Any]:
+async def get_stuck_jobs(_admin: Admin, runtime: RuntimeDep, session: SessionDep, limit: Limit = 100) -> StuckJobs:
     """Running jobs past their lease and queued jobs overdue by more than ``STUCK_AFTER_S``."""
     rows = await deadletters.stuck_jobs(session, runtime.settings.stuck_after_s, limit)
     ids = await deadletters.client_request_ids(session, [row.payload for row in rows])
-    return {"stuck_after_s": runtime.settings.stuck_after_s, "jobs": [deadletters.job_view(row, ids) for row in rows]}
+    return StuckJobs(
+        stuck_after_s=runtime.settings.stuck_after_s, jobs=[deadletters.job_view(row, ids) for row in rows]
+    )
 
 
 @router.get("/settlements/unresolved", summary="Paid requests whose settlement is not recorded yet")
-async def get_unresolved_settlements(_admin: Admin, session: SessionDep, limit: Limit = 100) -> dict[str, Any]:
+async def get_unresolved_settlements(_admin: Admin, session: SessionDep, limit: Limit = 100) -> UnresolvedSettlements:
     """Payments reserved for settlement and not concluded, oldest first, with their age and the reconciliation
     job's attempts, next attempt and last error. They are retried without limit; a long-waiting one needs a look
     (an RPC or facilitator outage)."""
     rows = await reconciliation.unresolved(session, limit)
     count, oldest_age_s = await reconciliation.refresh_gauges(session)
-    return {"count": count, "oldest_age_s": oldest_age_s, "settlements": rows}
+    return UnresolvedSettlements(count=count, oldest_age_s=oldest_age_s, settlements=rows)
 
 
 @router.post("/balance-check", summary="Check the CIRX wallet balance now", responses=errors(UPSTREAM))
-async def balance_check(_admin: Admin, runtime: RuntimeDep) -> dict[str, Any]:
+async def balance_check(_admin: Admin, runtime: RuntimeDep) -> BalanceReport:
     """Read and store the balance; the burn rate and time to depletion come with it.
 
     Not exported as a metric here: the caller (the Kubernetes operator) exports it, once per cluster.

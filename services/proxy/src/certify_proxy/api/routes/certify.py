@@ -8,7 +8,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 
 from certify_proxy.api.deps import CertifyCaller, RuntimeDep, payment_header
-from certify_proxy.api.responses import UPSTREAM, WRITE, errors
+from certify_proxy.api.responses import ANSWERED, UPSTREAM, WRITE, errors
 from certify_proxy.api.routes.common import prefer_wait, respond, settle_wait
 from certify_proxy.api.schemas import CertifyBody
 from certify_proxy.certification import intake, payments
@@ -21,8 +21,7 @@ router = APIRouter(tags=["certify"])
     "/v1/certify",
     summary="Request a certification (402 with the offer) or pay for it (X-PAYMENT / PAYMENT-SIGNATURE)",
     responses={
-        200: {"description": "Final status (within Prefer: wait=N)."},
-        202: {"description": "Paid; the certification is under way."},
+        **ANSWERED,
         **errors(WRITE, UPSTREAM, 402, 404, 409),
     },
 )

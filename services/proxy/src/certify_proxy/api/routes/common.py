@@ -6,6 +6,7 @@ import re
 
 from fastapi.responses import JSONResponse
 
+from certify_client.models import wire
 from certify_proxy.api.json_response import FastJSONResponse
 from certify_proxy.certification.intake import Outcome, wait_for_final
 from certify_proxy.runtime import Runtime
@@ -23,7 +24,7 @@ def prefer_wait(prefer: str | None, max_wait_s: int) -> int:
 
 def respond(outcome: Outcome) -> JSONResponse:
     """The JSON response of a workflow outcome."""
-    return FastJSONResponse(outcome.body, status_code=outcome.status_code, headers=outcome.headers)
+    return FastJSONResponse(wire(outcome.body), status_code=outcome.status_code, headers=outcome.headers)
 
 
 async def settle_wait(runtime: Runtime, outcome: Outcome, request_key: str, wait_s: int) -> Outcome:

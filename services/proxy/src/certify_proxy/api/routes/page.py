@@ -5,16 +5,15 @@ Every page route but the assets needs the request's public token (404 without it
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
 
+from certify_client.proof import Proof
 from certify_common.errors import failure
 from certify_proxy.api import paypage
 from certify_proxy.api.deps import PublicRequest, RuntimeDep
 from certify_proxy.api.errors import ApiError
+from certify_proxy.api.paypage import PageView
 from certify_proxy.api.responses import PUBLIC, errors
 from certify_proxy.api.routes.certificates import portable_proof
 from certify_proxy.certification.status import status_view
@@ -25,7 +24,7 @@ from certify_proxy.store.models import CertificationRequest, utcnow
 router = APIRouter(tags=["payment page"])
 
 
-async def _view(runtime: Runtime, request: CertificationRequest) -> dict[str, Any]:
+async def _view(runtime: Runtime, request: CertificationRequest) -> PageView:
     async with runtime.sessions() as session:
         status = await status_view(session, request, runtime.settings.public_base_url)
     return paypage.page_view(request, status, utcnow())
@@ -34,7 +33,9 @@ async def _view(runtime: Runtime, request: CertificationRequest) -> dict[str, An
 @router.get(
     "/pay/{request_id}",
     summary="Payment page (token required)",
-    # The page is HTML; its errors are JSON like every other route's (so no response_class here).
+    # The page is HTML, its errors are JSON like every other route's: the plain response class declares no
+    # body of its own, so the document lists exactly the media types below.
+    response_class=Response,
     responses={200: {"content": {"text/html": {}}, "description": "The page."}, **errors(PUBLIC)},
 )
 async def payment_page(request: PublicRequest, runtime: RuntimeDep) -> HTMLResponse:
@@ -46,16 +47,17 @@ async def payment_page(request: PublicRequest, runtime: RuntimeDep) -> HTMLRespo
 @router.get(
     "/pay/{request_id}/status", summary="What the payment page shows (token required)", responses=errors(PUBLIC)
 )
-async def payment_page_status(request: PublicRequest, runtime: RuntimeDep) -> Response:
+async def payment_page_status(request: PublicRequest, runtime: RuntimeDep, response: Response) -> PageView:
     """The offer, the EIP-712 typed data to sign, and where the request stands — nothing more."""
-    view = await _view(runtime, request)
-    return Response(json.dumps(view), media_type="application/json", headers={"Cache-Control": "no-store"})
+    response.headers["Cache-Control"] = "no-store"
+    return await _view(runtime, request)
 
 
 @router.get(
     "/pay/{request_id}/proof",
     summary="The portable proof, as a download of the page (token required)",
-    responses=errors(PUBLIC, 409),
+    response_class=Response,
+    responses={200: {"model": Proof, "description": "The proof, as an attachment."}, **errors(PUBLIC, 409)},
 )
 async def payment_page_proof(request: PublicRequest, runtime: RuntimeDep) -> Response:
     """The certify-proof (version 1) of a completed request, as ``GET /v1/certificates/{id}/proof`` gives it."""

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from certify_common.errors import failure
 from certify_proxy.api.deps import PublicRequest, RuntimeDep, payment_header
 from certify_proxy.api.errors import ApiError
-from certify_proxy.api.responses import PUBLIC, UPSTREAM, errors
+from certify_proxy.api.responses import ANSWERED, PUBLIC, UPSTREAM, errors
 from certify_proxy.api.routes import page
 from certify_proxy.api.routes.common import prefer_wait, respond, settle_wait
 from certify_proxy.api.schemas import PayBody
@@ -27,8 +27,7 @@ router.include_router(page.router)
     "/v1/pay/{request_id}",
     summary="Payment callback of the page and wallets (token required)",
     responses={
-        200: {"description": "Final status (within Prefer: wait=N)."},
-        202: {"description": "Paid; the certification is under way."},
+        **ANSWERED,
         **errors(PUBLIC, UPSTREAM, 402, 409, 413),
     },
 )

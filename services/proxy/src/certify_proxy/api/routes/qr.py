@@ -20,6 +20,7 @@ router = APIRouter(tags=["payment page"])
 @router.get(
     "/v1/qr/{request_id}",
     summary="QR code opening the payment page (png, svg or ascii)",
+    response_class=Response,
     responses={200: {"content": {"image/png": {}, "image/svg+xml": {}, "text/plain": {}}}, **errors(PUBLIC, UPSTREAM)},
 )
 async def get_qr(

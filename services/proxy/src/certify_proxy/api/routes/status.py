@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from certify_proxy.api.deps import ReadCaller, RuntimeDep, SessionDep
 from certify_proxy.api.responses import READ, errors
+from certify_proxy.api.schemas import StatusDocument
 from certify_proxy.certification.ownership import owned_request
 from certify_proxy.certification.status import status_view
 
@@ -25,7 +26,7 @@ async def get_status(
     caller: ReadCaller,
     session: SessionDep,
     token: Annotated[str | None, Query(description="A keyless request's token (in its status_url).")] = None,
-) -> dict[str, Any]:
+) -> StatusDocument:
     """The status document; 404 for unknown ids, other clients' requests and keyless ones without their token."""
     request = await owned_request(session, caller, request_id, token)
     return await status_view(session, request, runtime.settings.public_base_url)
