@@ -1,4 +1,7 @@
-"""A small typed client of certify's REST API (async, one long-lived httpx client)."""
+"""A small typed client of certify's REST API (async, one long-lived httpx client).
+
+Every answer is validated into the model the proxy builds it from (``certify_client.models``).
+"""
 
 from __future__ import annotations
 
@@ -8,13 +11,18 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+from pydantic import BaseModel, ValidationError
 
+from certify_client.models import PaymentRequiredBody, QuoteAnswer, StatusDocument
 from certify_client.payment import SignedPayment, decode_offer
 from certify_client.proof import Proof
+from certify_client.verify import Verdict
+
+M = TypeVar("M", bound=BaseModel)
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 DEFAULT_TIMEOUT_S = 30.0
@@ -37,10 +45,11 @@ class CertifyApiError(Exception):
 
 @dataclass(frozen=True)
 class Offer:
-    """The answer to a new certification request: a 402 offer, or the current state of a known request."""
+    """The answer to a new certification request: a 402 offer, or the status document of a known request
+    (200 final, 202 under way)."""
 
     status_code: int
-    body: dict[str, Any]
+    body: PaymentRequiredBody | StatusDocument
     payment_required: dict[str, Any] | None
 
     @property
@@ -73,6 +82,16 @@ def _json(response: httpx.Response, *expected: int) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise CertifyApiError(response.status_code, "bad_response", "the answer is not a JSON object", False, {})
     return body
+
+
+def _model(model: type[M], response: httpx.Response, *expected: int) -> M:
+    """The answer as ``model``; ``bad_response`` when it is not that document."""
+    body = _json(response, *expected)
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        message = f"the answer is not a {model.__name__}: {exc.error_count()} problems"
+        raise CertifyApiError(response.status_code, "bad_response", message, False, {}) from exc
 
 
 class CertifyClient:
@@ -109,10 +128,10 @@ class CertifyClient:
         """Close the connection pool."""
         await self.http.aclose()
 
-    async def quote(self, data: bytes) -> dict[str, Any]:
+    async def quote(self, data: bytes) -> QuoteAnswer:
         """``POST /v1/quote``: the price of certifying ``data`` now."""
         response = await self.http.post("/v1/quote", json={"data": base64.b64encode(data).decode("ascii")})
-        return _json(response, 200)
+        return _model(QuoteAnswer, response, 200)
 
     async def request_certification(
         self,
@@ -128,8 +147,12 @@ class CertifyClient:
         optional = {"network": network, "file_name": file_name, "client_type": client_type}
         body.update({key: value for key, value in optional.items() if value is not None})
         response = await self.http.post("/v1/certify", json=body)
-        answer = _json(response, 200, 202, 402)
-        token = parse_qs(urlsplit(str(answer.get("status_url") or "")).query).get("token")
+        answer: PaymentRequiredBody | StatusDocument
+        if response.status_code == 402:
+            answer = _model(PaymentRequiredBody, response, 402)
+        else:
+            answer = _model(StatusDocument, response, 200, 202)
+        token = parse_qs(urlsplit(answer.status_url).query).get("token")
         if token:
             self._tokens[request_id] = token[0]
         header = response.headers.get("PAYMENT-REQUIRED")
@@ -138,7 +161,7 @@ class CertifyClient:
 
     async def pay(
         self, request_id: str, payment: SignedPayment, *, wait_s: int = 0, token: str | None = None
-    ) -> dict[str, Any]:
+    ) -> StatusDocument:
         """The paid retry of ``POST /v1/certify``: 202 (queued) or 200 (final within ``wait_s``).
 
         Keyless (no API key), the request's ``token`` goes along: given, or remembered from its offer.
@@ -149,14 +172,14 @@ class CertifyClient:
         response = await self.http.post(
             "/v1/certify", json={"request_id": request_id}, headers=headers, params=self._scope(request_id, token)
         )
-        return _json(response, 200, 202)
+        return _model(StatusDocument, response, 200, 202)
 
-    async def status(self, request_id: str, *, token: str | None = None) -> dict[str, Any]:
+    async def status(self, request_id: str, *, token: str | None = None) -> StatusDocument:
         """``GET /v1/status/{id}`` (keyless: with the request's token, given or remembered)."""
         for _ in range(5):
             response = await self.http.get(f"/v1/status/{request_id}", params=self._scope(request_id, token))
             if response.status_code != 429:
-                return _json(response, 200)
+                return _model(StatusDocument, response, 200)
             await asyncio.sleep(min(float(response.headers.get("Retry-After", "1")), MAX_RATE_LIMIT_PAUSE_S))
         raise _error(response)
 
@@ -167,18 +190,18 @@ class CertifyClient:
         timeout_s: float = 300.0,
         interval_s: float = 2.0,
         until: tuple[str, ...] = FINAL_STATES,
-        on_change: Callable[[dict[str, Any]], Awaitable[None] | None] | None = None,
-    ) -> dict[str, Any]:
+        on_change: Callable[[StatusDocument], Awaitable[None] | None] | None = None,
+    ) -> StatusDocument:
         """Poll the status until it reaches one of ``until`` or ``timeout_s`` passes (then the last status)."""
         deadline = time.monotonic() + timeout_s
         last: str | None = None
         while True:
             current = await self.status(request_id)
-            if current.get("status") != last and on_change is not None:
+            if current.status != last and on_change is not None:
                 maybe = on_change(current)
                 if maybe is not None:
                     await maybe
-            last = str(current.get("status"))
+            last = current.status
             if last in until or time.monotonic() >= deadline:
                 return current
             await asyncio.sleep(min(interval_s, max(deadline - time.monotonic(), 0.0)))
@@ -188,7 +211,7 @@ class CertifyClient:
         response = await self.http.get(f"/v1/certificates/{request_id}/proof", params=self._scope(request_id, token))
         return Proof.model_validate(_json(response, 200))
 
-    async def verify(self, proof: Proof, sha256_hex: str) -> dict[str, Any]:
+    async def verify(self, proof: Proof, sha256_hex: str) -> Verdict:
         """``POST /v1/verify``: the service's own verdict (``certify verify`` does not need it)."""
         body = {"proof": proof.model_dump(mode="json", by_alias=True), "sha256": sha256_hex}
-        return _json(await self.http.post("/v1/verify", json=body), 200)
+        return _model(Verdict, await self.http.post("/v1/verify", json=body), 200)

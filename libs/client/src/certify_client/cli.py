@@ -14,12 +14,12 @@ import os
 import sys
 import uuid
 from pathlib import Path
-from typing import Any
 
 import httpx
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from certify_client.api import DEFAULT_URL, CertifyApiError, CertifyClient
+from certify_client.models import StatusDocument, wire
 from certify_client.payment import PaymentError, sign_payment
 from certify_client.proof import load_proof, published_schema
 from certify_client.verify import Verdict, sha256_file, verify_proof
@@ -39,8 +39,8 @@ def _client() -> CertifyClient:
     return CertifyClient(os.environ.get("CERTIFY_URL", DEFAULT_URL), os.environ.get("CERTIFY_API_KEY") or None)
 
 
-def _print(args: argparse.Namespace, human: str, data: Any) -> None:
-    print(json.dumps(data, indent=2) if args.json else human, flush=True)
+def _print(args: argparse.Namespace, human: str, data: BaseModel) -> None:
+    print(json.dumps(wire(data), indent=2) if args.json else human, flush=True)
 
 
 def payer_key(spec: str) -> str:
@@ -58,34 +58,34 @@ def payer_key(spec: str) -> str:
     return value
 
 
-def _report(args: argparse.Namespace, status: dict[str, Any]) -> None:
+def _report(args: argparse.Namespace, status: StatusDocument) -> None:
     # Progress lines go to stderr under --json, so stdout stays one JSON document.
     print(_progress(status), file=sys.stderr if args.json else sys.stdout, flush=True)
 
 
-def _progress(status: dict[str, Any]) -> str:
-    steps = " → ".join(str(step.get("to")) for step in status.get("history") or [])
-    line = f"{status.get('request_id')}: {status.get('status')}"
+def _progress(status: StatusDocument) -> str:
+    steps = " → ".join(step.to for step in status.history)
+    line = f"{status.request_id}: {status.status}"
     if steps:
         line += f"  ({steps})"
-    job = status.get("certification_job")
-    if isinstance(job, dict) and job.get("attempts"):
-        line += f"  attempts={job['attempts']}"
-    error = status.get("error")
-    if isinstance(error, dict):
-        line += f"  error={error.get('code')}: {error.get('message')}"
+    job = status.certification_job
+    if job is not None and job.attempts:
+        line += f"  attempts={job.attempts}"
+    error = status.error
+    if error is not None:
+        line += f"  error={error.code}: {error.message}"
     return line
 
 
 async def cmd_quote(args: argparse.Namespace) -> int:
     async with _client() as client:
         quoted = await client.quote(await asyncio.to_thread(Path(args.file).read_bytes))
-    price = quoted["quote"]
+    price = quoted.quote
     _print(
         args,
-        f"{args.file}: sha256 {quoted['data_hash']}, {quoted['data_size_bytes']} bytes\n"
-        f"price: {price['usdc_amount']} USDC ({price['cirx_fee']} CIRX at {price['cirx_price_usd']} USD), "
-        f"valid until {quoted['valid_until']}; networks: {', '.join(quoted['networks_supported'])}",
+        f"{args.file}: sha256 {quoted.data_hash}, {quoted.data_size_bytes} bytes\n"
+        f"price: {price.usdc_amount} USDC ({price.cirx_fee} CIRX at {price.cirx_price_usd} USD), "
+        f"valid until {quoted.valid_until}; networks: {', '.join(quoted.networks_supported)}",
         quoted,
     )
     return 0
@@ -100,17 +100,16 @@ async def cmd_certify(args: argparse.Namespace) -> int:
         offer = await client.request_certification(
             request_id, data, network=args.network, file_name=path.name, client_type="agent"
         )
-        if not offer.needs_payment:
+        if isinstance(offer.body, StatusDocument):
             _print(args, _progress(offer.body), offer.body)
             return 0
-        payment = offer.body.get("payment") or {}
+        payment = offer.body.payment
         print(
-            f"request {request_id}: {payment.get('amount_usdc')} USDC on {payment.get('network')} "
-            f"to {payment.get('pay_to')}",
+            f"request {request_id}: {payment.amount_usdc} USDC on {payment.network} to {payment.pay_to}",
             file=sys.stderr,
         )
         if args.print_payment_link or key is None:
-            print(offer.body.get("payment_link"), flush=True)
+            print(offer.body.payment_link, flush=True)
         if key is None:
             print("not paid: pass --pay-with-key, or open the payment link", file=sys.stderr)
             return 0
@@ -120,11 +119,11 @@ async def cmd_certify(args: argparse.Namespace) -> int:
         accepted = await client.pay(request_id, signed)
         print(f"paid by {signed.payer}: {_progress(accepted)}", file=sys.stderr)
         if not args.wait:
-            _print(args, str(accepted.get("status_url")), accepted)
+            _print(args, accepted.status_url, accepted)
             return 0
         final = await client.wait(request_id, timeout_s=args.timeout, on_change=lambda s: _report(args, s))
         _print(args, f"the proof: certify proof {request_id} -o proof.json", final)
-        return 0 if final.get("status") == "completed" else 1
+        return 0 if final.status == "completed" else 1
 
 
 async def cmd_status(args: argparse.Namespace) -> int:
@@ -136,7 +135,7 @@ async def cmd_status(args: argparse.Namespace) -> int:
         final = await client.wait(args.request_id, timeout_s=args.timeout, on_change=lambda s: _report(args, s))
     if args.json:
         _print(args, "", final)
-    return 0 if final.get("status") == "completed" else 1
+    return 0 if final.status == "completed" else 1
 
 
 async def cmd_proof(args: argparse.Namespace) -> int:
@@ -165,7 +164,7 @@ async def cmd_verify(args: argparse.Namespace) -> int:
     lines = [f"{'ok  ' if check.ok else 'FAIL'} {check.name}: {check.detail}" for check in result.checks]
     where = "offline" if result.offline else f"against {nag}"
     lines.append(f"{'VALID' if result.valid else 'INVALID'} ({where})")
-    _print(args, "\n".join(lines), result.model_dump())
+    _print(args, "\n".join(lines), result)
     return 0 if result.valid else 1
 
 

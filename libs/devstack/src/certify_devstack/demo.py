@@ -13,11 +13,12 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import httpx
 
 from certify_client.api import CertifyApiError, CertifyClient
+from certify_client.models import PaymentRequiredBody, StatusDocument
 from certify_client.payment import PaymentError, payer_address, sign_payment
 from certify_client.proof import Proof
 from certify_client.verify import Verdict, verify_proof
@@ -72,41 +73,41 @@ async def fund_payer(target: DemoTarget) -> str:
     return key
 
 
-def _progress(status: dict[str, Any]) -> None:
-    job = status.get("certification_job") or {}
-    attempts = f" (attempt {job['attempts']})" if job.get("attempts") else ""
-    print(f"  status: {status.get('status')}{attempts}", flush=True)
+def _progress(status: StatusDocument) -> None:
+    job = status.certification_job
+    attempts = f" (attempt {job.attempts})" if job is not None and job.attempts else ""
+    print(f"  status: {status.status}{attempts}", flush=True)
 
 
-async def certify_sample(client: CertifyClient, payer_key: str, request_id: str) -> dict[str, Any]:
+async def certify_sample(client: CertifyClient, payer_key: str, request_id: str) -> StatusDocument:
     """Quote, 402, pay, follow: the final status of the sample's certification."""
     step("quote")
     quoted = await client.quote(SAMPLE_DOCUMENT)
-    price = quoted["quote"]
-    print(f"  sha256 {quoted['data_hash']}, {quoted['data_size_bytes']} bytes")
-    print(f"  {price['usdc_amount']} USDC for {price['cirx_fee']} CIRX at {price['cirx_price_usd']} USD")
+    price = quoted.quote
+    print(f"  sha256 {quoted.data_hash}, {quoted.data_size_bytes} bytes")
+    print(f"  {price.usdc_amount} USDC for {price.cirx_fee} CIRX at {price.cirx_price_usd} USD")
     step("request the certification (expect 402 Payment Required)")
     offer = await client.request_certification(request_id, SAMPLE_DOCUMENT, network=NETWORK, file_name=SAMPLE_NAME)
-    if not offer.needs_payment or offer.payment_required is None:
+    if not isinstance(offer.body, PaymentRequiredBody) or offer.payment_required is None:
         raise DemoError(f"expected a 402 with PAYMENT-REQUIRED, got {offer.status_code}")
-    payment = offer.body["payment"]
-    print(f"  402: pay {payment['amount_usdc']} USDC to {payment['pay_to']} on {payment['network']}")
-    print(f"  payment page: {offer.body['payment_link']}")
+    payment = offer.body.payment
+    print(f"  402: pay {payment.amount_usdc} USDC to {payment.pay_to} on {payment.network}")
+    print(f"  payment page: {offer.body.payment_link}")
     step("sign the EIP-3009 authorization and retry with PAYMENT-SIGNATURE")
     signed = sign_payment(offer.payment_required, payer_key)
     accepted = await client.pay(request_id, signed)
-    print(f"  {accepted.get('status')}: {accepted.get('status_url')}")
+    print(f"  {accepted.status}: {accepted.status_url}")
     step("follow the status until completed")
     final = await client.wait(request_id, timeout_s=COMPLETION_TIMEOUT_S, interval_s=1.0, on_change=_progress)
-    if final.get("status") != "completed":
-        error = final.get("error") or {}
+    if final.status != "completed" or final.certification is None:
+        error = final.error
         raise DemoError(
-            f"the request is {final.get('status')} after {COMPLETION_TIMEOUT_S:.0f} s"
-            + (f": {error.get('code')}: {error.get('message')}" if error else "")
+            f"the request is {final.status} after {COMPLETION_TIMEOUT_S:.0f} s"
+            + (f": {error.code}: {error.message}" if error is not None else "")
             + " (is the proxy's certification worker running? see its log)"
         )
-    certification = final.get("certification") or {}
-    print(f"  certified in transaction {certification.get('tx_id')}, block {certification.get('block_id')}")
+    certification = final.certification
+    print(f"  certified in transaction {certification.tx_id}, block {certification.block_id}")
     return final
 
 
@@ -133,8 +134,8 @@ async def prove(client: CertifyClient, target: DemoTarget, request_id: str) -> P
     _show(await verify_proof(proof, sha, size_bytes=len(SAMPLE_DOCUMENT), nag_url=target.nag_url), target.nag_url)
     step("ask the service for its verdict (POST /v1/verify)")
     answer = await client.verify(proof, sha)
-    if not answer.get("valid"):
-        raise DemoError(f"POST /v1/verify rejects the proof: {answer.get('reasons')}")
+    if not answer.valid:
+        raise DemoError(f"POST /v1/verify rejects the proof: {answer.reasons}")
     print("  the service agrees: valid")
     print(
         f"\n  again by hand: certify verify {target.output_dir / SAMPLE_NAME} {target.output_dir / 'proof.json'} "

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 import types
+import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -139,6 +140,33 @@ def proxy_b(stack: dict[str, ServiceProcess], pg_url: str, redis_env: dict[str, 
     env = proxy_env(stack, pg_url, redis_env, port)
     env.pop("RATE_LIMIT_WRITES_PER_MIN")
     process = start_proxy(env, port)
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+@pytest.fixture(scope="session")
+def worker_proxy(
+    stack: dict[str, ServiceProcess], redis_env: dict[str, str], kit: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServiceProcess]:
+    """A proxy of its own with certification workers on (the session's proxy runs none), on a SQLite file so
+    its workers never take jobs queued by other tests, sharing the session's MCP servers and sandbox."""
+    circular, sandbox = stack["circular"], stack["sandbox"]
+    registered = subprocess.run(  # the circular server's wallet must be known to the sandbox NAG
+        [sys.executable, "-m", "certify_circular.devwallet", "--fund", "1000", "--sandbox-url", sandbox.url],
+        env={**os.environ, **{k: v for k, v in circular.env.items() if k.startswith("CIRCULAR_")}},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert registered.returncode == 0, registered.stderr
+    port = free_port()
+    database = tmp_path_factory.mktemp("proofs") / "proxy.db"
+    env = kit.proxy_env(stack, f"sqlite+aiosqlite:///{database}", redis_env, port)
+    env.update({"JOB_WORKERS": "1", "CERTIFY_POLL_INTERVAL_S": "0.5", "REDIS_PREFIX": f"proofs-{uuid.uuid4().hex[:8]}"})
+    process = kit.start_proxy(env, port)
     try:
         yield process
     finally:

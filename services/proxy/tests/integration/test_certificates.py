@@ -1,7 +1,6 @@
 """Portable proofs through the proxy: GET /v1/certificates/{id}/proof and POST /v1/verify, driven by certify_client.
 
-A proxy of its own with certification workers on (the session's proxy runs none), on a SQLite file so
-its workers never take jobs queued by other tests, sharing the session's MCP servers and sandbox.
+On ``worker_proxy`` (conftest): a proxy with certification workers on, on a SQLite file of its own.
 """
 
 from __future__ import annotations
@@ -9,12 +8,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import os
-import subprocess
-import sys
 import uuid
-from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import jsonschema
@@ -24,8 +18,7 @@ from eth_account import Account
 from certify_client.api import CertifyApiError, CertifyClient
 from certify_client.payment import sign_payment
 from certify_client.proof import Proof, published_schema
-from certify_client.verify import verify_proof
-from certify_testkit.processes import ServiceProcess, free_port
+from certify_client.verify import Verdict, verify_proof
 
 pytestmark = pytest.mark.integration
 
@@ -33,32 +26,7 @@ DOCUMENT = b"Lease agreement, flat 3B, certified through the proxy.\n"
 SHA = hashlib.sha256(DOCUMENT).hexdigest()
 
 
-@pytest.fixture(scope="module")
-def worker_proxy(
-    stack: dict[str, ServiceProcess], redis_env: dict[str, str], kit: Any, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ServiceProcess]:
-    circular, sandbox = stack["circular"], stack["sandbox"]
-    registered = subprocess.run(  # the circular server's wallet must be known to the sandbox NAG
-        [sys.executable, "-m", "certify_circular.devwallet", "--fund", "1000", "--sandbox-url", sandbox.url],
-        env={**os.environ, **{k: v for k, v in circular.env.items() if k.startswith("CIRCULAR_")}},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert registered.returncode == 0, registered.stderr
-    port = free_port()
-    database = tmp_path_factory.mktemp("proofs") / "proxy.db"
-    env = kit.proxy_env(stack, f"sqlite+aiosqlite:///{database}", redis_env, port)
-    env.update({"JOB_WORKERS": "1", "CERTIFY_POLL_INTERVAL_S": "0.5", "REDIS_PREFIX": f"proofs-{uuid.uuid4().hex[:8]}"})
-    process = kit.start_proxy(env, port)
-    try:
-        yield process
-    finally:
-        process.stop()
-
-
-async def _certify(url: str, key: str, payer: str, request_id: str) -> tuple[Proof, dict[str, Any]]:
+async def _certify(url: str, key: str, payer: str, request_id: str) -> tuple[Proof, dict[str, Verdict]]:
     async with CertifyClient(url, key) as client:
         offer = await client.request_certification(request_id, DOCUMENT, network="base-sepolia", file_name="lease.txt")
         assert offer.needs_payment
@@ -68,7 +36,7 @@ async def _certify(url: str, key: str, payer: str, request_id: str) -> tuple[Pro
         assert not_ready.value.code == "proof_not_ready"
         await client.pay(request_id, sign_payment(offer.payment_required, payer))
         final = await client.wait(request_id, timeout_s=120, interval_s=0.5)
-        assert final["status"] == "completed", final
+        assert final.status == "completed", final
         proof = await client.proof(request_id)
         verdicts = {
             "valid": await client.verify(proof, SHA),
@@ -93,10 +61,10 @@ def test_a_completed_request_serves_a_proof_that_verifies_everywhere(worker_prox
         verify_proof(proof, SHA, size_bytes=len(DOCUMENT), nag_url=f"{stack['sandbox'].url}/nag/NAG.php?cep=")
     )
     assert independent.valid, independent.reasons
-    assert verdicts["valid"]["valid"] is True
-    assert [check["name"] for check in verdicts["valid"]["checks"]][-1] == "chain"
-    assert verdicts["altered_file"]["valid"] is False
-    assert [reason.split(":")[0] for reason in verdicts["altered_file"]["reasons"]] == ["document"]
+    assert verdicts["valid"].valid is True
+    assert [check.name for check in verdicts["valid"].checks][-1] == "chain"
+    assert verdicts["altered_file"].valid is False
+    assert [reason.split(":")[0] for reason in verdicts["altered_file"].reasons] == ["document"]
 
 
 def test_an_unknown_id_is_404_and_a_wrong_key_is_401(worker_proxy, kit) -> None:

@@ -131,4 +131,4 @@ async def test_the_client_library_reads_its_keyless_requests_with_their_token(op
         offer = await client.request_certification(request_id, secrets.token_bytes(16), network="base-sepolia")
         status = await client.status(request_id)
     assert offer.status_code == 402
-    assert (status["request_id"], status["status"]) == (request_id, "payment_pending")
+    assert (status.request_id, status.status) == (request_id, "payment_pending")
