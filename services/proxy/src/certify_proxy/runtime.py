@@ -68,7 +68,7 @@ class Runtime:
             limiter,
             pool,
             http,
-            OfferCache(pool, kv, settings),
+            OfferCache(Quotes(pool), X402(pool), kv, settings),
             KeyCache(settings.api_key_cache_ttl_s),
         )
 

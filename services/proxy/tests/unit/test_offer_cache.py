@@ -14,6 +14,8 @@ from certify_common.errors import Failure, failure
 from certify_common.kv import MemoryKeyValue
 from certify_proxy.certification.offer_cache import DESCRIPTION, OfferCache
 from certify_proxy.settings import ProxySettings
+from certify_proxy.upstream.quote import Quotes
+from certify_proxy.upstream.x402 import X402
 
 START = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 VALIDITY = timedelta(minutes=5)
@@ -42,10 +44,15 @@ class Servers:
             if self.quote_failure is not None:
                 return self.quote_failure
             valid_until = datetime.fromtimestamp(self.clock.now, UTC) + VALIDITY
+            usdc = f"{self.amount / 1e6:.6f}"
+            breakdown = {"cirx_cost_usd": usdc, "service_margin_usd": "0", "margin_percent": "0"}
             return {
-                "usdc_amount": f"{self.amount / 1e6:.6f}",
+                "usdc_amount": usdc,
                 "amount_atomic": self.amount,
+                "cirx_fee": "4",
+                "cirx_price_usd": "0.0044",
                 "data_size_bytes": arguments["data_size_bytes"],
+                "breakdown": {**breakdown, "total_usd": usdc, "rounded_usdc": usdc},
                 "valid_until": valid_until.isoformat(),
             }
         required_v2 = {
@@ -55,7 +62,13 @@ class Servers:
         }
         return {
             "network": arguments["network"],
+            "caip2": "eip155:84532",
+            "chain_id": 84532,
             "amount_atomic": arguments["amount_atomic"],
+            "amount_usdc": f"{int(arguments['amount_atomic']) / 1e6:.6f}",
+            "pay_to": "0x" + "11" * 20,
+            "asset": "0x" + "22" * 20,
+            "payment_required_v1": None,
             "requirements_v1": {
                 "description": arguments["description"],
                 "maxAmountRequired": arguments["amount_atomic"],
@@ -72,7 +85,8 @@ class Servers:
 
 
 def _cache(servers: Servers, kv: MemoryKeyValue, clock: Clock, **settings: Any) -> OfferCache:
-    return OfferCache(cast(Any, servers), kv, ProxySettings(**settings), clock=clock)
+    pool = cast(Any, servers)
+    return OfferCache(Quotes(pool), X402(pool), kv, ProxySettings(**settings), clock=clock)
 
 
 def _lookups(network: str, source: str) -> float:

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from certify_common.errors import FailureError
 from certify_proxy.certification import payments as paying
+from certify_proxy.certification.intake import Settled
 from certify_proxy.store.db import transaction
 from certify_proxy.store.models import JobKind, Payment, utcnow
 from certify_proxy.tasks.settle import reserve_settlement
@@ -53,7 +54,7 @@ async def test_a_request_reserved_by_a_process_without_the_lock_answers_that_sta
     stand.runtime.pool.call = verify_then_lose_the_race
     outcome = await paying.pay(stand.runtime, request, header())
 
-    assert (outcome.status_code, outcome.body.status) == (202, "payment_pending")
+    assert (outcome.kind, outcome.body.status) == (Settled.ACCEPTED, "payment_pending")
     [payment] = await stand.payments(request.request_key)
     assert payment.nonce == paying.decode_payment_header(other)[0].nonce  # type: ignore[index]
 

@@ -10,6 +10,7 @@ import pytest
 from certify_common.errors import FailureError, failure
 from certify_proxy.api_keys import Principal
 from certify_proxy.certification import payments as paying
+from certify_proxy.certification.intake import Settled
 from certify_proxy.store.models import JobKind, JobStatus, utcnow
 
 from .payment_stand import PAYER, REQUIREMENTS_V1, REQUIREMENTS_V2, SETTLED, TX, Stand, header, stand, verdict
@@ -36,7 +37,7 @@ async def test_a_valid_payment_is_settled_recorded_and_queued_for_certification_
 
     outcome = await paying.pay(stand.runtime, request, paid)
 
-    assert outcome.status_code == 202
+    assert outcome.kind is Settled.ACCEPTED
     assert outcome.body.status == "payment_verified"
     assert outcome.headers == {"PAYMENT-RESPONSE": SETTLED["payment_response_header"]} | {
         "X-PAYMENT-RESPONSE": SETTLED["payment_response_header"]
@@ -137,7 +138,7 @@ async def test_a_request_no_longer_awaiting_payment_answers_its_state_without_ca
     pool = stand.script(verify_payment=[VALID])
     request = await stand.request(status="failed")
     outcome = await paying.pay(stand.runtime, request, header())
-    assert (outcome.status_code, outcome.body.status) == (200, "failed")
+    assert (outcome.kind, outcome.body.status) == (Settled.FINAL, "failed")
     assert pool.calls == []
 
 
@@ -197,7 +198,7 @@ async def test_an_unknown_settlement_outcome_is_deferred_to_the_reconciliation_j
 
     outcome = await paying.pay(stand.runtime, request, header())
 
-    assert (outcome.status_code, outcome.body.status) == (202, "payment_pending")
+    assert (outcome.kind, outcome.body.status) == (Settled.ACCEPTED, "payment_pending")
     assert outcome.body.error.code == "settlement_pending"
     assert outcome.body.error.retryable is True
     [payment] = await stand.payments(request.request_key)

@@ -10,6 +10,7 @@ from typing import Any
 
 from certify_common.errors import failure
 from certify_proxy.certification import payments as paying
+from certify_proxy.certification.intake import Settled
 from certify_proxy.queue import runner as jobrunner
 from certify_proxy.queue.worker import Done, JobContext, Retry
 from certify_proxy.store.db import transaction
@@ -30,7 +31,7 @@ async def _deferred(stand: Stand, callback_url: str | None = None) -> tuple[Cert
     request = await stand.request(callback_url=callback_url)
     paid = header()
     outcome = await paying.pay(stand.runtime, request, paid)
-    assert outcome.status_code == 202
+    assert outcome.kind is Settled.ACCEPTED
     return request, paid
 
 

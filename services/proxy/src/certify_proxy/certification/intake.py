@@ -13,14 +13,14 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
+from enum import StrEnum
 from typing import TypeVar
 
 from pydantic_core import to_json
 
 from certify_client.models import PaymentRequiredBody, StatusDocument, wire
-from certify_common.errors import Failure, failure
+from certify_common.errors import Failure, FailureError, failure
 from certify_common.evm import NETWORKS
-from certify_proxy.api.errors import ApiError
 from certify_proxy.api.schemas import CertifyBody
 from certify_proxy.api_keys import Principal
 from certify_proxy.certification import offers
@@ -42,22 +42,35 @@ T = TypeVar("T")
 REQUOTE_MARGIN = timedelta(seconds=15)
 
 
+class Settled(StrEnum):
+    """What a submission came to: an offer to pay, work accepted and under way, or a final state."""
+
+    OFFER = "offer"
+    ACCEPTED = "accepted"
+    FINAL = "final"
+
+
 @dataclass
 class Outcome:
-    """An HTTP answer decided by the workflow: status, body (the status document or the 402 offer), headers."""
+    """What the workflow decided: its kind, the body (the status document or the 402 offer), headers.
 
-    status_code: int
+    The API turns the kind into an HTTP status (``api/routes/common.py``); nothing here speaks HTTP.
+    """
+
+    kind: Settled
     body: StatusDocument | PaymentRequiredBody
     headers: dict[str, str] = field(default_factory=dict)
 
 
 def check_network(runtime: Runtime, name: str | None) -> str:
-    """The request's network (default from settings), or an :class:`ApiError`."""
+    """The request's network (default from settings), or an :class:`FailureError`."""
     network = name or runtime.settings.default_network
     if network not in NETWORKS:
-        raise ApiError(failure("unknown_network", f"network {network!r} is not supported", supported=sorted(NETWORKS)))
+        raise FailureError(
+            failure("unknown_network", f"network {network!r} is not supported", supported=sorted(NETWORKS))
+        )
     if network not in runtime.settings.x402_networks:
-        raise ApiError(
+        raise FailureError(
             failure(
                 "network_not_enabled", f"network {network!r} is not enabled", enabled=runtime.settings.x402_networks
             )
@@ -81,7 +94,7 @@ def check_same_terms(request: CertificationRequest, terms: Terms) -> None:
     """409 ``request_conflict`` naming the fields when a replay asks for different terms."""
     differing = Terms.of_request(request).differences(terms)
     if differing:
-        raise ApiError(
+        raise FailureError(
             failure(
                 "request_conflict",
                 "this request_id was used with a different body",
@@ -93,13 +106,15 @@ def check_same_terms(request: CertificationRequest, terms: Terms) -> None:
 
 def _raise_if_failure(value: T | Failure) -> T:
     if isinstance(value, Failure):
-        raise ApiError(value)
+        raise FailureError(value)
     return value
 
 
 def _offer_outcome(request: CertificationRequest) -> Outcome:
     stored = json.loads(request.offer_json or "{}")
-    return Outcome(402, PaymentRequiredBody.model_validate(stored["body"]), {"PAYMENT-REQUIRED": stored["header"]})
+    return Outcome(
+        Settled.OFFER, PaymentRequiredBody.model_validate(stored["body"]), {"PAYMENT-REQUIRED": stored["header"]}
+    )
 
 
 async def current_state(runtime: Runtime, request: CertificationRequest) -> Outcome:
@@ -107,7 +122,7 @@ async def current_state(runtime: Runtime, request: CertificationRequest) -> Outc
     async with runtime.sessions() as session:
         fresh = await repo.get_request(session, request.request_key) or request
         view = await status_view(session, fresh, runtime.settings.public_base_url)
-    return Outcome(200 if is_final(fresh) else 202, view)
+    return Outcome(Settled.FINAL if is_final(fresh) else Settled.ACCEPTED, view)
 
 
 async def wait_for_final(runtime: Runtime, request_key: str, wait_s: float) -> Outcome | None:
@@ -117,7 +132,7 @@ async def wait_for_final(runtime: Runtime, request_key: str, wait_s: float) -> O
         async with runtime.sessions() as session:
             request = await repo.get_request(session, request_key)
             if request is not None and is_final(request):
-                return Outcome(200, await status_view(session, request, runtime.settings.public_base_url))
+                return Outcome(Settled.FINAL, await status_view(session, request, runtime.settings.public_base_url))
         await asyncio.sleep(min(0.5, max(deadline - time.monotonic(), 0)))
     return None
 
@@ -127,7 +142,7 @@ async def _offer(
 ) -> tuple[Offer, PaymentRequiredBody]:
     offer = _raise_if_failure(await runtime.offers.offer(network, request_id, document.size_bytes))
     body = _raise_if_failure(
-        await offers.payment_required_body(runtime.pool, runtime.settings, request_id, client_type, offer, links)
+        await offers.payment_required_body(runtime.x402, runtime.qr, request_id, client_type, offer, links)
     )
     return offer, body
 
@@ -165,7 +180,7 @@ async def new_request(runtime: Runtime, body: CertifyBody, principal: Principal)
     if body.callback_url is not None:
         problem = check_callback_url(body.callback_url, settings.http_callbacks_allowed)
         if problem is not None:
-            raise ApiError(problem)
+            raise FailureError(problem)
         _raise_if_failure(await check_target(body.callback_url, allow_private=settings.webhooks_private_allowed))
     terms = terms_of(document, network, body)
     owner = owner_for(principal.api_key_id, terms)
@@ -178,7 +193,7 @@ async def new_request(runtime: Runtime, body: CertifyBody, principal: Principal)
     started = utcnow()
     try:
         offer, offer_body = await _offer(runtime, body.request_id, network, document, terms.client_type, links)
-    except ApiError:
+    except FailureError:
         # An unavailable server does not keep a stored offer from being re-served.
         existing = await _find(runtime, owner, body.request_id)
         if existing is None:
@@ -208,10 +223,12 @@ async def new_request(runtime: Runtime, body: CertifyBody, principal: Principal)
     )
     if await insert_offered(runtime.engine, row, str(offer.x402["amount_usdc"])):
         count_steps(body.request_id, str(offer.x402["amount_usdc"]))
-        return Outcome(402, offer_body, {"PAYMENT-REQUIRED": header})
+        return Outcome(Settled.OFFER, offer_body, {"PAYMENT-REQUIRED": header})
     existing = await _find(runtime, owner, body.request_id)
     if existing is None:  # the conflicting request was deleted in between
-        raise ApiError(failure("request_conflict", "the request is being created concurrently; retry", retryable=True))
+        raise FailureError(
+            failure("request_conflict", "the request is being created concurrently; retry", retryable=True)
+        )
     return await _existing(runtime, existing, terms)
 
 

@@ -29,7 +29,8 @@ from certify_common.errors import Failure
 from certify_common.kv import KeyValue, LockTimeoutError
 from certify_proxy.metrics import OFFER_CACHE_AGE, OFFER_CACHE_LOOKUPS
 from certify_proxy.settings import ProxySettings
-from certify_proxy.upstream.pool import McpPool
+from certify_proxy.upstream.quote import Quotes
+from certify_proxy.upstream.x402 import X402
 
 PLACEHOLDER = "{request_id}"
 DESCRIPTION = f"certify request {PLACEHOLDER}: one document certified on Circular"
@@ -94,9 +95,15 @@ class OfferCache:
     """Templates per network, in this process and in the shared key-value store."""
 
     def __init__(
-        self, pool: McpPool, kv: KeyValue, settings: ProxySettings, clock: Callable[[], float] = time.time
+        self,
+        quotes: Quotes,
+        x402: X402,
+        kv: KeyValue,
+        settings: ProxySettings,
+        clock: Callable[[], float] = time.time,
     ) -> None:
-        self.pool = pool
+        self.quotes = quotes
+        self.x402 = x402
         self.kv = kv
         self.settings = settings
         self.clock = clock
@@ -154,23 +161,19 @@ class OfferCache:
             return self._served(network, fetched, "miss")
 
     async def _fetch(self, network: str) -> Template | Failure:
-        quoted = await self.pool.call("quote", "calculate_quote", {"data_size_bytes": 0})
+        quoted = await self.quotes.calculate(0)
         if isinstance(quoted, Failure):
             return quoted
-        requirement = await self.pool.call(
-            "x402",
-            "create_payment_requirement",
-            {
-                "network": network,
-                "resource": f"{self.settings.public_base_url}/v1/certify",
-                "amount_atomic": str(quoted["amount_atomic"]),
-                "description": DESCRIPTION,
-                "mime_type": "application/json",
-            },
+        requirement = await self.x402.payment_requirement(
+            network=network,
+            resource=f"{self.settings.public_base_url}/v1/certify",
+            amount_atomic=str(quoted.amount_atomic),
+            description=DESCRIPTION,
         )
         if isinstance(requirement, Failure):
             return requirement
-        template = Template.of(quoted, requirement, self.clock())
+        # The template is JSON (shared through the key-value store, its request id filled by substitution).
+        template = Template.of(quoted.model_dump(mode="json"), requirement.model_dump(mode="json"), self.clock())
         ttl = template.valid_until.timestamp() - self.clock() - self.settings.offer_min_validity_s
         if ttl > 0:
             await self.kv.set(self.key(network), template.dump(), ttl_s=ttl)

@@ -18,7 +18,8 @@ from certify_proxy.certification.offer_cache import Offer
 from certify_proxy.certification.status import status_url
 from certify_proxy.settings import ProxySettings
 from certify_proxy.store.models import CertificationRequest
-from certify_proxy.upstream.pool import McpPool
+from certify_proxy.upstream.qr import Qr
+from certify_proxy.upstream.x402 import X402
 
 WALLETS = ("metamask", "coinbase", "rainbow")
 
@@ -53,37 +54,18 @@ def links_of(settings: ProxySettings, request: CertificationRequest) -> Links:
     return links_for(settings, request.request_id, request.public_token, keyless=request.api_key_id is None)
 
 
-async def quote(pool: McpPool, size_bytes: int) -> dict[str, Any] | Failure:
-    """quote.calculate_quote for a document size (the quote server fetches the CIRX price)."""
-    return await pool.call("quote", "calculate_quote", {"data_size_bytes": size_bytes})
-
-
-async def _browser_links(pool: McpPool, requirements: dict[str, Any], page_url: str) -> list[WalletLinks] | Failure:
-    answers = await asyncio.gather(
-        *(
-            pool.call(
-                "x402",
-                "generate_browser_link",
-                {"payment_requirements": requirements, "page_url": page_url, "wallet": w},
-            )
-            for w in WALLETS
-        )
-    )
+async def _browser_links(x402: X402, requirements: dict[str, Any], page_url: str) -> list[WalletLinks] | Failure:
+    answers = await asyncio.gather(*(x402.browser_link(requirements, page_url, wallet) for wallet in WALLETS))
     result = []
     for answer in answers:
         if isinstance(answer, Failure):
             return answer
-        result.append(WalletLinks.model_validate(answer))
+        result.append(WalletLinks.model_validate(answer.model_dump(include={"wallet", "deep_link", "links"})))
     return result
 
 
-async def qr_png(pool: McpPool, text: str, size: int = 320) -> dict[str, Any] | Failure:
-    """qr.generate_qr_image as PNG."""
-    return await pool.call("qr", "generate_qr_image", {"data": text, "format": "png", "size": size})
-
-
 async def payment_required_body(
-    pool: McpPool, settings: ProxySettings, request_id: str, client_type: str, offer: Offer, links: Links
+    x402_server: X402, qr_server: Qr, request_id: str, client_type: str, offer: Offer, links: Links
 ) -> PaymentRequiredBody | Failure:
     """The body of the 402: x402 v1 fields first, then certify's own (``wallet_links`` for browsers; the QR
     code and ``mobile`` for phones)."""
@@ -114,23 +96,21 @@ async def payment_required_body(
         instructions=instructions(links.certify_url, request_id, x402, links.payment_link),
     )
     if client_type == "browser":
-        wallet_links = await _browser_links(pool, x402["requirements_v2"], links.payment_link)
+        wallet_links = await _browser_links(x402_server, x402["requirements_v2"], links.payment_link)
         if isinstance(wallet_links, Failure):
             return wallet_links
         body.wallet_links = wallet_links
     elif client_type == "mobile":
-        png, ascii_qr = await asyncio.gather(
-            qr_png(pool, links.payment_link), pool.call("qr", "generate_qr_ascii", {"data": links.payment_link})
-        )
+        png, ascii_qr = await asyncio.gather(qr_server.image(links.payment_link), qr_server.ascii(links.payment_link))
         if isinstance(png, Failure):
             return png
         if isinstance(ascii_qr, Failure):
             return ascii_qr
-        body.qr_code_base64 = png["base64"]
+        body.qr_code_base64 = png.base64
         body.mobile = MobilePayment(
             opens=links.payment_link,
-            qr_ascii=ascii_qr["text"],
-            qr_png_base64=png["base64"],
+            qr_ascii=ascii_qr.text,
+            qr_png_base64=png.base64,
             note="Scan with the wallet's QR scanner: the payment page opens in the wallet's browser and asks "
             "for a gasless x402 signature. A plain EIP-681 transfer is not offered: it cannot be settled by "
             "the facilitator.",

@@ -25,6 +25,8 @@ from certify_proxy.store.db import create_engine, session_factory, transaction
 from certify_proxy.store.migrate import upgrade_async
 from certify_proxy.store.models import JobKind, utcnow
 from certify_proxy.upstream.pool import McpPool
+from certify_proxy.upstream.quote import Quotes
+from certify_proxy.upstream.x402 import X402
 
 pytestmark = pytest.mark.integration
 
@@ -76,7 +78,7 @@ def _runtime(url: str, engine: AsyncEngine) -> Runtime:
         MemoryRateLimiter(),
         pool,
         httpx.AsyncClient(),
-        OfferCache(pool, kv, settings),
+        OfferCache(Quotes(pool), X402(pool), kv, settings),
         KeyCache(settings.api_key_cache_ttl_s),
     )
 

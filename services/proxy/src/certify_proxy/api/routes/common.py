@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 
 from certify_client.models import wire
 from certify_proxy.api.json_response import FastJSONResponse
-from certify_proxy.certification.intake import Outcome, wait_for_final
+from certify_proxy.certification.intake import Outcome, Settled, wait_for_final
 from certify_proxy.runtime import Runtime
 
 _WAIT = re.compile(r"(?:^|[,;\s])wait\s*=\s*(\d{1,6})")
@@ -22,14 +22,18 @@ def prefer_wait(prefer: str | None, max_wait_s: int) -> int:
     return min(int(match.group(1)), max_wait_s) if match else 0
 
 
+#: The HTTP status of each kind of outcome: pay (402), under way (202), final (200).
+STATUS_OF: dict[Settled, int] = {Settled.OFFER: 402, Settled.ACCEPTED: 202, Settled.FINAL: 200}
+
+
 def respond(outcome: Outcome) -> JSONResponse:
     """The JSON response of a workflow outcome."""
-    return FastJSONResponse(wire(outcome.body), status_code=outcome.status_code, headers=outcome.headers)
+    return FastJSONResponse(wire(outcome.body), status_code=STATUS_OF[outcome.kind], headers=outcome.headers)
 
 
 async def settle_wait(runtime: Runtime, outcome: Outcome, request_key: str, wait_s: int) -> Outcome:
-    """Within ``Prefer: wait``, turn a 202 into a 200 if the request becomes final in time."""
-    if outcome.status_code != 202 or wait_s <= 0:
+    """Within ``Prefer: wait``, turn an accepted outcome (202) into the final one (200) if it comes in time."""
+    if outcome.kind is not Settled.ACCEPTED or wait_s <= 0:
         return outcome
     final = await wait_for_final(runtime, request_key, wait_s)
     if final is None:

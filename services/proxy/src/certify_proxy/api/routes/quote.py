@@ -13,7 +13,6 @@ from certify_proxy.api.deps import RuntimeDep, WriteCaller
 from certify_proxy.api.errors import ApiError
 from certify_proxy.api.responses import UPSTREAM, WRITE, errors
 from certify_proxy.api.schemas import QuoteAnswer, QuoteBody
-from certify_proxy.certification import offers
 from certify_proxy.certification.documents import document_of
 
 router = APIRouter(tags=["quote"])
@@ -39,10 +38,10 @@ async def post_quote(body: QuoteBody, runtime: RuntimeDep, _caller: WriteCaller)
                 details={"fields": ["data_size_bytes"]},
             )
         )
-    quoted = await offers.quote(runtime.pool, document.size_bytes)
+    quoted = await runtime.quotes.calculate(document.size_bytes)
     if isinstance(quoted, Failure):
         raise ApiError(quoted)
-    price = PriceQuote.model_validate(quoted)
+    price = PriceQuote.model_validate(quoted.model_dump(mode="json"))
     return QuoteAnswer(
         quote_id=secrets.token_hex(16),
         data_hash=document.data_hash,
