@@ -26,7 +26,7 @@ async def test_a_wallet_resource_gets_its_status_from_the_sandbox_wallet_and_a_d
             status = (await flow.get(k8s, f"{flow.WALLETS_PATH}/main")).get("status") or {}
             return status if status.get("balance") == wanted else None
 
-        status = await flow.eventually(lambda: read("100000"), 60, "the wallet's balance in its status")
+        status = await flow.eventually(lambda: read("100000"), 180, "the wallet's balance in its status")
         conditions = {c["type"]: c for c in status["conditions"]}
         assert conditions["Ready"]["status"] == "True"
         assert conditions["Low"]["status"] == "False"
