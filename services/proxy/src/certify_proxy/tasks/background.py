@@ -9,10 +9,10 @@ from certify_proxy.queue.worker import JobHandler, Workers
 from certify_proxy.runtime import Runtime
 from certify_proxy.store.models import JobKind
 from certify_proxy.store.schema import SchemaGate
-from certify_proxy.tasks.balance import BalanceMonitor
+from certify_proxy.tasks.balance import balance_monitor
 from certify_proxy.tasks.certify import CertificationJob
-from certify_proxy.tasks.queue_gauges import QueueMetrics
-from certify_proxy.tasks.reconciliation import SettlementMonitor
+from certify_proxy.tasks.queue_gauges import queue_metrics
+from certify_proxy.tasks.reconciliation import settlement_monitor
 from certify_proxy.tasks.settle import SettlementJob
 from certify_proxy.tasks.webhook import WebhookJob
 
@@ -30,9 +30,7 @@ class Background:
             JobKind.WEBHOOK: WebhookJob(settings.webhook_retry_delays_s),
         }
         self.workers = Workers(runtime, handlers)
-        self.balance = BalanceMonitor(runtime)
-        self.queue_metrics = QueueMetrics(runtime)
-        self.settlements = SettlementMonitor(runtime)
+        self.loops = (balance_monitor(runtime), queue_metrics(runtime), settlement_monitor(runtime))
 
     def start(self) -> None:
         """Start every task as soon as the database schema is at head (no job is claimed before)."""
@@ -41,9 +39,8 @@ class Background:
     async def _start_when_ready(self) -> None:
         await self.schema.wait()
         self.workers.start()
-        self.balance.start()
-        self.queue_metrics.start()
-        self.settlements.start()
+        for loop in self.loops:
+            loop.start()
 
     async def stop(self) -> None:
         """Stop every task (a job cut short is taken over by any worker after its lease)."""
@@ -51,6 +48,5 @@ class Background:
             self._starting.cancel()
             await asyncio.gather(self._starting, return_exceptions=True)
         await self.workers.stop()
-        await self.balance.stop()
-        await self.queue_metrics.stop()
-        await self.settlements.stop()
+        for loop in self.loops:
+            await loop.stop()

@@ -11,7 +11,6 @@ rate and the estimated time to depletion. Amounts stay ``Decimal`` (the gauge is
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import logging
 from datetime import timedelta
@@ -25,6 +24,7 @@ from certify_proxy.queue.metrics import balance_gauges
 from certify_proxy.runtime import Runtime
 from certify_proxy.store.db import transaction
 from certify_proxy.store.models import WalletBalance, aware, utcnow
+from certify_proxy.tasks.periodic import Periodic
 
 logger = logging.getLogger("certify.proxy.balance")
 
@@ -111,32 +111,13 @@ async def check_balance(runtime: Runtime, *, export: bool = False) -> BalanceRep
     return report
 
 
-class BalanceMonitor:
-    """The periodic check, as one task of the process (none when the interval is 0)."""
+def balance_monitor(runtime: Runtime) -> Periodic:
+    """The periodic check, first once the circular server is connected (no loop when the interval is 0)."""
+    interval = runtime.settings.balance_check_interval_s
 
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        """Start checking (first check right away)."""
-        if self.runtime.settings.balance_check_interval_s > 0:
-            self._task = asyncio.create_task(self._loop(), name="cirx-balance")
-
-    async def stop(self) -> None:
-        """Stop checking."""
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-
-    async def _loop(self) -> None:
-        interval = self.runtime.settings.balance_check_interval_s
-        circular = self.runtime.pool.servers.get("circular")
+    async def connected() -> None:
+        circular = runtime.pool.servers.get("circular")
         if circular is not None:
             await circular.wait_connected(min(interval, 30.0))
-        while True:
-            try:
-                await check_balance(self.runtime, export=True)
-            except Exception as exc:  # noqa: BLE001 - an outage must not end the task; the next tick retries
-                logger.warning("balance check raised", extra={"error": type(exc).__name__})
-            await asyncio.sleep(interval)
+
+    return Periodic("cirx-balance", interval, lambda: check_balance(runtime, export=True), before=connected)

@@ -6,7 +6,6 @@ A task of every proxy process refreshes them from the database every ``QUEUE_MET
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import timedelta
 from typing import cast
@@ -17,6 +16,7 @@ from certify_proxy.queue.metrics import DEAD_LETTERS_WAITING, JOB_OLDEST_AGE, JO
 from certify_proxy.queue.runner import JOBS
 from certify_proxy.runtime import Runtime
 from certify_proxy.store.models import DeadLetter, JobKind, JobStatus, aware, utcnow
+from certify_proxy.tasks.periodic import Periodic
 
 logger = logging.getLogger("certify.proxy.queue_metrics")
 
@@ -70,29 +70,7 @@ async def refresh(runtime: Runtime) -> None:
     JOBS_STUCK.set(stuck_count)
 
 
-class QueueMetrics:
-    """The periodic refresh, as one task of the process (none when the interval is 0)."""
-
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        """Register the series and start refreshing (first refresh right away)."""
-        register_kinds()
-        if self.runtime.settings.queue_metrics_interval_s > 0:
-            self._task = asyncio.create_task(self._loop(), name="queue-metrics")
-
-    async def stop(self) -> None:
-        """Stop refreshing."""
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await refresh(self.runtime)
-            except Exception as exc:  # noqa: BLE001 - a database outage must not end the task; the next tick retries
-                logger.warning("queue metrics refresh failed", extra={"error": type(exc).__name__})
-            await asyncio.sleep(self.runtime.settings.queue_metrics_interval_s)
+def queue_metrics(runtime: Runtime) -> Periodic:
+    """The periodic refresh of the queue gauges (series registered now; no loop when the interval is 0)."""
+    register_kinds()
+    return Periodic("queue-metrics", runtime.settings.queue_metrics_interval_s, lambda: refresh(runtime))

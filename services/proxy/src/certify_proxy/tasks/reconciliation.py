@@ -10,7 +10,6 @@ The payment header the job keeps for the retries is deleted as soon as the outco
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 
@@ -32,6 +31,7 @@ from certify_proxy.store.models import (
     aware,
     utcnow,
 )
+from certify_proxy.tasks.periodic import Periodic
 
 logger = logging.getLogger("certify.proxy.reconciliation")
 
@@ -133,31 +133,13 @@ async def refresh_gauges(session: AsyncSession) -> tuple[int, float]:
     return int(count), age_s
 
 
-class SettlementMonitor:
-    """Refreshes the gauges every ``SETTLEMENT_MONITOR_INTERVAL_S`` (one task per process; none when 0)."""
+def settlement_monitor(runtime: Runtime) -> Periodic:
+    """Refreshes the gauges every ``SETTLEMENT_MONITOR_INTERVAL_S`` (no loop when 0)."""
 
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
-        self._task: asyncio.Task[None] | None = None
+    async def tick() -> None:
+        async with runtime.sessions() as session:
+            count, age_s = await refresh_gauges(session)
+        if count:
+            logger.info("settlements awaiting reconciliation", extra={"count": count, "oldest_age_s": age_s})
 
-    def start(self) -> None:
-        """Start refreshing (first refresh right away)."""
-        if self.runtime.settings.settlement_monitor_interval_s > 0:
-            self._task = asyncio.create_task(self._loop(), name="settlement-monitor")
-
-    async def stop(self) -> None:
-        """Stop refreshing."""
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-
-    async def _loop(self) -> None:
-        while True:
-            try:
-                async with self.runtime.sessions() as session:
-                    count, age_s = await refresh_gauges(session)
-                if count:
-                    logger.info("settlements awaiting reconciliation", extra={"count": count, "oldest_age_s": age_s})
-            except Exception as exc:  # noqa: BLE001 - an outage must not end the task; the next tick retries
-                logger.warning("settlement gauges not refreshed", extra={"error": type(exc).__name__})
-            await asyncio.sleep(self.runtime.settings.settlement_monitor_interval_s)
+    return Periodic("settlement-monitor", runtime.settings.settlement_monitor_interval_s, tick)
