@@ -30,7 +30,7 @@ async def check_contract(kv: KeyValue) -> None:
     async def worker(name: str) -> None:
         async with kv.lock("l", ttl_s=5, wait_s=5):
             order.append(f"{name}-in")
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(0)  # yield while holding: the other worker tries to enter now
             order.append(f"{name}-out")
 
     await asyncio.gather(worker("a"), worker("b"))
