@@ -4,6 +4,7 @@ image's own virtualenv starts the same entry point)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -40,8 +41,14 @@ def two_workers(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]
     }
     log_path = log_dir() / f"serving-qr-{port}.log"
     with log_path.open("ab") as log:
+        # Its own process group: the teardown ends the master and its workers together.
         proc = subprocess.Popen(
-            [str(ROOT / "docker" / "entrypoint.sh")], env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT
+            [str(ROOT / "docker" / "entrypoint.sh")],
+            env=env,
+            cwd=tmp_path,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     try:
 
@@ -55,9 +62,10 @@ def two_workers(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]
         wait_until(every_worker_listens, 60.0, interval_s=0.2, what="both gunicorn workers listening")
         yield proc, port
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=30)
+        # SIGKILL to the group: a killed master would leave its workers behind.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
 
 
 def test_each_worker_listens_on_its_own_socket_and_the_master_on_none(

@@ -69,6 +69,10 @@ class ServiceProcess:
         return f"{self.url}/mcp"
 
     def start(self, ready_path: str = "/healthz", timeout_s: float = 30.0) -> ServiceProcess:
+        """Start the process and wait until ``ready_path`` answers 200; a running process is not started twice
+        (``with ServiceProcess(...).start(timeout_s=...)`` enters the one already started)."""
+        if self.proc is not None and self.proc.poll() is None:
+            return self
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(  # noqa: S603  # nosec B603  # this repository's interpreter or entry point
             self.argv, env=self.env, stdout=log, stderr=subprocess.STDOUT
