@@ -15,10 +15,22 @@ import httpx
 
 
 def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A TCP port nobody listens on right now.
+
+    Under pytest-xdist each worker takes only ports of its own residue (port mod worker count = its index): two
+    workers starting services at the same moment could otherwise be handed the same free port, and a test would
+    talk to the other worker's service.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1)
+    index = int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0
+    for _ in range(10_000):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if count <= 1 or port % count == index:
+            return port
+    raise RuntimeError("no free port of this worker's share")
 
 
 def log_dir() -> Path:
