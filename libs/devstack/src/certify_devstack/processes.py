@@ -17,9 +17,9 @@ import httpx
 def free_port() -> int:
     """A TCP port nobody listens on right now.
 
-    Under pytest-xdist each worker takes only ports of its own residue (port mod worker count = its index): two
-    workers starting services at the same moment could otherwise be handed the same free port, and a test would
-    talk to the other worker's service.
+    Under pytest-xdist each worker takes only ports of its own share ((port // 2) mod worker count = its index;
+    halved because Linux hands bind(0) even ports): two workers starting services at the same moment could
+    otherwise be handed the same free port, and a test would talk to the other worker's service.
     """
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
     count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1)
@@ -28,7 +28,7 @@ def free_port() -> int:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             sock.bind(("127.0.0.1", 0))
             port = int(sock.getsockname()[1])
-        if count <= 1 or port % count == index:
+        if count <= 1 or (port // 2) % count == index:
             return port
     raise RuntimeError("no free port of this worker's share")
 
