@@ -17,9 +17,10 @@ MYPY_PACKAGES := $(foreach d,$(SRC_DIRS),$(addprefix -p ,$(notdir $(wildcard $(d
 empty :=
 space := $(empty) $(empty)
 PYTEST_ARGS ?=
-# pytest-xdist processes of `make test`: most integration time is waiting on services started as processes, so
-# two workers overlap it (each test module stays on one worker, sharing its module fixtures).
-TEST_WORKERS ?= 2
+# pytest-xdist processes of `make test` (0: one process). Two workers overlap the waits on service processes
+# (10.5 min instead of about 16), but the operator's wallet test still times out now and then beside another
+# module's load, so CI runs serially until that is understood: `make test TEST_WORKERS=2` locally.
+TEST_WORKERS ?= 0
 BENCH_ARGS ?=
 comma := ,
 # Product code: every package's sources but the test kit's (a pytest plugin) and the development stack's (the
