@@ -17,15 +17,14 @@ def typed_data(x402: dict[str, Any]) -> dict[str, Any]:
     requirements = x402["requirements_v2"]
     window = requirements.get("maxTimeoutSeconds")
     extra = requirements.get("extra") or {}
+    document = eip3009.unsigned_document(
+        name=extra.get("name"),
+        version=extra.get("version"),
+        chain_id=x402["chain_id"],
+        verifying_contract=x402["asset"],
+    )
     return {
-        "types": eip3009.TYPES,
-        "primaryType": eip3009.PRIMARY_TYPE,
-        "domain": {
-            "name": extra.get("name"),
-            "version": extra.get("version"),
-            "chainId": x402["chain_id"],
-            "verifyingContract": x402["asset"],
-        },
+        **document,
         "message": {
             "from": "<your address>",
             "to": x402["pay_to"],
