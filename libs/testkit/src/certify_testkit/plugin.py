@@ -17,6 +17,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -121,6 +122,40 @@ def pg_url() -> Iterator[str]:
     asyncio.run(_admin_sql(url, f'CREATE DATABASE "{name}"'))
     yield url.rsplit("/", 1)[0] + "/" + name
     asyncio.run(_admin_sql(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def databases(pg_url: str) -> Iterator[Any]:
+    """Make PostgreSQL databases of their own (dropped at the end of the session): ``make()`` gives ``url`` and
+    ``fetch(statement, *args)``. A proxy with queue workers needs one: on the session's ``pg_url`` its workers
+    would take the jobs other modules queue and assert on."""
+    import asyncio
+    import types
+    import uuid
+
+    server = pg_url.rsplit("/", 1)[0]
+    names: list[str] = []
+
+    def make(prefix: str = "db") -> types.SimpleNamespace:
+        name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+        asyncio.run(_admin_sql(pg_url, f'CREATE DATABASE "{name}"'))
+        names.append(name)
+        url = f"{server}/{name}"
+        return types.SimpleNamespace(url=url, fetch=lambda statement, *args: asyncio.run(_fetch(url, statement, *args)))
+
+    yield make
+    for name in names:
+        asyncio.run(_admin_sql(pg_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _fetch(url: str, statement: str, *args: Any) -> list[dict[str, Any]]:
+    import asyncpg  # type: ignore[import-untyped]
+
+    connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"), timeout=10)
+    try:
+        return [dict(row) for row in await connection.fetch(statement, *args)]
+    finally:
+        await connection.close()
 
 
 async def _admin_sql(url: str, statement: str) -> None:

@@ -43,8 +43,10 @@ NONCE_ENDPOINT = "Circular_GetWalletNonce_"
 
 
 @pytest.fixture(scope="session")
-def stack(redis_env: dict[str, str], pg_url: str) -> Iterator[dict[str, Any]]:
-    """sandbox, x402, quote, qr, circular and a worker-enabled proxy; the circular wallet funded; an admin key."""
+def stack(redis_env: dict[str, str], databases: Callable[..., Any]) -> Iterator[dict[str, Any]]:
+    """sandbox, x402, quote, qr, circular and a worker-enabled proxy on a database of its own (its workers
+    would otherwise take, and dead-letter, the jobs other modules queue); the wallet funded; an admin key."""
+    pg_url = databases("operator").url
     sandbox = ServiceProcess("certify_sandbox").start(timeout_s=240)
     common = {**redis_env, "CERTIFY_ENV": "test"}
     servers = {

@@ -160,13 +160,10 @@ async def _sql(url: str, statement: str, *args: Any) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def page_database(pg_url: str) -> Iterator[str]:
+def page_database(databases: Callable[..., types.SimpleNamespace]) -> str:
     """A PostgreSQL database of this module's own: its proxy's workers take only the jobs of these tests."""
-    name = f"page_{uuid.uuid4().hex[:12]}"
-    admin = pg_url.rsplit("/", 1)[0] + "/postgres"
-    asyncio.run(_sql(admin, f'CREATE DATABASE "{name}"'))
-    yield pg_url.rsplit("/", 1)[0] + "/" + name
-    asyncio.run(_sql(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    url: str = databases("page").url
+    return url
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ whole retry schedule runs in seconds.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import os
@@ -20,7 +19,6 @@ from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 
@@ -30,40 +28,10 @@ RETRY_DELAYS_S = [0.1, 0.2, 0.4, 0.8, 1.2]
 DOCUMENT_PREFIX = b"Workflow test document "
 
 
-def _dsn(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://")
-
-
-async def _run(url: str, statement: str, *args: Any) -> list[dict[str, Any]]:
-    connection = await asyncpg.connect(_dsn(url), timeout=10)
-    try:
-        return [dict(row) for row in await connection.fetch(statement, *args)]
-    finally:
-        await connection.close()
-
-
 @pytest.fixture(scope="session")
-def databases(pg_url: str) -> Iterator[Callable[[], types.SimpleNamespace]]:
-    """Make fresh databases (dropped at the end of the session): url and fetch(statement, *args)."""
-    server = pg_url.rsplit("/", 1)[0]
-    names: list[str] = []
-
-    def make() -> types.SimpleNamespace:
-        name = f"workflow_{uuid.uuid4().hex[:12]}"
-        asyncio.run(_run(server + "/postgres", f'CREATE DATABASE "{name}"'))
-        names.append(name)
-        url = f"{server}/{name}"
-        return types.SimpleNamespace(url=url, fetch=lambda statement, *args: asyncio.run(_run(url, statement, *args)))
-
-    yield make
-    for name in names:
-        asyncio.run(_run(server + "/postgres", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-@pytest.fixture(scope="session")
-def wf_db(databases: Callable[[], types.SimpleNamespace]) -> types.SimpleNamespace:
+def wf_db(databases: Callable[..., types.SimpleNamespace]) -> types.SimpleNamespace:
     """The database of the workflow tests (the proxy tests' queue stays out of their counts)."""
-    return databases()
+    return databases("workflow")
 
 
 @pytest.fixture(scope="session")
