@@ -153,6 +153,9 @@ def create_app(settings: ProxySettings | None = None) -> FastAPI:
         # No 307 to the slash-toggled path: such a redirect counted its raw path (request ids included) as
         # a metric label; an unknown path is a 404 counted once, as "unmatched".
         redirect_slashes=False,
+        # Traces come from opentelemetry-instrumentation-fastapi (``instrument_app``) when configured; FastAPI's
+        # own telemetry would otherwise look up three global providers on every request to find it is off.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     _install_error_handlers(app)
     app.add_middleware(

@@ -13,6 +13,7 @@ from certify_common.kv import KeyValue, RedisKeyValue, create_kv
 from certify_proxy.api.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from certify_proxy.api_keys import KeyCache
 from certify_proxy.certification.offer_cache import OfferCache
+from certify_proxy.certification.offers import AgentOffers
 from certify_proxy.settings import ProxySettings
 from certify_proxy.store.db import create_engine, session_factory
 from certify_proxy.upstream.circular import Circular
@@ -91,6 +92,11 @@ class Runtime:
     def qr(self) -> Qr:
         """The qr server's tools."""
         return Qr(self.pool)
+
+    @cached_property
+    def agent_offers(self) -> AgentOffers:
+        """Agents' 402s, rendered once per offer template."""
+        return AgentOffers(self.offers, self.x402, self.qr, self.settings)
 
     async def close(self) -> None:
         """Close every client."""

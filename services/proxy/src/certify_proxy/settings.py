@@ -29,7 +29,7 @@ class ProxySettings(WorkflowSettings):
         description="SQLAlchemy async URL: postgresql+asyncpg://… in production, a SQLite file by default.",
     )
     database_pool_size: int = Field(
-        5,
+        7,
         ge=1,
         le=200,
         description="Connections kept per process (PostgreSQL only). Size it so replicas × workers × "
@@ -37,7 +37,12 @@ class ProxySettings(WorkflowSettings):
         "minus a reserve (README, Configuration).",
     )
     database_max_overflow: int = Field(
-        2, ge=0, le=200, description="Extra connections a process may open briefly beyond DATABASE_POOL_SIZE."
+        0,
+        ge=0,
+        le=200,
+        description="Extra connections a process may open briefly beyond DATABASE_POOL_SIZE. Each is closed when "
+        "returned to a full pool, so under steady load every overflow request pays a new connection (a server "
+        "process on PostgreSQL): raise DATABASE_POOL_SIZE instead.",
     )
     database_pool_timeout_s: float = Field(
         5.0,

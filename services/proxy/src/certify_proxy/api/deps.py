@@ -21,8 +21,8 @@ from certify_proxy.store.models import CertificationRequest
 PAYMENT_HEADERS = ("payment-signature", "x-payment")
 
 
-def get_runtime(request: Request) -> Runtime:
-    """The process's runtime, set by the lifespan."""
+async def get_runtime(request: Request) -> Runtime:
+    """The process's runtime, set by the lifespan (async: FastAPI runs a plain function's dependency in a thread)."""
     runtime: Runtime = request.app.state.runtime
     return runtime
 

@@ -18,7 +18,7 @@ from typing import TypeVar
 
 from pydantic_core import to_json
 
-from certify_client.models import PaymentRequiredBody, StatusDocument, wire
+from certify_client.models import StatusDocument
 from certify_common.errors import Failure, FailureError, failure
 from certify_common.evm import NETWORKS
 from certify_proxy.api.schemas import CertifyBody
@@ -26,7 +26,6 @@ from certify_proxy.api_keys import Principal
 from certify_proxy.certification import offers
 from certify_proxy.certification.callback_targets import check_target
 from certify_proxy.certification.documents import Document, check_callback_url, document_of_body
-from certify_proxy.certification.offer_cache import Offer
 from certify_proxy.certification.states import AWAITING_PAYMENT, State
 from certify_proxy.certification.status import is_final, status_view
 from certify_proxy.certification.terms import DEFAULT_CLIENT_TYPE, Terms, owner_for
@@ -58,8 +57,15 @@ class Outcome:
     """
 
     kind: Settled
-    body: StatusDocument | PaymentRequiredBody
+    body: StatusDocument | OfferBody
     headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OfferBody:
+    """A 402 body as JSON, rendered once (``offers.MadeOffer``) or stored with the request: sent as it is."""
+
+    json: bytes
 
 
 def check_network(runtime: Runtime, name: str | None) -> str:
@@ -112,9 +118,7 @@ def _raise_if_failure(value: T | Failure) -> T:
 
 def _offer_outcome(request: CertificationRequest) -> Outcome:
     stored = json.loads(request.offer_json or "{}")
-    return Outcome(
-        Settled.OFFER, PaymentRequiredBody.model_validate(stored["body"]), {"PAYMENT-REQUIRED": stored["header"]}
-    )
+    return Outcome(Settled.OFFER, OfferBody(to_json(stored["body"])), {"PAYMENT-REQUIRED": stored["header"]})
 
 
 async def current_state(runtime: Runtime, request: CertificationRequest) -> Outcome:
@@ -139,22 +143,30 @@ async def wait_for_final(runtime: Runtime, request_key: str, wait_s: float) -> O
 
 async def _offer(
     runtime: Runtime, request_id: str, network: str, document: Document, client_type: str, links: offers.Links
-) -> tuple[Offer, PaymentRequiredBody]:
+) -> offers.MadeOffer:
     offer = _raise_if_failure(await runtime.offers.offer(network, request_id, document.size_bytes))
     body = _raise_if_failure(
         await offers.payment_required_body(runtime.x402, runtime.qr, request_id, client_type, offer, links)
     )
-    return offer, body
+    return offers.made_offer(offer, body)
 
 
-def _apply_offer(request: CertificationRequest, offer: Offer, body: PaymentRequiredBody) -> None:
+async def _new_offer(
+    runtime: Runtime, body: CertifyBody, network: str, document: Document, terms: Terms, token: str, keyless: bool
+) -> offers.MadeOffer:
+    if terms.client_type == DEFAULT_CLIENT_TYPE:
+        made = await runtime.agent_offers.offer(network, body.request_id, token, document.size_bytes, keyless=keyless)
+        return _raise_if_failure(made)
+    links = offers.links_for(runtime.settings, body.request_id, token, keyless=keyless)
+    return await _offer(runtime, body.request_id, network, document, terms.client_type, links)
+
+
+def _apply_offer(request: CertificationRequest, made: offers.MadeOffer) -> None:
     request.quote_id = secrets.token_hex(16)
-    request.quote_json = to_json(offer.quote).decode()
-    request.amount_atomic = int(offer.x402["amount_atomic"])
-    request.quote_valid_until = offer.valid_until
-    request.offer_json = to_json(
-        {"x402": offer.x402, "body": wire(body), "header": offer.x402["payment_required_header"]}
-    ).decode()
+    request.quote_json = made.quote_json
+    request.amount_atomic = made.amount_atomic
+    request.quote_valid_until = made.valid_until
+    request.offer_json = made.offer_json
 
 
 async def _find(runtime: Runtime, owner: str, request_id: str) -> CertificationRequest | None:
@@ -189,17 +201,15 @@ async def new_request(runtime: Runtime, body: CertifyBody, principal: Principal)
         if existing is not None:
             return await _existing(runtime, existing, terms)
     token = secrets.token_urlsafe(24)
-    links = offers.links_for(settings, body.request_id, token, keyless=principal.api_key_id is None)
     started = utcnow()
     try:
-        offer, offer_body = await _offer(runtime, body.request_id, network, document, terms.client_type, links)
+        made = await _new_offer(runtime, body, network, document, terms, token, principal.api_key_id is None)
     except FailureError:
         # An unavailable server does not keep a stored offer from being re-served.
         existing = await _find(runtime, owner, body.request_id)
         if existing is None:
             raise
         return await _existing(runtime, existing, terms)
-    header = str(offer.x402["payment_required_header"])
     row = NewRequest(
         request_key=secrets.token_hex(16),
         owner=owner,
@@ -214,16 +224,16 @@ async def new_request(runtime: Runtime, body: CertifyBody, principal: Principal)
         file_name=body.file_name,
         public_token=token,
         quote_id=secrets.token_hex(16),
-        quote_json=to_json(offer.quote).decode(),
-        amount_atomic=int(offer.x402["amount_atomic"]),
-        quote_valid_until=offer.valid_until,
-        offer_json=to_json({"x402": offer.x402, "body": wire(offer_body), "header": header}).decode(),
+        quote_json=made.quote_json,
+        amount_atomic=made.amount_atomic,
+        quote_valid_until=made.valid_until,
+        offer_json=made.offer_json,
         created_at=started,
         updated_at=utcnow(),
     )
-    if await insert_offered(runtime.engine, row, str(offer.x402["amount_usdc"])):
-        count_steps(body.request_id, str(offer.x402["amount_usdc"]))
-        return Outcome(Settled.OFFER, offer_body, {"PAYMENT-REQUIRED": header})
+    if await insert_offered(runtime.engine, row, made.amount_usdc):
+        count_steps(body.request_id, made.amount_usdc)
+        return Outcome(Settled.OFFER, OfferBody(made.body), {"PAYMENT-REQUIRED": made.header})
     existing = await _find(runtime, owner, body.request_id)
     if existing is None:  # the conflicting request was deleted in between
         raise FailureError(
@@ -244,12 +254,12 @@ async def _existing(runtime: Runtime, request: CertificationRequest, terms: Term
         return _offer_outcome(request)
     document = Document(request.data_hash, request.data_size_bytes)
     links = offers.links_of(runtime.settings, request)
-    offer, offer_body = await _offer(runtime, request.request_id, request.network, document, request.client_type, links)
+    made = await _offer(runtime, request.request_id, request.network, document, request.client_type, links)
     async with transaction(runtime.sessions) as session:
         locked = await repo.get_request(session, request.request_key, for_update=True)
         if locked is None or State(locked.status) not in AWAITING_PAYMENT:
             return await current_state(runtime, request)
-        _apply_offer(locked, offer, offer_body)
+        _apply_offer(locked, made)
         if State(locked.status) == State.PAYMENT_PENDING:
             repo.transition(session, locked, State.QUOTED, "quote expired: re-quoted")
             repo.transition(session, locked, State.PAYMENT_PENDING, "payment requested (402)")

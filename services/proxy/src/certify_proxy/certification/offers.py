@@ -3,19 +3,35 @@
 The offer comes from :mod:`certify_proxy.certification.offer_cache` (the quote and x402 servers' answers, asked once
 per price period); QR codes are drawn only for phones (``client_type`` mobile) and on ``GET /v1/qr/{id}``.
 Everything is fetched before anything is written, so a failing server leaves no half-made request behind.
+
+An agent's 402 (the default client type, most of them) is the same for every request of a network but for the
+request's id, token and size: :class:`AgentOffers` renders it once per offer template through the same models,
+with those values left open, and fills them in by substitution (:class:`AgentTemplate`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from certify_client.models import MobilePayment, OfferPayment, PaymentRequiredBody, PriceQuote, WalletLinks
+from pydantic_core import to_json
+
+from certify_client.models import (
+    MobilePayment,
+    OfferPayment,
+    PaymentRequiredBody,
+    PriceQuote,
+    WalletLinks,
+    wire,
+)
 from certify_common.errors import Failure
 from certify_proxy.certification.instructions import instructions
-from certify_proxy.certification.offer_cache import Offer
+from certify_proxy.certification.offer_cache import PLACEHOLDER, Offer, OfferCache, Template
 from certify_proxy.certification.status import status_url
+from certify_proxy.certification.terms import DEFAULT_CLIENT_TYPE
 from certify_proxy.settings import ProxySettings
 from certify_proxy.store.models import CertificationRequest
 from certify_proxy.upstream.qr import Qr
@@ -116,3 +132,104 @@ async def payment_required_body(
             "the facilitator.",
         )
     return body
+
+
+#: Values an agent template leaves open (besides the offer cache's ``{request_id}``). None needs JSON escaping
+#: where it is filled in: request ids match ``REQUEST_ID_PATTERN``, tokens are URL-safe base64, the header base64.
+LINK_SLOT = "{token}"  # the public token of the links
+SIZE = "{data_size_bytes}"
+HEADER = "{payment_required_header}"
+
+
+@dataclass(frozen=True)
+class MadeOffer:
+    """One request's 402 as stored and sent: the body's JSON, the PAYMENT-REQUIRED header and the columns."""
+
+    body: bytes
+    header: str
+    quote_json: str
+    offer_json: str
+    amount_atomic: int
+    amount_usdc: str
+    valid_until: datetime
+
+
+def made_offer(offer: Offer, body: PaymentRequiredBody) -> MadeOffer:
+    """The stored and sent texts of an offer and its 402 body."""
+    return _made(offer, wire(body))
+
+
+def _made(offer: Offer, wired: dict[str, Any]) -> MadeOffer:
+    header = str(offer.x402["payment_required_header"])
+    return MadeOffer(
+        body=to_json(wired),
+        header=header,
+        quote_json=to_json(offer.quote).decode(),
+        offer_json=to_json({"x402": offer.x402, "body": wired, "header": header}).decode(),
+        amount_atomic=int(offer.x402["amount_atomic"]),
+        amount_usdc=str(offer.x402["amount_usdc"]),
+        valid_until=offer.valid_until,
+    )
+
+
+@dataclass(frozen=True)
+class AgentTemplate:
+    """:func:`made_offer` of an agent's 402 with the request id, token, size and header left open."""
+
+    source: Template
+    made: MadeOffer
+    body: str
+
+    def fill(self, request_id: str, token: str, size_bytes: int) -> MadeOffer:
+        """This request's offer: byte for byte what :func:`made_offer` gives for its own models."""
+        header = base64.b64encode(self.source.header_json.replace(PLACEHOLDER, request_id).encode()).decode()
+
+        def filled(text: str) -> str:
+            text = text.replace(f'"{SIZE}"', str(size_bytes)).replace(PLACEHOLDER, request_id)
+            return text.replace(LINK_SLOT, token).replace(HEADER, header)
+
+        made = self.made
+        return MadeOffer(
+            body=filled(self.body).encode(),
+            header=header,
+            quote_json=filled(made.quote_json),
+            offer_json=filled(made.offer_json),
+            amount_atomic=made.amount_atomic,
+            amount_usdc=made.amount_usdc,
+            valid_until=made.valid_until,
+        )
+
+
+class AgentOffers:
+    """Agents' 402s: one :class:`AgentTemplate` per network and kind of caller, renewed with the offer cache's."""
+
+    def __init__(self, cache: OfferCache, x402: X402, qr: Qr, settings: ProxySettings) -> None:
+        self.cache, self.x402, self.qr, self.settings = cache, x402, qr, settings
+        self._templates: dict[tuple[str, bool], AgentTemplate] = {}
+
+    async def offer(
+        self, network: str, request_id: str, token: str, size_bytes: int, *, keyless: bool
+    ) -> MadeOffer | Failure:
+        """The 402 of one agent's request."""
+        source = await self.cache.template(network)
+        if isinstance(source, Failure):
+            return source
+        template = self._templates.get((network, keyless))
+        if template is None or template.source is not source:
+            rendered = await self._render(source, keyless)
+            if isinstance(rendered, Failure):
+                return rendered
+            template = self._templates[(network, keyless)] = rendered
+        return template.fill(request_id, token, size_bytes)
+
+    async def _render(self, source: Template, keyless: bool) -> AgentTemplate | Failure:
+        filled = source.fill(PLACEHOLDER, 0)
+        offer = Offer(filled.quote, {**filled.x402, "payment_required_header": HEADER}, filled.valid_until)
+        links = links_for(self.settings, PLACEHOLDER, LINK_SLOT, keyless=keyless)
+        body = await payment_required_body(self.x402, self.qr, PLACEHOLDER, DEFAULT_CLIENT_TYPE, offer, links)
+        if isinstance(body, Failure):
+            return body
+        wired = wire(body)
+        wired["quote"]["data_size_bytes"] = SIZE  # the models hold an int: the open size goes in after them
+        made = _made(Offer({**offer.quote, "data_size_bytes": SIZE}, offer.x402, offer.valid_until), wired)
+        return AgentTemplate(source, made, made.body.decode())

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from certify_proxy.api.deps import CertifyCaller, RuntimeDep, payment_header
 from certify_proxy.api.responses import ANSWERED, UPSTREAM, WRITE, errors
@@ -32,7 +32,7 @@ async def post_certify(
     caller: CertifyCaller,
     prefer: Annotated[str | None, Header(description="wait=N: answer 200 if final within N seconds (N ≤ 60).")] = None,
     token: Annotated[str | None, Query(description="A keyless request's token (paid retry without the body).")] = None,
-) -> JSONResponse:
+) -> Response:
     """New request → 402; the same request_id with a payment header → 202 (or 200 when final in time)."""
     paid = payment_header(request)
     if paid is None:

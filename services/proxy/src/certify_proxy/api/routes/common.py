@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from certify_client.models import wire
 from certify_proxy.api.json_response import FastJSONResponse
-from certify_proxy.certification.intake import Outcome, Settled, wait_for_final
+from certify_proxy.certification.intake import OfferBody, Outcome, Settled, wait_for_final
 from certify_proxy.runtime import Runtime
 
+JSON = "application/json"
 _WAIT = re.compile(r"(?:^|[,;\s])wait\s*=\s*(\d{1,6})")
 
 
@@ -26,9 +27,12 @@ def prefer_wait(prefer: str | None, max_wait_s: int) -> int:
 STATUS_OF: dict[Settled, int] = {Settled.OFFER: 402, Settled.ACCEPTED: 202, Settled.FINAL: 200}
 
 
-def respond(outcome: Outcome) -> JSONResponse:
-    """The JSON response of a workflow outcome."""
-    return FastJSONResponse(wire(outcome.body), status_code=STATUS_OF[outcome.kind], headers=outcome.headers)
+def respond(outcome: Outcome) -> Response:
+    """The JSON response of a workflow outcome (an offer's body is JSON already)."""
+    status = STATUS_OF[outcome.kind]
+    if isinstance(outcome.body, OfferBody):
+        return Response(outcome.body.json, status_code=status, headers=outcome.headers, media_type=JSON)
+    return FastJSONResponse(wire(outcome.body), status_code=status, headers=outcome.headers)
 
 
 async def settle_wait(runtime: Runtime, outcome: Outcome, request_key: str, wait_s: int) -> Outcome:

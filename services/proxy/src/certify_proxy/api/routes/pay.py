@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Header, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from certify_common.errors import failure
 from certify_proxy.api.deps import PublicRequest, RuntimeDep, payment_header
@@ -37,7 +37,7 @@ async def pay_callback(
     runtime: RuntimeDep,
     body: Annotated[PayBody | None, Body()] = None,
     prefer: Annotated[str | None, Header()] = None,
-) -> JSONResponse:
+) -> Response:
     """Same rules as the paid ``POST /v1/certify``: 202 (or 200 when final within ``Prefer: wait``)."""
     paid = payment_header(http)
     value = paid[1] if paid is not None else (body.payment if body is not None else None)
