@@ -12,10 +12,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from certify_proxy.store import keys
 from certify_proxy.store.db import retry_dropped
 from certify_proxy.store.models import ApiKey, utcnow
 
@@ -62,25 +62,18 @@ async def create_key(
 
 async def ensure_key(session: AsyncSession, name: str, key: str) -> None:
     """Register ``key`` unless it already exists (the development key of ``make run``)."""
-    existing = (await session.execute(select(ApiKey).where(ApiKey.key_hash == hash_key(key)))).scalar_one_or_none()  # type: ignore[arg-type]
-    if existing is None:
+    if await keys.by_hash(session, hash_key(key)) is None:
         await create_key(session, name, key=key)
 
 
 async def revoke_key(session: AsyncSession, key_id: int) -> bool:
     """Revoke a key by id; False when no active key has that id."""
-    statement = (
-        update(ApiKey)
-        .where(ApiKey.id == key_id, ApiKey.revoked_at.is_(None))  # type: ignore[arg-type,union-attr]
-        .values(revoked_at=utcnow())
-    )
-    result = await session.execute(statement)
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return await keys.revoke(session, key_id, utcnow())
 
 
 async def list_keys(session: AsyncSession) -> list[ApiKey]:
     """Every key, oldest first (hashes only; the keys themselves are never stored)."""
-    return list((await session.execute(select(ApiKey).order_by(ApiKey.id))).scalars())  # type: ignore[arg-type]
+    return await keys.all_keys(session)
 
 
 async def authenticate(session: AsyncSession, key: str) -> Principal | None:
@@ -89,12 +82,8 @@ async def authenticate(session: AsyncSession, key: str) -> Principal | None:
 
 
 async def _by_hash(session: AsyncSession, key_hash: str) -> Principal | None:
-    statement = select(ApiKey.id, ApiKey.is_admin).where(  # type: ignore[call-overload]
-        ApiKey.key_hash == key_hash,  # type: ignore[arg-type]
-        ApiKey.revoked_at.is_(None),  # type: ignore[union-attr]
-    )
-    row = (await session.execute(statement)).first()
-    if row is None or row.id is None:
+    row = await keys.active_by_hash(session, key_hash)
+    if row is None:
         return None
     return Principal(subject=f"key:{row.id}", api_key_id=row.id, is_admin=bool(row.is_admin))
 

@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
-import sqlalchemy as sa
 from pydantic import BaseModel, Field
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from certify_common.errors import require
 from certify_proxy.certification.states import State
-from certify_proxy.queue.runner import JOBS, UNBOUNDED
+from certify_proxy.queue.runner import UNBOUNDED
+from certify_proxy.store import deadletters as dead_letter_rows
+from certify_proxy.store import jobs as job_rows
 from certify_proxy.store import repositories as repo
-from certify_proxy.store.models import CertificationRequest, DeadLetter, Job, JobKind, JobStatus, aware, utcnow
+from certify_proxy.store.models import DeadLetter, Job, JobKind, aware, utcnow
 
 HIDDEN_KEYS = frozenset({"payment_header"})
 
@@ -36,13 +37,7 @@ def _public_payload(raw: str) -> dict[str, Any]:
 async def client_request_ids(session: AsyncSession, payloads: list[str]) -> dict[str, str]:
     """request_key → the client's request_id, for the requests named in job payloads."""
     keys = {str(key) for raw in payloads if (key := json.loads(raw).get("request_key"))}
-    if not keys:
-        return {}
-    table = cast(sa.Table, CertificationRequest.__table__)  # type: ignore[attr-defined]
-    rows = await session.execute(
-        sa.select(table.c.request_key, table.c.request_id).where(table.c.request_key.in_(keys))
-    )
-    return {str(key): str(request_id) for key, request_id in rows}
+    return await repo.request_ids(session, keys)
 
 
 class DeadLetterView(BaseModel):
@@ -133,11 +128,7 @@ def job_view(row: Job, request_ids: dict[str, str]) -> JobView:
 
 async def list_dead_letters(session: AsyncSession, *, include_requeued: bool, limit: int) -> list[DeadLetter]:
     """Dead letters, newest first (by default only those not re-queued yet)."""
-    table = cast(sa.Table, DeadLetter.__table__)  # type: ignore[attr-defined]
-    statement = sa.select(DeadLetter).order_by(table.c.id.desc()).limit(limit)
-    if not include_requeued:
-        statement = statement.where(DeadLetter.requeued_at.is_(None))  # type: ignore[union-attr]
-    return list((await session.execute(statement)).scalars())
+    return await dead_letter_rows.newest(session, include_requeued=include_requeued, limit=limit)
 
 
 async def requeue(session: AsyncSession, dead_letter_id: int) -> DeadLetter | None:
@@ -147,25 +138,13 @@ async def requeue(session: AsyncSession, dead_letter_id: int) -> DeadLetter | No
     re-queue is the one way out of ``failed``), with its error cleared; a settlement job comes back
     unbounded, like every settlement job now.
     """
-    statement = sa.select(DeadLetter).where(DeadLetter.id == dead_letter_id).with_for_update()  # type: ignore[arg-type]
-    row: DeadLetter | None = (await session.execute(statement)).scalar_one_or_none()
+    row = await dead_letter_rows.lock(session, dead_letter_id)
     if row is None or row.requeued_at is not None:
         return None
     now = utcnow()
-    fresh: dict[str, Any] = {
-        "status": JobStatus.QUEUED,
-        "attempts": 0,
-        "run_at": now,
-        "lease_until": None,
-        "locked_by": None,
-    }
-    if row.kind == JobKind.SETTLE_RECONCILE:
-        # A paid settlement is retried until it concludes (dead letters of it predate that rule).
-        fresh["max_attempts"] = UNBOUNDED
-    result = await session.execute(
-        sa.update(JOBS).where(JOBS.c.id == row.job_id, JOBS.c.status == JobStatus.DEAD).values(updated_at=now, **fresh)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    # A paid settlement is retried until it concludes (dead letters of it predate that rule).
+    max_attempts = UNBOUNDED if row.kind == JobKind.SETTLE_RECONCILE else None
+    if not await job_rows.requeue_dead(session, row.job_id, now, max_attempts=max_attempts):
         return None
     row.requeued_at = now
     session.add(row)
@@ -183,16 +162,4 @@ async def requeue(session: AsyncSession, dead_letter_id: int) -> DeadLetter | No
 async def stuck_jobs(session: AsyncSession, stuck_after_s: float, limit: int) -> list[Job]:
     """Running jobs whose lease expired, and queued jobs overdue by more than ``stuck_after_s``."""
     now = utcnow()
-    overdue = now - timedelta(seconds=stuck_after_s)
-    statement = (
-        sa.select(Job)
-        .where(
-            sa.or_(
-                sa.and_(JOBS.c.status == JobStatus.RUNNING, JOBS.c.lease_until < now),
-                sa.and_(JOBS.c.status == JobStatus.QUEUED, JOBS.c.run_at < overdue),
-            )
-        )
-        .order_by(JOBS.c.run_at)
-        .limit(limit)
-    )
-    return list((await session.execute(statement)).scalars())
+    return await job_rows.stuck(session, now, now - timedelta(seconds=stuck_after_s), limit)

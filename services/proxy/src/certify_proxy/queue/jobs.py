@@ -10,10 +10,10 @@ import json
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from certify_common.tracing import current_trace_context
+from certify_proxy.store import jobs as job_rows
 from certify_proxy.store.models import Job, JobStatus, utcnow
 
 
@@ -30,7 +30,7 @@ async def enqueue(
 
     The active span's context is stored with it: the job's runs start new traces linked to it.
     """
-    existing: Job | None = (await session.execute(select(Job).where(Job.dedupe_key == dedupe_key))).scalar_one_or_none()  # type: ignore[arg-type]
+    existing = await job_rows.by_dedupe_key(session, dedupe_key)
     if existing is not None:
         return existing
     now = utcnow()
@@ -56,5 +56,4 @@ async def enqueue(
 
 async def job_for_request(session: AsyncSession, kind: str, request_key: str) -> Job | None:
     """The job of ``kind`` enqueued for a request (by its internal key), if any."""
-    statement = select(Job).where(Job.dedupe_key == f"{kind}:{request_key}")  # type: ignore[arg-type]
-    return (await session.execute(statement)).scalar_one_or_none()
+    return await job_rows.by_dedupe_key(session, f"{kind}:{request_key}")

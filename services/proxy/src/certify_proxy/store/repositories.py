@@ -160,3 +160,17 @@ async def certification_for_request(session: AsyncSession, request_key: str) -> 
 async def count_rows(session: AsyncSession, model: type[object]) -> int:
     """How many rows a table holds (tests compare counts before and after bad input)."""
     return int((await session.execute(select(func.count()).select_from(model))).scalar_one())  # type: ignore[arg-type]
+
+
+async def request_ids(session: AsyncSession, request_keys: set[str]) -> dict[str, str]:
+    """request_key → the client's request_id, for those of ``request_keys`` that exist."""
+    if not request_keys:
+        return {}
+    table = CertificationRequest.__table__  # type: ignore[attr-defined]
+    statement = select(table.c.request_key, table.c.request_id).where(table.c.request_key.in_(request_keys))
+    return {str(key): str(request_id) for key, request_id in (await session.execute(statement)).tuples()}
+
+
+async def delete_payment(session: AsyncSession, payment: Payment) -> None:
+    """Remove a payment row (a reservation whose settlement was definitely refused)."""
+    await session.delete(payment)

@@ -17,11 +17,11 @@ from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 
 from certify_common.errors import Failure, failure
 from certify_proxy.queue.metrics import balance_gauges
 from certify_proxy.runtime import Runtime
+from certify_proxy.store.balances import readings_since
 from certify_proxy.store.db import transaction
 from certify_proxy.store.models import WalletBalance, aware, utcnow
 from certify_proxy.tasks.periodic import Periodic
@@ -73,12 +73,7 @@ async def check_balance(runtime: Runtime, *, export: bool = False) -> BalanceRep
     async with transaction(runtime.sessions) as session:
         session.add(WalletBalance(asset=ASSET, balance=format(balance, "f"), checked_at=now))
         await session.flush()
-        statement = (
-            select(WalletBalance)
-            .where(WalletBalance.asset == ASSET, WalletBalance.checked_at >= now - DAY)  # type: ignore[arg-type]
-            .order_by(WalletBalance.checked_at)  # type: ignore[arg-type]
-        )
-        rows = list((await session.execute(statement)).scalars())
+        rows = await readings_since(session, ASSET, now - DAY)
     readings = [(moment.timestamp(), Decimal(row.balance)) for row in rows if (moment := aware(row.checked_at))]
     burn = daily_burn(readings)
     if export:

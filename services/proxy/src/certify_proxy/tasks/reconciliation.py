@@ -13,30 +13,20 @@ from __future__ import annotations
 import json
 import logging
 
-import sqlalchemy as sa
 from pydantic import BaseModel, Field
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from certify_common.errors import require
 from certify_proxy.queue import jobs
 from certify_proxy.queue.metrics import SETTLEMENTS_UNRESOLVED, SETTLEMENTS_UNRESOLVED_OLDEST_AGE
-from certify_proxy.queue.runner import JOBS
 from certify_proxy.runtime import Runtime
-from certify_proxy.store.models import (
-    CertificationRequest,
-    DeadLetter,
-    Job,
-    JobKind,
-    Payment,
-    PaymentStatus,
-    aware,
-    utcnow,
-)
+from certify_proxy.store import deadletters as dead_letter_rows
+from certify_proxy.store import jobs as job_rows
+from certify_proxy.store import reconciliation as pending
+from certify_proxy.store.models import Job, JobKind, utcnow
 from certify_proxy.tasks.periodic import Periodic
 
 logger = logging.getLogger("certify.proxy.reconciliation")
-
-_PAYMENTS = Payment.__table__  # type: ignore[attr-defined]
-_DEAD_LETTERS = DeadLetter.__table__  # type: ignore[attr-defined]
 
 
 async def forget_payment_header(session: AsyncSession, request_key: str) -> None:
@@ -45,8 +35,9 @@ async def forget_payment_header(session: AsyncSession, request_key: str) -> None
     if job is None:
         return
     kept = json.dumps({"request_key": request_key}, separators=(",", ":"), sort_keys=True)
-    await session.execute(sa.update(JOBS).where(JOBS.c.id == job.id).values(payload=kept))
-    await session.execute(sa.update(_DEAD_LETTERS).where(_DEAD_LETTERS.c.job_id == job.id).values(payload=kept))
+    job_id = require(job.id, "the job id")
+    await job_rows.replace_payload(session, job_id, kept)
+    await dead_letter_rows.replace_payloads(session, job_id, kept)
 
 
 class UnresolvedSettlement(BaseModel):
@@ -76,61 +67,34 @@ class UnresolvedSettlements(BaseModel):
 
 async def unresolved(session: AsyncSession, limit: int) -> list[UnresolvedSettlement]:
     """Pending payments, oldest first, with their reconciliation job's progress (no payment header)."""
-    job_key = sa.literal(f"{JobKind.SETTLE_RECONCILE}:") + _PAYMENTS.c.request_key
-    requests = CertificationRequest.__table__  # type: ignore[attr-defined]
-    statement = (
-        sa.select(
-            _PAYMENTS,
-            requests.c.request_id,
-            JOBS.c.status.label("job_status"),
-            JOBS.c.attempts,
-            JOBS.c.run_at,
-            JOBS.c.last_error,
-        )
-        .select_from(
-            _PAYMENTS.join(requests, requests.c.request_key == _PAYMENTS.c.request_key).outerjoin(
-                JOBS, JOBS.c.dedupe_key == job_key
-            )
-        )
-        .where(_PAYMENTS.c.status == PaymentStatus.PENDING)
-        .order_by(_PAYMENTS.c.created_at)
-        .limit(limit)
-    )
     now = utcnow()
-    rows = []
-    for row in (await session.execute(statement)).mappings():
-        created = aware(row["created_at"])
-        run_at = aware(row["run_at"])
-        rows.append(
-            UnresolvedSettlement(
-                request_id=row["request_id"],
-                request_key=row["request_key"],
-                network=row["network"],
-                payer=row["payer"],
-                amount_atomic=str(row["amount_atomic"]),
-                tx_hash=row["tx_hash"],
-                created_at=created.isoformat() if created else None,
-                age_s=round((now - created).total_seconds(), 3) if created else None,
-                job_status=row["job_status"],
-                attempts=row["attempts"],
-                next_attempt_at=run_at.isoformat() if run_at else None,
-                last_error=row["last_error"],
-            )
+    return [
+        UnresolvedSettlement(
+            request_id=row.request_id,
+            request_key=row.request_key,
+            network=row.network,
+            payer=row.payer,
+            amount_atomic=str(row.amount_atomic),
+            tx_hash=row.tx_hash,
+            created_at=row.created_at.isoformat() if row.created_at else None,
+            age_s=round((now - row.created_at).total_seconds(), 3) if row.created_at else None,
+            job_status=row.job_status,
+            attempts=row.attempts,
+            next_attempt_at=row.run_at.isoformat() if row.run_at else None,
+            last_error=row.last_error,
         )
-    return rows
+        for row in await pending.pending_settlements(session, limit)
+    ]
 
 
 async def refresh_gauges(session: AsyncSession) -> tuple[int, float]:
     """Count the pending payments and the age of the oldest into the gauges; returns both."""
-    statement = sa.select(sa.func.count(), sa.func.min(_PAYMENTS.c.created_at)).where(
-        _PAYMENTS.c.status == PaymentStatus.PENDING
-    )
-    count, oldest = (await session.execute(statement)).one()
-    oldest_at = aware(oldest)
+    summary = await pending.pending_summary(session)
+    oldest_at = summary.oldest_created_at
     age_s = max((utcnow() - oldest_at).total_seconds(), 0.0) if oldest_at is not None else 0.0
-    SETTLEMENTS_UNRESOLVED.set(int(count))
+    SETTLEMENTS_UNRESOLVED.set(summary.count)
     SETTLEMENTS_UNRESOLVED_OLDEST_AGE.set(age_s)
-    return int(count), age_s
+    return summary.count, age_s
 
 
 def settlement_monitor(runtime: Runtime) -> Periodic:

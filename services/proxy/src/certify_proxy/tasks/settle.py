@@ -31,6 +31,7 @@ from certify_proxy.queue.settings import retry_delay_s
 from certify_proxy.queue.worker import Done, JobContext, Outcome, Retry
 from certify_proxy.runtime import Runtime
 from certify_proxy.settings import ProxySettings
+from certify_proxy.store import jobs as job_rows
 from certify_proxy.store import repositories as repo
 from certify_proxy.store.db import transaction
 from certify_proxy.store.models import CertificationRequest, JobKind, JobStatus, Payment, PaymentStatus, utcnow
@@ -139,9 +140,9 @@ async def cancel_reservation(runtime: Runtime, request_key: str) -> None:
         payment = await repo.payment_for_request(session, request_key)
         job = await jobs.job_for_request(session, JobKind.SETTLE_RECONCILE, request_key)
         if payment is not None and payment.status == PaymentStatus.PENDING:
-            await session.delete(payment)
+            await repo.delete_payment(session, payment)
         if job is not None and job.status == JobStatus.QUEUED:
-            await session.delete(job)
+            await job_rows.delete(session, job)
 
 
 class SettlementJob:

@@ -19,7 +19,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from sqlalchemy import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from certify_client.models import wire
@@ -32,9 +31,10 @@ from certify_proxy.queue.runner import ClaimedJob
 from certify_proxy.queue.settings import WorkflowSettings
 from certify_proxy.queue.worker import Done, JobContext, Outcome, Retry
 from certify_proxy.runtime import Runtime
+from certify_proxy.store import keys
 from certify_proxy.store import repositories as repo
 from certify_proxy.store.db import transaction
-from certify_proxy.store.models import ApiKey, CertificationRequest, JobKind, WebhookDelivery, utcnow
+from certify_proxy.store.models import CertificationRequest, JobKind, WebhookDelivery, utcnow
 
 logger = logging.getLogger("certify.proxy.webhooks")
 
@@ -66,7 +66,7 @@ async def enqueue_webhook(session: AsyncSession, request: CertificationRequest, 
 async def _secret(session: AsyncSession, request: CertificationRequest, fallback: str | None) -> str | None:
     if request.api_key_id is None:
         return fallback
-    key = (await session.execute(select(ApiKey).where(ApiKey.id == request.api_key_id))).scalar_one_or_none()  # type: ignore[arg-type]
+    key = await keys.by_id(session, request.api_key_id)
     return key.webhook_secret if key is not None else fallback
 
 

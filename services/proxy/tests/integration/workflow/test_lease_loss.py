@@ -21,6 +21,7 @@ from certify_proxy.queue.runner import ClaimedJob
 from certify_proxy.queue.worker import Done, JobContext, Outcome, Workers
 from certify_proxy.runtime import Runtime
 from certify_proxy.settings import ProxySettings
+from certify_proxy.store import jobs as job_rows
 from certify_proxy.store.db import create_engine, session_factory, transaction
 from certify_proxy.store.migrate import upgrade_async
 from certify_proxy.store.models import JobKind, utcnow
@@ -105,7 +106,7 @@ async def _steal_and_watch(url: str) -> tuple[BlockingHandler, list[tuple[str, s
         handler.finish_now.set()
         async with runtime.sessions() as session:
             rows = await session.execute(
-                runner.JOBS.select().where(runner.JOBS.c.id == job.id)  # the row as the thief left it
+                job_rows.JOBS.select().where(job_rows.JOBS.c.id == job.id)  # the row as the thief left it
             )
             states = [(str(row.status), row.locked_by) for row in rows]
         return handler, states

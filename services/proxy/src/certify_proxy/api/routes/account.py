@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from sqlalchemy import select
 
-from certify_common.errors import failure
+from certify_common.errors import failure, require
 from certify_proxy.api.deps import PrincipalDep, SessionDep
 from certify_proxy.api.errors import ApiError
 from certify_proxy.api.responses import AUTH, errors
 from certify_proxy.api.schemas import WebhookSecret
-from certify_proxy.store.models import ApiKey
+from certify_proxy.store import keys
 from certify_proxy.tasks.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER
 
 router = APIRouter(tags=["webhooks"])
@@ -25,8 +24,7 @@ async def webhook_secret(caller: PrincipalDep, session: SessionDep) -> WebhookSe
     """Your key's webhook secret and how signatures are made (keyless callers have none: 404)."""
     if caller.api_key_id is None:
         raise ApiError(failure("not_found", "keyless requests use the deployment's WEBHOOK_SECRET"))
-    statement = select(ApiKey).where(ApiKey.id == caller.api_key_id)  # type: ignore[arg-type]
-    key = (await session.execute(statement)).scalar_one()
+    key = require(await keys.by_id(session, caller.api_key_id), "the caller's key")
     return WebhookSecret(
         webhook_secret=key.webhook_secret,
         timestamp_header=TIMESTAMP_HEADER,

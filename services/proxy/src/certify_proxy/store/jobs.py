@@ -1,0 +1,184 @@
+"""Queries and writes on the ``jobs`` table: lookup, claim under a lease, writes guarded by the lease.
+
+``certify_proxy.queue`` holds the rules (when a job is due, retried or dead-lettered, what its payload
+means); this module holds the statements. Claiming is one atomic statement per row, so two workers never
+hold the same job: PostgreSQL picks the row with ``SELECT … FOR UPDATE SKIP LOCKED`` inside the
+``UPDATE``; SQLite (one writer at a time) uses a conditional ``UPDATE … WHERE id = ? AND <still due>``
+and checks the row count. Every held write names the worker (``locked_by``) and reports whether the
+row was still held, so the caller can refuse to overwrite a new holder's work.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+import sqlalchemy as sa
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from certify_proxy.store.models import Job, JobStatus, utcnow
+
+JOBS = cast(sa.Table, Job.__table__)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class ClaimedRow:
+    """The columns of a job just claimed (``attempts`` counts the attempt being made; ``payload`` is JSON)."""
+
+    id: int
+    kind: str
+    dedupe_key: str
+    payload: str
+    attempts: int
+    max_attempts: int
+    trace_context: str | None
+
+
+async def by_dedupe_key(session: AsyncSession, dedupe_key: str) -> Job | None:
+    """The job enqueued under ``dedupe_key``, if any."""
+    statement = sa.select(Job).where(JOBS.c.dedupe_key == dedupe_key)
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+def _due(now: datetime) -> sa.ColumnElement[bool]:
+    """Queued with ``run_at`` passed, or running under a lease that expired (its worker died)."""
+    queued = sa.and_(JOBS.c.status == JobStatus.QUEUED, JOBS.c.run_at <= now)
+    abandoned = sa.and_(JOBS.c.status == JobStatus.RUNNING, JOBS.c.lease_until < now)
+    return sa.or_(queued, abandoned)
+
+
+def _stuck(now: datetime, overdue: datetime) -> sa.ColumnElement[bool]:
+    """Running under an expired lease, or queued and due since before ``overdue``."""
+    return sa.or_(
+        sa.and_(JOBS.c.status == JobStatus.RUNNING, JOBS.c.lease_until < now),
+        sa.and_(JOBS.c.status == JobStatus.QUEUED, JOBS.c.run_at < overdue),
+    )
+
+
+def _claim_values(now: datetime, worker_id: str, lease_s: float) -> dict[str, Any]:
+    return {
+        "status": JobStatus.RUNNING,
+        "attempts": JOBS.c.attempts + 1,
+        "lease_until": now + timedelta(seconds=lease_s),
+        "locked_by": worker_id,
+        "updated_at": now,
+    }
+
+
+def _claimed(row: sa.Row[Any]) -> ClaimedRow:
+    return ClaimedRow(
+        id=int(row.id),
+        kind=str(row.kind),
+        dedupe_key=str(row.dedupe_key),
+        payload=str(row.payload),
+        attempts=int(row.attempts),
+        max_attempts=int(row.max_attempts),
+        trace_context=row.trace_context,
+    )
+
+
+async def claim_due(
+    session: AsyncSession, worker_id: str, lease_s: float, now: datetime, *, postgres: bool
+) -> ClaimedRow | None:
+    """Lease the due job with the oldest ``run_at`` to ``worker_id`` (one more attempt), or None."""
+    if postgres:
+        oldest = (
+            sa.select(JOBS.c.id)
+            .where(_due(now))
+            .order_by(JOBS.c.run_at)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+        statement = (
+            sa.update(JOBS).where(JOBS.c.id == oldest).values(**_claim_values(now, worker_id, lease_s)).returning(JOBS)
+        )
+        row = (await session.execute(statement)).first()
+        return None if row is None else _claimed(row)
+    candidates = sa.select(JOBS.c.id).where(_due(now)).order_by(JOBS.c.run_at).limit(5)
+    for job_id in list((await session.execute(candidates)).scalars()):
+        conditional = (
+            sa.update(JOBS).where(JOBS.c.id == job_id, _due(now)).values(**_claim_values(now, worker_id, lease_s))
+        )
+        result = await session.execute(conditional)
+        if cast(sa.CursorResult[Any], result).rowcount == 1:
+            return _claimed((await session.execute(sa.select(JOBS).where(JOBS.c.id == job_id))).one())
+    return None
+
+
+async def _held_update(session: AsyncSession, job_id: int, worker_id: str, values: dict[str, Any]) -> bool:
+    statement = (
+        sa.update(JOBS)
+        .where(JOBS.c.id == job_id, JOBS.c.locked_by == worker_id, JOBS.c.status == JobStatus.RUNNING)
+        .values(updated_at=utcnow(), **values)
+    )
+    return cast(sa.CursorResult[Any], await session.execute(statement)).rowcount == 1
+
+
+_UNLOCKED: dict[str, Any] = {"lease_until": None, "locked_by": None}
+
+
+async def renew_lease(session: AsyncSession, job_id: int, worker_id: str, lease_until: datetime) -> bool:
+    """Extend the lease of a job ``worker_id`` holds; False when it no longer holds it."""
+    return await _held_update(session, job_id, worker_id, {"lease_until": lease_until})
+
+
+async def release(session: AsyncSession, job_id: int, worker_id: str, run_at: datetime) -> bool:
+    """Queue a held job again at ``run_at``, its attempt not counted; False when no longer held."""
+    values = {"status": JobStatus.QUEUED, "run_at": run_at, "attempts": JOBS.c.attempts - 1, **_UNLOCKED}
+    return await _held_update(session, job_id, worker_id, values)
+
+
+async def save_payload(session: AsyncSession, job_id: int, worker_id: str, payload: str) -> bool:
+    """Replace a held job's payload (JSON); False when no longer held."""
+    return await _held_update(session, job_id, worker_id, {"payload": payload})
+
+
+async def finish(session: AsyncSession, job_id: int, worker_id: str) -> bool:
+    """Mark a held job done; False when no longer held."""
+    return await _held_update(session, job_id, worker_id, {"status": JobStatus.DONE, "last_error": None, **_UNLOCKED})
+
+
+async def reschedule(session: AsyncSession, job_id: int, worker_id: str, run_at: datetime, error: str) -> bool:
+    """Queue a held job again at ``run_at`` with this attempt's error; False when no longer held."""
+    values = {"status": JobStatus.QUEUED, "run_at": run_at, "last_error": error, **_UNLOCKED}
+    return await _held_update(session, job_id, worker_id, values)
+
+
+async def mark_dead(session: AsyncSession, job_id: int, worker_id: str, error: str) -> bool:
+    """Mark a held job dead (its attempts are used up) with the last error; False when no longer held."""
+    return await _held_update(session, job_id, worker_id, {"status": JobStatus.DEAD, "last_error": error, **_UNLOCKED})
+
+
+async def requeue_dead(session: AsyncSession, job_id: int, now: datetime, *, max_attempts: int | None) -> bool:
+    """Queue a dead job again now with a fresh set of attempts (``max_attempts`` too, when given).
+
+    False when the job is not dead (an operator's second re-queue, or a job already running again).
+    """
+    fresh: dict[str, Any] = {"status": JobStatus.QUEUED, "attempts": 0, "run_at": now, "updated_at": now, **_UNLOCKED}
+    if max_attempts is not None:
+        fresh["max_attempts"] = max_attempts
+    statement = sa.update(JOBS).where(JOBS.c.id == job_id, JOBS.c.status == JobStatus.DEAD).values(**fresh)
+    return cast(sa.CursorResult[Any], await session.execute(statement)).rowcount == 1
+
+
+async def replace_payload(session: AsyncSession, job_id: int, payload: str) -> None:
+    """Overwrite a job's payload whoever holds it (to forget a secret it carried)."""
+    await session.execute(sa.update(JOBS).where(JOBS.c.id == job_id).values(payload=payload))
+
+
+async def stuck(session: AsyncSession, now: datetime, overdue: datetime, limit: int) -> list[Job]:
+    """Running jobs whose lease expired and queued jobs due before ``overdue``, longest due first."""
+    statement = sa.select(Job).where(_stuck(now, overdue)).order_by(JOBS.c.run_at).limit(limit)
+    return list((await session.execute(statement)).scalars())
+
+
+async def count_stuck(session: AsyncSession, now: datetime, overdue: datetime) -> int:
+    """How many jobs :func:`stuck` would list without a limit."""
+    return int((await session.execute(sa.select(sa.func.count()).where(_stuck(now, overdue)))).scalar_one())
+
+
+async def delete(session: AsyncSession, job: Job) -> None:
+    """Remove a job row (a reservation cancelled before the job ever ran)."""
+    await session.delete(job)
