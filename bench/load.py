@@ -1,7 +1,9 @@
 """wrk runs (closed loop, keep-alive connections) with a unique POST body per request, parsed from one JSON line.
 
 wrk's ``done`` callback writes the counts and latency percentiles as a line starting ``JSON``; ``@ID@`` in the
-body becomes unique per request (a random number, the time, a per-thread counter).
+body becomes unique per request: a prefix of the run, the thread's number (``setup`` gives each thread its own:
+wrk's threads share one random sequence, so random numbers and the time repeat across threads, and a repeated
+request id is a replay, not a new request) and a per-thread counter.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import json
 import os
 import subprocess
 import tempfile
+import uuid
 from typing import Any
 
 CONNECTIONS = 100
@@ -17,9 +20,14 @@ CONNECTIONS = 100
 PERCENTILES = (10, 25, 50, 75, 90, 95, 99, 99.9)
 SCRIPT = """
 counter = 0
+threads = 0
+setup = function(thread)
+  thread:set("tid", threads)
+  threads = threads + 1
+end
 request = function()
   counter = counter + 1
-  local body = string.gsub(wrk.body, "@ID@", string.format("%d-%d-%d", math.random(1e9), os.time(), counter))
+  local body = string.gsub(wrk.body, "@ID@", string.format("{RUN}-%d-%d", tid, counter))
   return wrk.format("POST", nil, nil, body)
 end
 done = function(summary, latency, requests)
@@ -41,7 +49,8 @@ end
 def script(body: str) -> str:
     """The Lua script for one body: the body, the request generator and the JSON summary."""
     table = "{" + ", ".join(f"{p:g}" for p in PERCENTILES) + "}"
-    return f"wrk.body = {json.dumps(body)}\n" + SCRIPT.replace("{PERCENTILES}", table)
+    generator = SCRIPT.replace("{PERCENTILES}", table).replace("{RUN}", uuid.uuid4().hex[:12])
+    return f"wrk.body = {json.dumps(body)}\n" + generator
 
 
 def parse(stdout: str, stderr: str = "", seconds: float = 0.0) -> dict[str, Any]:

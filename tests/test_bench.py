@@ -90,7 +90,8 @@ def http_server() -> Iterator[str]:
 
 
 def test_wrk_runs_the_script_with_unique_bodies_and_reports_every_percentile(http_server: str) -> None:
-    run = load.wrk(f"{http_server}/insert", '{"id": "@ID@"}', {"X-Test": "1"}, 1, connections=2, threads=1)
+    # Two threads: wrk's threads share one random sequence, so ids must differ by thread, not by chance.
+    run = load.wrk(f"{http_server}/insert", '{"id": "@ID@"}', {"X-Test": "1"}, 1, connections=4, threads=2)
     assert run["requests"] > 0
     assert (run["non2xx"], run["errors"]) == (0, 0)
     assert set(run["p_ms"]) == {f"{p:g}" for p in load.PERCENTILES}

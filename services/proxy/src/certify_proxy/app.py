@@ -124,6 +124,7 @@ def create_app(settings: ProxySettings | None = None) -> FastAPI:
         app.state.runtime = runtime
         if tracing:
             instrument_engine(runtime.engine)
+            runtime.direct.traced = True
 
         async def schema_ready() -> None:
             if settings.dev_api_key:

@@ -16,6 +16,7 @@ from certify_proxy.certification.offer_cache import OfferCache
 from certify_proxy.certification.offers import AgentOffers
 from certify_proxy.settings import ProxySettings
 from certify_proxy.store.db import create_engine, session_factory
+from certify_proxy.store.direct import DirectPool
 from certify_proxy.upstream.circular import Circular
 from certify_proxy.upstream.pool import McpPool
 from certify_proxy.upstream.qr import Qr
@@ -74,6 +75,11 @@ class Runtime:
         )
 
     @cached_property
+    def direct(self) -> DirectPool:
+        """Direct asyncpg connections for the 402's single statement (``store/direct.py``)."""
+        return DirectPool(self.settings)
+
+    @cached_property
     def x402(self) -> X402:
         """The x402 server's tools."""
         return X402(self.pool)
@@ -103,4 +109,5 @@ class Runtime:
         await self.pool.stop()
         await self.http.aclose()
         await self.kv.close()
+        await self.direct.close()
         await self.engine.dispose()

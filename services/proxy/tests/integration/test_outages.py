@@ -21,7 +21,9 @@ from sqlalchemy.exc import DBAPIError
 from certify_proxy.app import create_app
 from certify_proxy.settings import ProxySettings
 from certify_proxy.store.db import create_engine, retry_dropped
+from certify_proxy.store.direct import DirectPool, PoolBusyError
 from certify_proxy.store.migrate import upgrade
+from certify_proxy.store.outages import outage_of
 from certify_testkit.processes import free_port
 
 pytestmark = pytest.mark.integration
@@ -159,3 +161,51 @@ async def test_a_connection_the_server_dropped_is_replaced_on_the_retry_without_
         assert (third != second, attempts) == (True, 2)
     finally:
         await engine.dispose()
+
+
+# The 402's direct connections (store/direct.py) answer outages as the SQLAlchemy pool does.
+async def test_a_direct_connection_the_server_dropped_is_replaced_on_the_retry_without_an_error(migrated: str) -> None:
+    direct = DirectPool(_settings(migrated, database_pool_size=4))
+    try:
+        first = await direct.fetchval("SELECT", "SELECT pg_backend_pid()")
+        await _terminate(migrated, first)
+        second = await direct.fetchval("SELECT", "SELECT pg_backend_pid()")
+        assert isinstance(second, int)
+        assert second != first
+    finally:
+        await direct.close()
+
+
+async def test_exhausted_direct_connections_are_a_database_busy_outage(migrated: str) -> None:
+    direct = DirectPool(_settings(migrated, database_pool_size=4, database_pool_timeout_s=0.2))
+    assert direct.size == 2
+    try:
+        pool = await direct._made()
+        held = [await pool.acquire() for _ in range(direct.size)]  # every direct connection in use
+        with pytest.raises(PoolBusyError) as busy:
+            await direct.fetchval("SELECT", "SELECT 1")
+        for connection in held:
+            await pool.release(connection)
+        assert await direct.fetchval("SELECT", "SELECT 1") == 1
+    finally:
+        await direct.close()
+    outage = outage_of(busy.value)
+    assert outage is not None
+    assert outage.code == "database_busy"
+
+
+async def test_postgresql_gone_is_a_database_unavailable_outage_of_the_direct_connections(migrated: str) -> None:
+    url = make_url(migrated)
+    relay = TcpRelay(url.host or "127.0.0.1", url.port or 5432)
+    relayed = url.set(host="127.0.0.1", port=await relay.start()).render_as_string(hide_password=False)
+    direct = DirectPool(_settings(relayed, database_pool_size=4))
+    try:
+        assert await direct.fetchval("SELECT", "SELECT 1") == 1
+        await relay.close()
+        with pytest.raises((OSError, asyncpg.exceptions.PostgresError, asyncpg.exceptions.InterfaceError)) as gone:
+            await direct.fetchval("SELECT", "SELECT 1")
+    finally:
+        await direct.close()
+    outage = outage_of(gone.value)
+    assert outage is not None, repr(gone.value)
+    assert outage.code == "database_unavailable"

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from certify_proxy.settings import ProxySettings
+from certify_proxy.store.direct import split
 
 
 def create_engine(settings: ProxySettings) -> AsyncEngine:
@@ -30,7 +31,7 @@ def create_engine(settings: ProxySettings) -> AsyncEngine:
         return engine
     return create_async_engine(
         settings.database_url,
-        pool_size=settings.database_pool_size,
+        pool_size=split(settings)[0],  # the rest of DATABASE_POOL_SIZE are direct connections (store/direct.py)
         max_overflow=settings.database_max_overflow,
         # No ping before each checkout (a round trip per transaction): connections are recycled, a connection the
         # server dropped invalidates the pool on first use, and the hot path retries once (retry_dropped).

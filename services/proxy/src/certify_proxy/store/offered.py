@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from certify_proxy.certification.states import State, check_transition
 from certify_proxy.metrics import STATE_TRANSITIONS
 from certify_proxy.store.db import retry_dropped
+from certify_proxy.store.direct import DirectPool, numbered
 
 logger = logging.getLogger("certify.proxy.states")
 
@@ -40,6 +41,8 @@ _STEPS = (
 )
 #: PostgreSQL: the request and its steps in one statement; the UNION ALL keeps the steps' order (their ids).
 _ONE_STATEMENT = text(f"WITH inserted AS ({_REQUEST}) {_STEPS} RETURNING request_key")
+#: The same statement for a direct asyncpg connection (``store/direct.py``), and its parameters' order.
+_DIRECT, _DIRECT_NAMES = numbered(f"WITH inserted AS ({_REQUEST}) {_STEPS} RETURNING request_key")
 _REQUEST_ONLY = text(_REQUEST)
 _STEPS_AFTER = text("WITH inserted AS (SELECT :request_key AS request_key) " + _STEPS)
 
@@ -85,13 +88,18 @@ class NewRequest:
         }
 
 
-async def insert_offered(engine: AsyncEngine, row: NewRequest, amount_usdc: str) -> bool:
+async def insert_offered(engine: AsyncEngine, direct: DirectPool, row: NewRequest, amount_usdc: str) -> bool:
     """Store the request and its steps; False when the owner already has a request under that id (a replay).
 
-    Retried once on a dropped connection: were the first attempt's commit lost with its answer, the retry
-    conflicts and the request is answered as a replay of the stored one.
+    On PostgreSQL with direct connections the statement goes straight to asyncpg. Either way it is retried
+    once on a dropped connection: were the first attempt's commit lost with its answer, the retry conflicts
+    and the request is answered as a replay of the stored one.
     """
-    return await retry_dropped(lambda: _insert(engine, row.parameters(amount_usdc)))
+    parameters = row.parameters(amount_usdc)
+    if direct.enabled:
+        values = [parameters[name] for name in _DIRECT_NAMES]
+        return await direct.fetchval("INSERT certification_requests", _DIRECT, *values) is not None
+    return await retry_dropped(lambda: _insert(engine, parameters))
 
 
 async def _insert(engine: AsyncEngine, parameters: dict[str, Any]) -> bool:

@@ -4,7 +4,7 @@ The one place that tells an outage from a bug by its exception class. An outage 
 ``Retry-After`` and a stable code, never a 500 ``internal_error``:
 
 - ``database_busy``: every pooled connection stayed checked out for ``DATABASE_POOL_TIMEOUT_S``
-  (``sqlalchemy.exc.TimeoutError``);
+  (``sqlalchemy.exc.TimeoutError``, or ``PoolBusyError`` of the direct connections);
 - ``database_unavailable``: PostgreSQL refused, dropped or could not take the connection (a DBAPI error that
   invalidated the connection, or SQLAlchemy's ``OperationalError``/``InterfaceError``; asyncpg's connection
   errors and ``too many connections``; a socket error or timeout raised inside the asyncpg driver);
@@ -19,6 +19,7 @@ import redis.exceptions
 import sqlalchemy.exc
 
 from certify_common.errors import Failure, failure
+from certify_proxy.store.direct import PoolBusyError
 
 #: Retry-After of each outage code, in seconds (a busy pool frees up sooner than a server comes back).
 RETRY_AFTER_S = {"database_busy": 2, "database_unavailable": 5, "cache_unavailable": 5}
@@ -42,7 +43,7 @@ def _raised_in(exc: BaseException, package: str) -> bool:
 
 
 def _code(exc: BaseException) -> str | None:
-    if isinstance(exc, sqlalchemy.exc.TimeoutError):
+    if isinstance(exc, sqlalchemy.exc.TimeoutError | PoolBusyError):
         return "database_busy"
     if isinstance(exc, sqlalchemy.exc.DBAPIError):
         if exc.connection_invalidated or isinstance(
@@ -77,6 +78,7 @@ def outage_of(exc: BaseException) -> Failure | None:
 #: Exception classes whose handler asks :func:`outage_of` (everything else is an internal error).
 OUTAGE_CANDIDATES: tuple[type[Exception], ...] = (
     sqlalchemy.exc.SQLAlchemyError,
+    PoolBusyError,
     asyncpg.exceptions.PostgresError,
     asyncpg.exceptions.InterfaceError,
     redis.exceptions.RedisError,
