@@ -104,7 +104,9 @@ def run(database_url: str, redis_url: str) -> dict[str, Any]:
             figures["closed_loop"] = {target.name: target.summary() for target in targets}
             certify = targets[1]
             bare_rate = figures["closed_loop"]["bare insert"]["req_per_s"]
-            figures["open_loop_402"] = open_loop(certify, max(bare_rate / 2, 1.0), profile.open_loop_s)
+            own_rate = figures["closed_loop"][certify.name]["req_per_s"]
+            # One process at half of what it serves closed-loop (informational; the target's load is below).
+            figures["open_loop_402_one"] = open_loop(certify, max(own_rate / 2, 1.0), profile.open_loop_s)
             drained(served)
             single = Target("402, one client", certify.url, certify.body, certify.headers, 402)
             closed_round(single, stack_meter, profile.single_client_s, connections=1, served=served)
@@ -120,6 +122,8 @@ def run(database_url: str, redis_url: str) -> dict[str, Any]:
             metrics_dir = Path(stack.processes["proxy"].env["PROMETHEUS_MULTIPROC_DIR"])
             served = requests_by_worker(metrics_dir, children(stack.pid("proxy")))
             figures["two_workers_402"]["requests_by_worker"] = {str(pid): count for pid, count in served.items()}
+            # The target's offered load, half of the bare insert's throughput, on the two-process proxy.
+            figures["open_loop_402"] = open_loop(two, max(bare_rate / 2, 1.0), profile.open_loop_s)
             try:
                 figures["paid"] = paid(stack, profile.paid_requests)
             except Exception as exc:  # the figures so far still print: say what stopped this phase
@@ -149,15 +153,11 @@ def report(figures: dict[str, Any]) -> None:
     measured = bool(bare["requests"] and certify["requests"])
     ratio = 100 * certify["req_per_s"] / bare["req_per_s"] if measured else None
     verdict("402 throughput / bare insert (one proxy process)", ratio, ">= 30 %", (ratio or 0) >= 30, " %")
-    opened = figures["open_loop_402"]
-    p95 = opened["p_ms"].get("95")
-    print(
-        f"   open loop (bench.openloop, CO-free): offered {opened.get('offered_per_s', 0):.0f}/s, achieved "
-        f"{opened.get('achieved_per_s', 0)}/s, statuses {opened.get('statuses')}, generator CPU "
-        f"{opened.get('generator_cpu_s')} s, p50/p95/p99 {opened['p_ms'].get('50')}/{p95}/{opened['p_ms'].get('99')} ms"
-        + (" (lower bounds: some requests were never answered)" if opened.get("lower_bound") else "")
-    )
-    verdict("402 p95 at 50 % of bare's throughput (open loop)", p95, "<= 100 ms", (p95 or 1e9) <= 100, " ms")
+    _report_open(figures["open_loop_402_one"], "one process, half its closed-loop rate")
+    _report_open(figures["open_loop_402"], "two processes, half the bare insert's rate")
+    p95 = figures["open_loop_402"]["p_ms"].get("95")
+    label = "402 p95 at 50 % of bare's throughput (open loop, 2 processes)"
+    verdict(label, p95, "<= 100 ms", (p95 or 1e9) <= 100, " ms")
     p50 = figures["single_client_402"]["latency_ms"].get("50")
     verdict("402 p50, one client", p50, "<= 10 ms", (p50 or 1e9) <= 10, " ms")
     one, two = certify["cpu_ms_per_request_total"], figures["two_workers_402"]["cpu_ms_per_request_total"]
@@ -177,6 +177,16 @@ def report(figures: dict[str, Any]) -> None:
     growth = 100 * memory["growth"]
     label = f"proxy RSS growth across {memory['requests']:,} 402s (target count 100,000)"
     verdict(label, growth, "flat within ±10 %", abs(growth) <= 10, " %")
+
+
+def _report_open(opened: dict[str, Any], label: str) -> None:
+    p = opened["p_ms"]
+    print(
+        f"   open loop, {label} (bench.openloop, CO-free): offered {opened.get('offered_per_s', 0):.0f}/s, "
+        f"achieved {opened.get('achieved_per_s', 0)}/s, statuses {opened.get('statuses')}, generator CPU "
+        f"{opened.get('generator_cpu_s')} s, p50/p95/p99 {p.get('50')}/{p.get('95')}/{p.get('99')} ms"
+        + (" (lower bounds: some requests were never answered)" if opened.get("lower_bound") else "")
+    )
 
 
 def _report_paid(paid: dict[str, Any]) -> None:
@@ -211,7 +221,8 @@ def main() -> None:
     figures = run(database_url, redis_url)
     report(figures)
     series = {name: summary["latency_ms"] for name, summary in figures["closed_loop"].items()}
-    series["402 open loop"] = figures["open_loop_402"]["p_ms"]
+    series["402 open loop, 2 processes"] = figures["open_loop_402"]["p_ms"]
+    series["402 open loop, 1 process"] = figures["open_loop_402_one"]["p_ms"]
     series["402 one client"] = figures["single_client_402"]["latency_ms"]
     draw_latency_chart(series, CHART)
     record("http", figures)

@@ -25,7 +25,7 @@ FULL = Profile(
     single_client_s=5,
     counted_requests=200,
     memory_requests=100_000,
-    memory_cap_s=150,
+    memory_cap_s=300,
     paid_requests=300,
 )
 QUICK = Profile(

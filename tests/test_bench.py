@@ -136,3 +136,20 @@ def test_a_verdict_says_met_missed_or_not_measured(capsys: pytest.CaptureFixture
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[-1] for line in lines] == ["met", "MISSED", "measured"]
     assert [verdict["state"] for verdict in targets.VERDICTS[-3:]] == ["met", "MISSED", "not measured"]
+
+
+def test_the_paid_phase_counts_each_submission_by_the_status_the_client_returns() -> None:
+    """The client returns typed status documents: the phase reads their ``status`` (a dict lookup counted every
+    submission as an AttributeError)."""
+    from bench.paid_phase import _pay_all
+    from certify_client.models import StatusDocument
+
+    class Client:
+        async def pay(self, request_id: str, payment: object) -> StatusDocument:
+            if request_id == "refused":
+                raise ValueError(request_id)
+            return StatusDocument.model_construct(status="payment_verified")
+
+    signed = [("a", object()), ("b", object()), ("refused", object())]
+    _, outcomes = asyncio.run(_pay_all(Client(), signed))  # type: ignore[arg-type]
+    assert outcomes == ["payment_verified", "payment_verified", "ValueError"]
