@@ -17,10 +17,11 @@ MYPY_PACKAGES := $(foreach d,$(SRC_DIRS),$(addprefix -p ,$(notdir $(wildcard $(d
 empty :=
 space := $(empty) $(empty)
 PYTEST_ARGS ?=
-# pytest-xdist processes of `make test` (0: one process). Two workers overlap the waits on service processes
-# (10.5 min instead of about 16), but the operator's wallet test still times out now and then beside another
-# module's load, so CI runs serially until that is understood: `make test TEST_WORKERS=2` locally.
-TEST_WORKERS ?= 0
+# pytest-xdist processes of `make test` (0: one process). Two overlap the waits on service processes: about
+# 8.5 min instead of 12-16. Each worker is a pytest session of its own (own databases, Redis prefixes, ports);
+# a proxy with queue workers runs on a database of its own (the testkit's `databases`), so no module's workers
+# take another's jobs.
+TEST_WORKERS ?= 2
 BENCH_ARGS ?=
 comma := ,
 # Product code: every package's sources but the test kit's (a pytest plugin) and the development stack's (the
