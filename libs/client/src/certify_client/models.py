@@ -14,6 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from certify_client.proof import CircularProof
+
 
 class WireModel(BaseModel):
     """A JSON object of the API; fields are read by name or by their wire alias."""
@@ -247,3 +249,11 @@ class WebhookSecret(WireModel):
     timestamp_header: str
     signature_header: str
     scheme: str
+
+
+class WebhookEvent(WireModel):
+    """The body POSTed to a request's ``callback_url`` when it ends (signed: see :class:`WebhookSecret`)."""
+
+    event: str = Field(description="certification.<status>: certification.completed or certification.failed.")
+    status: StatusDocument
+    proof: CircularProof | None = Field(description="The circular server's proof once completed, else null.")

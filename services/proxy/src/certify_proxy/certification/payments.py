@@ -24,6 +24,7 @@ from certify_proxy.certification.ownership import owned_request
 from certify_proxy.certification.payment_headers import Authorization, decode_payment_header
 from certify_proxy.certification.states import AWAITING_PAYMENT, State
 from certify_proxy.metrics import PAYMENT_VERIFICATIONS
+from certify_proxy.queue.payloads import SettlePayload
 from certify_proxy.runtime import Runtime
 from certify_proxy.store import repositories as repo
 from certify_proxy.store.db import transaction
@@ -132,7 +133,6 @@ async def _pay_locked(runtime: Runtime, request: CertificationRequest, auth: Aut
     valid_until = aware(request.quote_valid_until)
     if valid_until is not None and valid_until < utcnow():
         raise _fail(failure("quote_expired", "the quote expired: send the request again for a new offer"))
-    arguments = {"payment_header": header, "payment_requirements": requirements}
     verdict = await runtime.x402.verify(header, requirements)
     if isinstance(verdict, Failure):
         raise _fail(verdict)
@@ -148,7 +148,10 @@ async def _pay_locked(runtime: Runtime, request: CertificationRequest, auth: Aut
     try:
         # The reconciliation is due once the lock and any settle call in flight are surely over.
         due_s = runtime.settings.payment_lock_s + runtime.settings.mcp_call_timeout_s
-        await reserve_settlement(runtime, request.request_key, auth, arguments, due_s)
+        pending = SettlePayload(
+            request_key=request.request_key, payment_header=header, payment_requirements=requirements
+        )
+        await reserve_settlement(runtime, auth, pending, due_s)
     except IntegrityError:
         # Another authorization (or process without our lock) reserved this request first: report that state.
         recorded = await _recorded(runtime, request, auth)
