@@ -88,16 +88,25 @@ class QuoteAnswer(WireModel):
 # --- the status document ---------------------------------------------------------------------------------
 
 
-class PaymentView(WireModel):
-    """The request's payment (``pending`` while it settles)."""
+class PaymentOutcome(WireModel):
+    """Where a payment stands, as anyone holding the payment link may see it (the payment page): no payer."""
 
     status: str
     tx_hash: str | None
     network: str
-    payer: str
     amount_paid_usdc: str
     settled_at: str | None
+
+
+class PaymentView(PaymentOutcome):
+    """The request's payment (``pending`` while it settles)."""
+
+    payer: str
     block_number: int | None
+
+    def outcome(self) -> PaymentOutcome:
+        """The part of it the payment page shows."""
+        return PaymentOutcome.model_validate(self.model_dump(include=set(PaymentOutcome.model_fields)))
 
 
 class CertificationView(WireModel):

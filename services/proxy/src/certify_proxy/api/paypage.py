@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from certify_client.models import CertificationView, RequestError, StatusDocument
+from certify_client.models import CertificationView, PaymentOutcome, RequestError, StatusDocument
 from certify_common import eip3009, evm
 from certify_common.evm import NETWORKS
 from certify_proxy.certification.states import AWAITING_PAYMENT, State
@@ -75,16 +75,6 @@ class PageQuote(BaseModel):
     expires_in_s: int | None
 
 
-class PagePayment(BaseModel):
-    """The recorded payment, as the page shows it."""
-
-    status: str
-    tx_hash: str | None
-    network: str
-    amount_paid_usdc: str
-    settled_at: str | None
-
-
 class PageView(BaseModel):
     """``GET /pay/{id}/status``: what the page's script reads (no history, jobs or API-key details)."""
 
@@ -101,7 +91,7 @@ class PageView(BaseModel):
     typed_data: dict[str, Any] | None = Field(description="EIP-712 domain and types to sign (no message).")
     accepted: dict[str, Any] | None = Field(description="The x402 v2 PaymentRequirements paid against.")
     max_timeout_s: int
-    payment: PagePayment | None
+    payment: PaymentOutcome | None
     certification: CertificationView | None
     error: RequestError | None
     completed_at: str | None
@@ -155,15 +145,7 @@ def page_view(request: CertificationRequest, status: StatusDocument, now: dateti
         typed_data=_typed_data(request, x402),
         accepted=requirements,
         max_timeout_s=int(requirements.get("maxTimeoutSeconds") or 0) if requirements else 0,
-        payment=None
-        if payment is None
-        else PagePayment(
-            status=payment.status,
-            tx_hash=payment.tx_hash,
-            network=payment.network,
-            amount_paid_usdc=payment.amount_paid_usdc,
-            settled_at=payment.settled_at,
-        ),
+        payment=None if payment is None else payment.outcome(),
         certification=status.certification,
         error=status.error,
         completed_at=status.completed_at,
