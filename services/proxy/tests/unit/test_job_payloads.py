@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from certify_client.models import StatusDocument, StepDurations, WebhookEvent, wire
 from certify_common.contracts.circular import CertificationProof
+from certify_common.contracts.x402 import PaymentRequirements
 from certify_proxy.queue import deadletters
 from certify_proxy.queue.payloads import CertifyPayload, SettlePayload, WebhookPayload, read_payload, request_key_of
 from certify_proxy.store.models import DeadLetter, JobKind
@@ -14,6 +15,15 @@ from certify_proxy.tasks.webhook import body_of
 from certify_testkit import answers
 
 TX = "cd" * 32
+REQUIREMENTS = PaymentRequirements.model_validate(
+    {
+        "scheme": "exact",
+        "network": "eip155:84532",
+        "amount": "30000",
+        "payTo": "0x" + "ab" * 20,
+        "maxTimeoutSeconds": 300,
+    }
+)
 
 
 def test_a_certify_row_written_as_a_plain_object_reads_as_its_model_and_writes_back_its_keys() -> None:
@@ -39,6 +49,19 @@ def test_a_certify_row_written_as_a_plain_object_reads_as_its_model_and_writes_b
     assert CertifyPayload(request_key="r1").to_json() == '{"request_key":"r1"}'
 
 
+def test_a_settlement_row_keeps_the_requirements_as_offered_in_their_wire_names() -> None:
+    legacy = (
+        '{"payment_header":"aGVhZGVy","payment_requirements":{"amount":"30000","maxTimeoutSeconds":300,'
+        '"network":"eip155:84532","payTo":"0xab","scheme":"exact","somethingNew":[1]},"request_key":"r1"}'
+    )
+    payload = read_payload(JobKind.SETTLE_RECONCILE, legacy)
+    assert isinstance(payload, SettlePayload)
+    assert payload.payment_requirements is not None
+    assert (payload.payment_requirements.pay_to, payload.payment_requirements.max_timeout_seconds) == ("0xab", 300)
+    assert payload.to_json() == legacy
+    assert payload.payment_requirements.wire() == json.loads(legacy)["payment_requirements"]
+
+
 def test_a_row_that_does_not_fit_its_kind_reads_as_none_and_still_names_its_request() -> None:
     assert read_payload(JobKind.WEBHOOK, '{"request_key":"r1"}') is None
     assert read_payload("unknown_kind", '{"request_key":"r1"}') is None
@@ -47,14 +70,14 @@ def test_a_row_that_does_not_fit_its_kind_reads_as_none_and_still_names_its_requ
 
 
 def test_an_admin_view_shows_a_settlement_payload_with_its_payment_header_redacted() -> None:
-    stored = SettlePayload(request_key="r1", payment_header="c2VjcmV0", payment_requirements={"scheme": "exact"})
+    stored = SettlePayload(request_key="r1", payment_header="c2VjcmV0", payment_requirements=REQUIREMENTS)
     row = DeadLetter(
         id=7, job_id=3, kind=JobKind.SETTLE_RECONCILE, payload=stored.to_json(), error="e", attempts=1, created_at=None
     )
     view = deadletters.dead_letter_view(row, {"r1": "client-1"})
     assert (view.request_key, view.request_id) == ("r1", "client-1")
     assert view.payload == SettlePayload(
-        request_key="r1", payment_header="[redacted]", payment_requirements={"scheme": "exact"}
+        request_key="r1", payment_header="[redacted]", payment_requirements=REQUIREMENTS
     )
     webhook = row.model_copy(update={"kind": JobKind.WEBHOOK, "payload": '{"request_key":"r2","status":"failed"}'})
     assert deadletters.dead_letter_view(webhook, {}).payload == WebhookPayload(request_key="r2", status="failed")

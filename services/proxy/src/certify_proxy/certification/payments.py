@@ -11,11 +11,10 @@ from __future__ import annotations
 import json
 import logging
 import re
-from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from certify_common.contracts.x402 import SettleResult
+from certify_common.contracts.x402 import PaymentRequirements, SettleResult
 from certify_common.errors import Failure, FailureError, failure, require
 from certify_common.kv import LockTimeoutError
 from certify_proxy.api_keys import Principal
@@ -111,7 +110,8 @@ async def _recorded(runtime: Runtime, request: CertificationRequest, auth: Autho
     return await current_state(runtime, request)
 
 
-def _requirements(request: CertificationRequest, auth: Authorization) -> dict[str, Any]:
+def _requirements(request: CertificationRequest, auth: Authorization) -> PaymentRequirements:
+    # The stored offer keeps the x402 server's answer (PaymentRequirementResult) under "x402".
     offer = json.loads(request.offer_json or "{}")
     x402 = offer.get("x402") or {}
     if auth.network != request.network:
@@ -119,7 +119,7 @@ def _requirements(request: CertificationRequest, auth: Authorization) -> dict[st
     requirements = x402.get("requirements_v1") if auth.x402_version == 1 else x402.get("requirements_v2")
     if not isinstance(requirements, dict):
         raise _fail(failure("network_mismatch", f"{request.network} is offered through x402 v2 only"))
-    return requirements
+    return PaymentRequirements.model_validate(requirements)
 
 
 async def _pay_locked(runtime: Runtime, request: CertificationRequest, auth: Authorization, header: str) -> Outcome:

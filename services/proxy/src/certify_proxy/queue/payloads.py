@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from certify_common.contracts.x402 import PaymentRequirements
 from certify_proxy.store.models import JobKind
 
 
@@ -26,7 +26,8 @@ class JobPayload(BaseModel):
 
     def to_json(self) -> str:
         """The column's text: compact, sorted, defaults left out."""
-        return json.dumps(self.model_dump(mode="json", exclude_defaults=True), separators=(",", ":"), sort_keys=True)
+        dumped = self.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+        return json.dumps(dumped, separators=(",", ":"), sort_keys=True)
 
 
 class CertifyPayload(JobPayload):
@@ -46,7 +47,7 @@ class SettlePayload(JobPayload):
     """
 
     payment_header: str | None = Field(None, description="The payment header as the payer sent it.")
-    payment_requirements: dict[str, Any] | None = Field(None, description="The x402 requirements it pays.")
+    payment_requirements: PaymentRequirements | None = Field(None, description="The x402 requirements it pays.")
 
 
 class WebhookPayload(JobPayload):
