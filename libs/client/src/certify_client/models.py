@@ -14,6 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from certify_client.proof import CircularProof
+
 
 class WireModel(BaseModel):
     """A JSON object of the API; fields are read by name or by their wire alias."""
@@ -86,16 +88,25 @@ class QuoteAnswer(WireModel):
 # --- the status document ---------------------------------------------------------------------------------
 
 
-class PaymentView(WireModel):
-    """The request's payment (``pending`` while it settles)."""
+class PaymentOutcome(WireModel):
+    """Where a payment stands, as anyone holding the payment link may see it (the payment page): no payer."""
 
     status: str
     tx_hash: str | None
     network: str
-    payer: str
     amount_paid_usdc: str
     settled_at: str | None
+
+
+class PaymentView(PaymentOutcome):
+    """The request's payment (``pending`` while it settles)."""
+
+    payer: str
     block_number: int | None
+
+    def outcome(self) -> PaymentOutcome:
+        """The part of it the payment page shows."""
+        return PaymentOutcome.model_validate(self.model_dump(include=set(PaymentOutcome.model_fields)))
 
 
 class CertificationView(WireModel):
@@ -247,3 +258,11 @@ class WebhookSecret(WireModel):
     timestamp_header: str
     signature_header: str
     scheme: str
+
+
+class WebhookEvent(WireModel):
+    """The body POSTed to a request's ``callback_url`` when it ends (signed: see :class:`WebhookSecret`)."""
+
+    event: str = Field(description="certification.<status>: certification.completed or certification.failed.")
+    status: StatusDocument
+    proof: CircularProof | None = Field(description="The circular server's proof once completed, else null.")

@@ -107,35 +107,79 @@ def published_schema() -> dict[str, Any]:
     return loaded
 
 
+class CircularFees(BaseModel):
+    """The fees the Circular network charged, CIRX decimal text (fields in the stored proof's sorted order)."""
+
+    broadcast: str
+    developer: str
+    nag: str
+    processing: str
+    protocol: str
+    total: str
+
+
+class CircularTransaction(BaseModel):
+    """The signed certificate transaction as the circular server reports it (snake_case names)."""
+
+    blockchain: str
+    from_address: str
+    id: str
+    nonce: str
+    payload: str
+    public_key: str
+    signature: str
+    timestamp: str
+    to_address: str
+    type: Literal["C_TYPE_CERTIFICATE"]
+
+
+class CircularProof(BaseModel):
+    """The circular server's ``get_certification_proof`` result, as the proxy stores it and sends it in webhooks.
+
+    Fields are declared in sorted order, the order of the stored JSON, so a dump gives back the same bytes.
+    """
+
+    block_id: str
+    blockchain: str
+    data_hash: str = Field(description="The certified data string: the document's SHA-256, 64 hex.")
+    explorer_url: str | None
+    fees: CircularFees
+    network: str
+    status: str
+    timestamp: str
+    transaction: CircularTransaction
+    tx_id: str
+
+
 def proof_from_circular(
-    circular_proof: dict[str, Any], *, request_id: str | None, size_bytes: int | None, name: str | None
+    circular_proof: CircularProof, *, request_id: str | None, size_bytes: int | None, name: str | None
 ) -> Proof:
     """A portable proof from the circular server's ``get_certification_proof`` result."""
-    tx = circular_proof["transaction"]
+    tx = circular_proof.transaction
     return Proof(
         format="certify-proof",
         version=1,
         request_id=request_id,
-        document=ProofDocument(sha256=str(circular_proof["data_hash"]).lower(), size_bytes=size_bytes, name=name),
+        document=ProofDocument(sha256=circular_proof.data_hash.lower(), size_bytes=size_bytes, name=name),
         certification=ProofCertification(
-            network=str(circular_proof["network"]),
-            blockchain=str(circular_proof["blockchain"]),
-            tx_id=str(circular_proof["tx_id"]),
-            block_id=str(circular_proof["block_id"]),
-            timestamp=str(circular_proof["timestamp"]),
-            status=str(circular_proof["status"]),
-            explorer_url=circular_proof.get("explorer_url"),
+            network=circular_proof.network,
+            blockchain=circular_proof.blockchain,
+            tx_id=circular_proof.tx_id,
+            block_id=circular_proof.block_id,
+            timestamp=circular_proof.timestamp,
+            status=circular_proof.status,
+            explorer_url=circular_proof.explorer_url,
         ),
         transaction=ProofTransaction(
-            id=str(tx["id"]),
-            blockchain=str(tx["blockchain"]),
-            from_address=str(tx["from_address"]),
-            to_address=str(tx["to_address"]),
-            timestamp=str(tx["timestamp"]),
-            payload=str(tx["payload"]),
-            nonce=str(tx["nonce"]),
-            signature=str(tx["signature"]),
-            type=tx["type"],
-            public_key=str(tx["public_key"]).lower(),
+            id=tx.id,
+            blockchain=tx.blockchain,
+            from_address=tx.from_address,
+            to_address=tx.to_address,
+            timestamp=tx.timestamp,
+            payload=tx.payload,
+            nonce=tx.nonce,
+            signature=tx.signature,
+            type=tx.type,
+            public_key=tx.public_key.lower(),
         ),
     )

@@ -14,13 +14,12 @@ import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from coincurve import PrivateKey
 from mcp import Client
 
-from certify_client.proof import Proof, proof_from_circular
+from certify_client.proof import CircularProof, Proof, proof_from_circular
 from certify_client.transaction import address_of, transaction_id
 from certify_client.verify import verify_proof
 from certify_testkit.processes import ServiceProcess
@@ -57,7 +56,7 @@ def servers() -> Iterator[tuple[ServiceProcess, ServiceProcess]]:
         sandbox.stop()
 
 
-async def _certified(circular_mcp: str) -> dict[str, Any]:
+async def _certified(circular_mcp: str) -> CircularProof:
     async with Client(circular_mcp) as client:
         submitted = await client.call_tool("certify_data", {"data_hash": "0x" + SHA})
         assert not submitted.is_error, submitted.content
@@ -66,7 +65,7 @@ async def _certified(circular_mcp: str) -> dict[str, Any]:
         assert status.structured_content["final"], status.structured_content
         proof = await client.call_tool("get_certification_proof", {"tx_id": tx_id})
         assert not proof.is_error, proof.content
-        return dict(proof.structured_content)
+        return CircularProof.model_validate(proof.structured_content)
 
 
 @pytest.fixture(scope="module")

@@ -38,9 +38,9 @@ STATUS: dict[str, Any] = {
         "status": "settled",
         "tx_hash": "0x" + "cd" * 32,
         "network": "base-sepolia",
-        "payer": "0x" + "01" * 20,
         "amount_paid_usdc": "0.03",
         "settled_at": "2026-11-22T03:00:02+00:00",
+        "payer": "0x" + "01" * 20,
         "block_number": 7,
     },
     "certification": {

@@ -5,6 +5,7 @@ import asyncio
 import pytest
 
 from certify_common.kv import KeyValue, LockLostError, LockTimeoutError
+from certify_testkit.processes import eventually
 
 
 async def check_contract(kv: KeyValue) -> None:
@@ -18,10 +19,11 @@ async def check_contract(kv: KeyValue) -> None:
     await kv.delete("a")
     assert await kv.get("a") is None
     assert await kv.set("short", "x", ttl_s=0.05)
-    deadline = asyncio.get_running_loop().time() + 2
-    while await kv.get("short") is not None:
-        assert asyncio.get_running_loop().time() < deadline, "ttl never expired"
-        await asyncio.sleep(0.01)
+
+    async def expired() -> bool:
+        return await kv.get("short") is None
+
+    await eventually(expired, 2, "the ttl to expire", 0.01)
     assert await kv.next_in_sequence("seq", 10) == 10
     assert await kv.next_in_sequence("seq", 3) == 11
     assert await kv.next_in_sequence("seq", 20) == 20
@@ -36,13 +38,6 @@ async def check_contract(kv: KeyValue) -> None:
     await asyncio.gather(worker("a"), worker("b"))
     assert order in (["a-in", "a-out", "b-in", "b-out"], ["b-in", "b-out", "a-in", "a-out"])
     assert await kv.ping()
-
-
-async def _wait_for(condition: object, what: str, timeout_s: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while not condition():  # type: ignore[operator]
-        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting until {what}"
-        await asyncio.sleep(0.01)
 
 
 async def check_renewed_lock_outlasts_its_ttl(kv: KeyValue) -> None:
@@ -62,7 +57,7 @@ async def check_lost_lock_is_reported(kv: KeyValue) -> None:
     async with kv.lock("stolen", ttl_s=5, wait_s=1, renew_every_s=0.05) as first:
         await kv.delete("lock:stolen")  # as if the TTL had run out
         async with kv.lock("stolen", ttl_s=5, wait_s=1) as second:
-            await _wait_for(lambda: first.lost, "the first holder saw its lock lost")
+            await eventually(lambda: first.lost, 10, "the first holder saw its lock lost", 0.01)
             with pytest.raises(LockLostError):
                 first.ensure()
             assert not second.lost

@@ -20,7 +20,7 @@ from certify_common.errors import failure
 from certify_common.mcp_service import create_service, new_mcp_server, result_of
 from certify_common.mcp_tracing import call_tool, traced_transport
 from certify_common.settings import ServiceSettings
-from certify_testkit.processes import free_port
+from certify_testkit.processes import eventually, free_port
 
 SECRET_ARGUMENT = "document-bytes-that-must-not-be-recorded"
 
@@ -137,9 +137,8 @@ async def test_the_http_requests_of_a_traced_call_carry_the_callers_trace(spans:
     server = uvicorn.Server(uvicorn.Config(recorder, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
     serving = asyncio.create_task(server.serve())
     try:
-        while not server.started:
-            assert not serving.done(), "the server did not start"
-            await asyncio.sleep(0.02)
+        await eventually(lambda: server.started or serving.done(), 30, "the server to start", 0.02)
+        assert not serving.done(), "the server did not start"
         url = f"http://127.0.0.1:{port}/mcp"
         async with Client(traced_transport(url)) as client:
             recorder.traceparents.clear()

@@ -10,12 +10,7 @@ from typing import Any
 
 import pytest
 from eth_account import Account
-from x402 import x402ClientSync
-from x402.http.utils import decode_payment_signature_header, encode_payment_signature_header
-from x402.mechanisms.evm.exact.register import register_exact_evm_client
-from x402.mechanisms.evm.signers import EthAccountSigner
-from x402.schemas import PaymentRequired
-from x402.schemas.v1 import PaymentRequiredV1
+from x402.http.utils import decode_payment_signature_header
 
 from certify_common.errors import Failure
 from certify_common.evm import NETWORKS
@@ -26,6 +21,7 @@ from certify_common.x402_wire import (
     accepted_matches,
     decode_payment_header,
 )
+from certify_testkit.sdk_payments import sdk_pay
 
 KEY = "0x" + "4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318"
 PAY_TO = "0x209693Bc6afc0C5328bA36FaF03C514EF312287C"
@@ -55,15 +51,11 @@ REQUIREMENTS_V1 = {
 
 
 def _sdk_header(version: int) -> str:
-    client = x402ClientSync().set_spend_controls(False)
-    register_exact_evm_client(client, EthAccountSigner(Account.from_key(KEY)))
     if version == 1:
-        required: Any = PaymentRequiredV1.model_validate({"x402Version": 1, "accepts": [REQUIREMENTS_V1]})
-    else:
-        required = PaymentRequired.model_validate(
-            {"x402Version": 2, "resource": {"url": "https://certify.example"}, "accepts": [REQUIREMENTS_V2]}
-        )
-    return str(encode_payment_signature_header(client.create_payment_payload(required)))
+        return sdk_pay({"x402Version": 1, "accepts": [REQUIREMENTS_V1]}, KEY)
+    return sdk_pay(
+        {"x402Version": 2, "resource": {"url": "https://certify.example"}, "accepts": [REQUIREMENTS_V2]}, KEY
+    )
 
 
 V1 = _sdk_header(1)

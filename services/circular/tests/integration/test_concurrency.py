@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
+import httpx
 import pytest
 from mcp import Client
 
 from certify_testkit.mcp_calls import failure_of
-from certify_testkit.processes import ServiceProcess, wait_until
+from certify_testkit.processes import ServiceProcess, eventually, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -19,27 +21,40 @@ COUNT = 50
 RESTART_AFTER = 15
 
 
-async def certify_with_retries(urls: list[str], index: int, first: int) -> dict[str, Any]:
-    """certify_data with an idempotency key, retried (bounded) on the other process when a call fails."""
+async def serving(process: ServiceProcess) -> bool:
+    """Whether the process answers its health check now (the other one may be restarting)."""
+    try:
+        async with httpx.AsyncClient(timeout=1.0) as http:
+            return (await http.get(process.url + "/healthz")).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+async def certify_with_retries(processes: list[ServiceProcess], index: int, first: int) -> dict[str, Any]:
+    """certify_data with an idempotency key, retried (bounded) on the other process when a call fails.
+
+    A retry waits until its process serves (it may be the one being restarted); a retryable refusal needs no
+    pause of ours, since the server itself waits for the wallet lock before it answers.
+    """
     arguments = {
         "data_hash": "0x" + hashlib.sha256(f"document {index}".encode()).hexdigest(),
         "idempotency_key": f"request-{index}",
     }
     last: object = None
     for attempt in range(12):
-        url = urls[(first + attempt) % len(urls)]
+        process = processes[(first + attempt) % len(processes)]
+        if attempt:
+            await eventually(partial(serving, process), 30, f"{process.url} to serve")
         try:
-            async with Client(url) as client:
+            async with Client(process.mcp_url) as client:
                 result = await client.call_tool("certify_data", arguments)
         except Exception as exc:  # the process was killed under us: retry elsewhere
             last = exc
-            await asyncio.sleep(0.3)
             continue
         if not result.is_error:
             return dict(result.structured_content or {})
         last = failure_of(result)
         assert last["retryable"], last
-        await asyncio.sleep(0.3)
     raise AssertionError(f"request {index} never succeeded: {last!r}")
 
 
@@ -49,7 +64,7 @@ async def run_all(a: ServiceProcess, b: ServiceProcess, restart_b: Any) -> list[
 
     async def one(index: int) -> dict[str, Any]:
         nonlocal done, restarted
-        outcome = await certify_with_retries([a.mcp_url, b.mcp_url], index, index % 2)
+        outcome = await certify_with_retries([a, b], index, index % 2)
         done += 1
         if done == RESTART_AFTER:
             restarted = asyncio.create_task(asyncio.to_thread(restart_b))

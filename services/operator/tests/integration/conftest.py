@@ -14,10 +14,9 @@ import os
 import secrets
 import subprocess
 import sys
-import time
 import types
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -33,7 +32,7 @@ from certify_client.payment import payer_address, sign_payment
 from certify_operator.app import operator_task
 from certify_operator.resources import DEAD_LETTER_KIND, DEAD_LETTERS, GROUP, VERSION, WALLET_KIND, WALLETS
 from certify_operator.settings import OperatorSettings
-from certify_testkit.processes import ServiceProcess, free_port
+from certify_testkit.processes import ServiceProcess, eventually, free_port
 
 DEV_KEY = "ck_test_" + secrets.token_urlsafe(24)
 NAMESPACE = "certify"
@@ -190,18 +189,6 @@ async def k8s(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[k
 
 
 # Helpers of the operator tests (conftest functions are not importable under --import-mode=importlib).
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], timeout_s: float = 60, what: str = "condition") -> Any:
-    """Poll an async check until it returns something truthy, or fail at the deadline."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout_s}s waiting for {what}")
-        await asyncio.sleep(0.1)
 
 
 @contextlib.asynccontextmanager

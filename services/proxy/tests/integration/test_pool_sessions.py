@@ -20,7 +20,7 @@ from certify_common.errors import Failure
 from certify_common.mcp_service import create_service, new_mcp_server, result_of
 from certify_common.settings import ServiceSettings
 from certify_proxy.upstream.pool import McpPool
-from certify_testkit.processes import free_port
+from certify_testkit.processes import eventually, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -81,10 +81,7 @@ async def served() -> AsyncIterator[Served]:
     config = uvicorn.Config(create_service(settings, _server(state)), host="127.0.0.1", port=port, log_config=None)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
-    deadline = asyncio.get_running_loop().time() + 30
-    while not server.started:
-        assert asyncio.get_running_loop().time() < deadline, "the test MCP server did not start"
-        await asyncio.sleep(0.02)
+    await eventually(lambda: server.started, 30, "the test MCP server to start", 0.02)
     try:
         yield Served(f"http://127.0.0.1:{port}/mcp", state)
     finally:
@@ -94,13 +91,6 @@ async def served() -> AsyncIterator[Served]:
         await task
 
 
-async def _until(condition: object, what: str) -> None:
-    deadline = asyncio.get_running_loop().time() + 20
-    while not condition():  # type: ignore[operator]
-        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting until {what}"
-        await asyncio.sleep(0.01)
-
-
 async def test_a_timed_out_call_leaves_concurrent_calls_on_the_same_session_unharmed(served: Served) -> None:
     pool = McpPool({"hanging": served.url}, call_timeout_s=30, sessions_per_server=1)
     await pool.start(wait_s=10)
@@ -108,7 +98,7 @@ async def test_a_timed_out_call_leaves_concurrent_calls_on_the_same_session_unha
         waiting = [
             asyncio.create_task(pool.call("hanging", "wait_for_gate", {"text": f"t{index}"})) for index in range(3)
         ]
-        await _until(lambda: served.state.calls["wait_for_gate"] == 3, "three calls in flight")
+        await eventually(lambda: served.state.calls["wait_for_gate"] == 3, 20, "three calls in flight", 0.01)
         timed_out = await pool.call("hanging", "hang", {}, timeout_s=0.5)
         assert isinstance(timed_out, Failure)
         assert (timed_out.code, timed_out.retryable) == ("upstream_unavailable", True)
@@ -141,7 +131,7 @@ async def test_a_server_with_every_call_slot_taken_answers_upstream_busy(served:
     await pool.start(wait_s=10)
     try:
         holding = [asyncio.create_task(pool.call("hanging", "wait_for_gate", {"text": "x"})) for _ in range(2)]
-        await _until(lambda: served.state.calls["wait_for_gate"] == 2, "both slots in use")
+        await eventually(lambda: served.state.calls["wait_for_gate"] == 2, 20, "both slots in use", 0.01)
         busy = await pool.call("hanging", "wait_for_gate", {"text": "y"}, timeout_s=0.3)
         assert isinstance(busy, Failure)
         assert (busy.code, busy.retryable, busy.details["server"]) == ("upstream_busy", True, "hanging")

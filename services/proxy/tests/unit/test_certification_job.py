@@ -13,6 +13,7 @@ import pytest
 
 from certify_common.errors import Failure, failure
 from certify_proxy.queue import jobs, runner
+from certify_proxy.queue.payloads import CertifyPayload
 from certify_proxy.queue.worker import Done, JobContext, Retry
 from certify_proxy.settings import ProxySettings
 from certify_proxy.store.db import create_engine, session_factory, transaction
@@ -79,7 +80,7 @@ async def harness(tmp_path: Path) -> AsyncIterator[Any]:
                 )
             )
             await session.flush()
-            payload = {"request_key": request_id, **(progress or {})}
+            payload = CertifyPayload.model_validate({"request_key": request_id, **(progress or {})})
             await jobs.enqueue(session, JobKind.CERTIFY, f"certify:{request_id}", payload, max_attempts=10)
         claimed = await runner.claim(sessions, "w", 30, postgres=False)
         assert claimed is not None
@@ -114,8 +115,8 @@ async def test_pending_past_the_deadline_is_retried_on_the_same_transaction(harn
     outcome, _, _ = await harness(pool)
     assert isinstance(outcome, Retry)
     assert outcome.progress is not None
-    assert outcome.progress["tx_id"] == TX
-    assert outcome.progress.get("submission", 0) == 0
+    assert outcome.progress == CertifyPayload.model_validate_json(outcome.progress.to_json())
+    assert (outcome.progress.tx_id, outcome.progress.submission) == (TX, 0)
     assert [tool for tool, _ in pool.calls].count("certify_data") == 1
 
 
@@ -124,7 +125,7 @@ async def test_a_transaction_ending_otherwise_than_executed_is_submitted_anew_un
     outcome, _, _ = await harness(pool, {"tx_id": TX, "submitted_at": utcnow().isoformat()})
     assert isinstance(outcome, Retry)
     assert outcome.progress is not None
-    assert (outcome.progress["tx_id"], outcome.progress["submission"]) == (None, 1)
+    assert (outcome.progress.tx_id, outcome.progress.submitted_at, outcome.progress.submission) == (None, None, 1)
     assert idempotency_key("req", 1) != idempotency_key("req", 0) == "req"
 
 
@@ -134,7 +135,7 @@ async def test_a_transaction_unknown_after_the_grace_period_is_submitted_anew(ha
     outcome, _, _ = await harness(pool, {"tx_id": TX, "submitted_at": "2026-01-01T00:00:00+00:00"})
     assert isinstance(outcome, Retry)
     assert outcome.progress is not None
-    assert outcome.progress["submission"] == 1
+    assert outcome.progress.submission == 1
 
 
 async def test_a_retryable_refusal_keeps_the_key_and_a_definite_one_changes_it(harness) -> None:  # type: ignore[no-untyped-def]
@@ -142,9 +143,9 @@ async def test_a_retryable_refusal_keeps_the_key_and_a_definite_one_changes_it(h
     outcome, _, _ = await harness(busy)
     assert isinstance(outcome, Retry)
     assert outcome.progress is not None
-    assert outcome.progress.get("submission", 0) == 0
+    assert outcome.progress.submission == 0
     refused = ScriptedCircular(certify_data=[failure("invalid_signature", "bad", retryable=False)])
     outcome, _, _ = await harness(refused)
     assert isinstance(outcome, Retry)
     assert outcome.progress is not None
-    assert outcome.progress["submission"] == 1
+    assert outcome.progress.submission == 1

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from certify_common.errors import failure
 from certify_proxy.queue import jobs
 from certify_proxy.queue import runner as jobrunner
+from certify_proxy.queue.payloads import CertifyPayload
 from certify_proxy.queue.worker import Done, JobContext, Retry
 from certify_proxy.store.db import transaction
 from certify_proxy.store.models import CertificationRequest, JobKind, StateTransition
@@ -40,7 +41,7 @@ class ScriptedCircular:
 
 async def _queued(stand: Stand, request_key: str, **progress: Any) -> jobrunner.ClaimedJob:
     async with transaction(stand.runtime.sessions) as session:
-        payload = {"request_key": request_key, **progress}
+        payload = CertifyPayload(request_key=request_key, **progress)
         await jobs.enqueue(session, JobKind.CERTIFY, f"{JobKind.CERTIFY}:{request_key}", payload, max_attempts=3)
     claimed = await jobrunner.claim(stand.runtime.sessions, "w", 30, postgres=False)
     assert claimed is not None
@@ -83,7 +84,7 @@ async def test_a_transaction_never_recorded_as_submitted_is_resubmitted_as_soon_
     outcome = await _run(stand, await _queued(stand, request.request_key, tx_id=TX), pool)
     assert isinstance(outcome, Retry)
     assert outcome.progress is not None
-    assert (outcome.progress["tx_id"], outcome.progress["submission"]) == (None, 1)
+    assert (outcome.progress.tx_id, outcome.progress.submission) == (None, 1)
     assert (await stand.get(request.request_key)).status == "certifying"
 
 
@@ -96,7 +97,7 @@ async def test_an_executed_transaction_whose_proof_cannot_be_fetched_is_retried_
     outcome = await _run(stand, await _queued(stand, request.request_key, tx_id=TX), pool)
     assert isinstance(outcome, Retry)
     assert outcome.progress is not None
-    assert outcome.progress["tx_id"] == TX
+    assert outcome.progress.tx_id == TX
     assert "nag_unavailable" in outcome.error
     assert (await stand.get(request.request_key)).status == "certifying"
 
@@ -139,7 +140,7 @@ async def test_a_dead_lettered_certification_fails_the_request_and_tells_its_web
 async def test_a_dead_letter_leaves_a_request_that_is_no_longer_certifying_or_gone_alone(stand) -> None:  # type: ignore[no-untyped-def]
     request = await stand.request(status="completed")
     claimed = await _queued(stand, request.request_key)
-    gone = jobrunner.ClaimedJob(**{**claimed.__dict__, "payload": {"request_key": "purged"}})
+    gone = jobrunner.ClaimedJob(**{**claimed.__dict__, "payload": CertifyPayload(request_key="purged").to_json()})
     async with transaction(stand.runtime.sessions) as session:
         for job in (claimed, gone):
             await CertificationJob([1.0], 60).dead_lettered(stand.runtime, session, job, "late")

@@ -13,6 +13,7 @@ from prometheus_client import REGISTRY
 
 from certify_proxy.certification.states import State
 from certify_proxy.queue import jobs, runner
+from certify_proxy.queue.payloads import CertifyPayload
 from certify_proxy.queue.worker import Done, JobContext
 from certify_proxy.settings import ProxySettings
 from certify_proxy.store import repositories as repo
@@ -89,7 +90,7 @@ async def test_the_duration_is_measured_from_payment_verified_not_from_request_c
     await add_request(db, "slow-payer", State.PAYMENT_VERIFIED, created_ago_s=3600, verified_ago_s=5)
     async with transaction(db.sessions) as session:
         await jobs.enqueue(
-            session, JobKind.CERTIFY, "certify:slow-payer", {"request_key": "slow-payer"}, max_attempts=10
+            session, JobKind.CERTIFY, "certify:slow-payer", CertifyPayload(request_key="slow-payer"), max_attempts=10
         )
     claimed = await runner.claim(db.sessions, "w", 30, postgres=False)
     assert claimed is not None

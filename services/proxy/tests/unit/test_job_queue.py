@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from certify_proxy.queue import deadletters, jobs, runner
+from certify_proxy.queue.payloads import CertifyPayload, SettlePayload
 from certify_proxy.queue.runner import LeaseLostError
 from certify_proxy.queue.settings import retry_delay_s
 from certify_proxy.settings import ProxySettings
@@ -34,7 +35,9 @@ async def sessions(tmp_path: Path) -> AsyncIterator[async_sessionmaker[AsyncSess
 
 async def _enqueue(sessions: async_sessionmaker[AsyncSession], key: str, delay_s: float = 0.0) -> None:
     async with transaction(sessions) as session:
-        await jobs.enqueue(session, JobKind.CERTIFY, key, {"request_id": key}, max_attempts=2, delay_s=delay_s)
+        await jobs.enqueue(
+            session, JobKind.CERTIFY, key, CertifyPayload(request_key=key), max_attempts=2, delay_s=delay_s
+        )
 
 
 async def _claim(  # type: ignore[no-untyped-def]
@@ -137,7 +140,7 @@ def test_an_unbounded_job_is_never_exhausted_and_a_bounded_one_is_at_its_limit()
 
 async def test_a_settlement_dead_letter_is_requeued_unbounded_and_its_payment_header_can_be_forgotten(sessions) -> None:  # type: ignore[no-untyped-def]
     async with transaction(sessions) as session:
-        payload = {"request_key": "paid-1", "payment_header": "c2VjcmV0", "payment_requirements": {}}
+        payload = SettlePayload(request_key="paid-1", payment_header="c2VjcmV0", payment_requirements=None)
         await jobs.enqueue(
             session, JobKind.SETTLE_RECONCILE, f"{JobKind.SETTLE_RECONCILE}:paid-1", payload, max_attempts=1
         )

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from certify_proxy.queue import jobs, runner
+from certify_proxy.queue.payloads import CertifyPayload
 from certify_proxy.settings import ProxySettings
 from certify_proxy.store.db import create_engine, session_factory, transaction
 from certify_proxy.store.migrate import upgrade_async
@@ -31,7 +32,7 @@ async def sessions(tmp_path: Path) -> AsyncIterator[async_sessionmaker[AsyncSess
 
 async def _enqueue(sessions: async_sessionmaker[AsyncSession], key: str) -> None:
     async with transaction(sessions) as session:
-        await jobs.enqueue(session, JobKind.CERTIFY, key, {"request_id": key}, max_attempts=2)
+        await jobs.enqueue(session, JobKind.CERTIFY, key, CertifyPayload(request_key=key), max_attempts=2)
 
 
 async def test_a_job_enqueued_inside_a_request_span_is_claimed_with_that_spans_context(

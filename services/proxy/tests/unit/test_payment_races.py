@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from certify_common.errors import FailureError
 from certify_proxy.certification import payments as paying
 from certify_proxy.certification.intake import Settled
+from certify_proxy.queue.payloads import SettlePayload
 from certify_proxy.store.db import transaction
 from certify_proxy.store.models import JobKind, Payment, utcnow
 from certify_proxy.tasks.settle import reserve_settlement
@@ -48,7 +49,7 @@ async def test_a_request_reserved_by_a_process_without_the_lock_answers_that_sta
     async def verify_then_lose_the_race(server: str, tool: str, arguments: dict[str, Any], **_: Any) -> Any:
         decoded = paying.decode_payment_header(other)
         assert not isinstance(decoded, paying.Failure)
-        await reserve_settlement(stand.runtime, request.request_key, decoded[0], {}, 60)
+        await reserve_settlement(stand.runtime, decoded[0], SettlePayload(request_key=request.request_key), 60)
         return VALID
 
     stand.runtime.pool.call = verify_then_lose_the_race

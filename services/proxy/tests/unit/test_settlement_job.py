@@ -12,6 +12,7 @@ from certify_common.errors import failure
 from certify_proxy.certification import payments as paying
 from certify_proxy.certification.intake import Settled
 from certify_proxy.queue import runner as jobrunner
+from certify_proxy.queue.payloads import SettlePayload
 from certify_proxy.queue.worker import Done, JobContext, Retry
 from certify_proxy.store.db import transaction
 from certify_proxy.store.models import CertificationRequest, JobKind, utcnow
@@ -137,7 +138,7 @@ async def test_a_dead_lettered_reconciliation_leaves_the_request_retryable_and_s
 async def test_a_dead_letter_of_a_purged_request_changes_nothing(stand) -> None:  # type: ignore[no-untyped-def]
     request, _ = await _deferred(stand)
     claimed = await _claim(stand)
-    stray = jobrunner.ClaimedJob(**{**claimed.__dict__, "payload": {"request_key": "purged"}})
+    stray = jobrunner.ClaimedJob(**{**claimed.__dict__, "payload": SettlePayload(request_key="purged").to_json()})
     async with transaction(stand.runtime.sessions) as session:
         await SettlementJob([1.0]).dead_lettered(stand.runtime, session, stray, "gone")
     assert (await stand.get(request.request_key)).error_code == "facilitator_timeout"

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from certify_proxy.queue import jobs, runner
+from certify_proxy.queue.payloads import CertifyPayload
 from certify_proxy.queue.worker import Done, JobContext, Outcome, Workers
 from certify_proxy.runtime import Runtime
 from certify_proxy.settings import ProxySettings
@@ -54,7 +55,7 @@ async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
 
 async def test_stopping_releases_the_running_job_at_once_and_claims_nothing_more(runtime: Runtime) -> None:
     async with transaction(runtime.sessions) as session:
-        await jobs.enqueue(session, JobKind.CERTIFY, "long", {"request_id": "long"}, max_attempts=3)
+        await jobs.enqueue(session, JobKind.CERTIFY, "long", CertifyPayload(request_key="long"), max_attempts=3)
     handler = Blocking()
     workers = Workers(runtime, {JobKind.CERTIFY: handler})
     workers.start()
@@ -63,7 +64,7 @@ async def test_stopping_releases_the_running_job_at_once_and_claims_nothing_more
     await asyncio.wait_for(workers.stop(), 10)
 
     async with transaction(runtime.sessions) as session:
-        await jobs.enqueue(session, JobKind.CERTIFY, "after", {"request_id": "after"}, max_attempts=3)
+        await jobs.enqueue(session, JobKind.CERTIFY, "after", CertifyPayload(request_key="after"), max_attempts=3)
     # The lease was 300 s: only a release at shutdown makes the job due again right away, attempt unspent.
     taken = [await runner.claim(runtime.sessions, "next-pod", 30, postgres=False) for _ in range(2)]
     assert sorted((job.dedupe_key, job.attempts) for job in taken if job) == [("after", 1), ("long", 1)]

@@ -6,16 +6,14 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Callable
 from typing import Any
 
 from eth_account import Account
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from certify_common.evm import NETWORKS
+from certify_testkit.sdk_payments import signed_payment
 from certify_x402.eip3009 import SECP256K1_N, Domain, digest_bytes, recover_address, recover_signer
-from certify_x402.requirements import build_offer
 from certify_x402.verification import check_payment, our_reason
 from certify_x402.wire import Authorization, decode_header, encode_header, parse_requirements
 
@@ -58,20 +56,6 @@ def test_a_signature_that_is_not_65_bytes_recovers_nobody() -> None:
     assert recover_address(b"\x01" * 32, b"\x01" * 66) is None
 
 
-def _offer_requirements() -> tuple[dict[str, Any], dict[str, Any]]:
-    offer = build_offer(
-        network_name="base-sepolia",
-        enabled=list(NETWORKS),
-        amount_atomic=25_000,
-        pay_to="0x209693Bc6afc0C5328bA36FaF03C514EF312287C",
-        resource="https://certify.example/v1/certify/r-1",
-        description="certification",
-        mime_type="application/json",
-        max_timeout_seconds=300,
-    )
-    return offer.payment_required_v2, offer.requirements_v2  # type: ignore[union-attr]
-
-
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     position=st.integers(0, 63),
@@ -79,10 +63,9 @@ def _offer_requirements() -> tuple[dict[str, Any], dict[str, Any]]:
     v=st.sampled_from([None, 0, 1, 27, 28, 29, 2]),
 )
 def test_a_mutated_signature_gets_the_sdk_verdict(
-    position: int, xor: int, v: int | None, pay: Callable[..., str], offline_sdk_verify: Any
+    position: int, xor: int, v: int | None, offline_sdk_verify: Any
 ) -> None:
-    payment_required, requirements = _offer_requirements()
-    header = pay(payment_required, "0x" + "42" * 32)
+    header, requirements = signed_payment("0x" + "42" * 32, "https://certify.example/v1/certify/r-1")
     obj = json.loads(base64.b64decode(header))
     signature = bytearray(bytes.fromhex(obj["payload"]["signature"][2:]))
     signature[position] ^= xor

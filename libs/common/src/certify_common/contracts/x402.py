@@ -4,7 +4,50 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
+
+
+class Offered(BaseModel):
+    """A JSON object of the x402 protocol as it was offered: the fields certify reads are typed, any other kept.
+
+    It dumps as it was read: a field it did not have stays absent (never null), other keys come along.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
+
+    @model_serializer(mode="wrap")
+    def _as_offered(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        fields = type(self).model_fields
+        unset = set(fields) - self.model_fields_set
+        absent = unset | {fields[name].alias for name in unset if fields[name].alias}
+        dumped: dict[str, Any] = handler(self)
+        return {key: value for key, value in dumped.items() if key not in absent}
+
+
+class RequirementsExtra(Offered):
+    """``extra`` of exact-scheme requirements: the token's EIP-712 domain name and version."""
+
+    name: str | None = None
+    version: str | None = None
+
+
+class PaymentRequirements(Offered):
+    """x402 PaymentRequirements, v2 (``amount``, a CAIP-2 ``network``) or v1 (``maxAmountRequired``, a v1 network
+    name, ``resource``…), read by field name or wire name. Dump it ``by_alias`` for the wire: the payer signed
+    against this object, so it is passed on to verification and settlement as offered."""
+
+    scheme: str
+    network: str = Field(description="CAIP-2 id (v2) or network name (v1).")
+    pay_to: str = Field(alias="payTo")
+    asset: str | None = Field(None, description="The token contract.")
+    amount: str | None = Field(None, description="v2: atomic units.")
+    max_amount_required: str | None = Field(None, alias="maxAmountRequired", description="v1: atomic units.")
+    max_timeout_seconds: int | None = Field(None, alias="maxTimeoutSeconds")
+    extra: RequirementsExtra | None = None
+
+    def wire(self) -> dict[str, Any]:
+        """The JSON object as offered, in wire names."""
+        return self.model_dump(mode="json", by_alias=True)
 
 
 class PaymentRequirementResult(BaseModel):

@@ -18,8 +18,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from certify_client.models import CertificationView, RequestError, StatusDocument
+from certify_client.models import CertificationView, PaymentOutcome, RequestError, StatusDocument
 from certify_common import eip3009, evm
+from certify_common.contracts.x402 import PaymentRequirements, RequirementsExtra
 from certify_common.evm import NETWORKS
 from certify_proxy.certification.states import AWAITING_PAYMENT, State
 from certify_proxy.store.models import CertificationRequest, aware
@@ -75,16 +76,6 @@ class PageQuote(BaseModel):
     expires_in_s: int | None
 
 
-class PagePayment(BaseModel):
-    """The recorded payment, as the page shows it."""
-
-    status: str
-    tx_hash: str | None
-    network: str
-    amount_paid_usdc: str
-    settled_at: str | None
-
-
 class PageView(BaseModel):
     """``GET /pay/{id}/status``: what the page's script reads (no history, jobs or API-key details)."""
 
@@ -99,9 +90,9 @@ class PageView(BaseModel):
     quote: PageQuote
     chain: dict[str, Any] = Field(description="EIP-3085 wallet_addEthereumChain parameters.")
     typed_data: dict[str, Any] | None = Field(description="EIP-712 domain and types to sign (no message).")
-    accepted: dict[str, Any] | None = Field(description="The x402 v2 PaymentRequirements paid against.")
+    accepted: PaymentRequirements | None = Field(description="The x402 v2 PaymentRequirements paid against.")
     max_timeout_s: int
-    payment: PagePayment | None
+    payment: PaymentOutcome | None
     certification: CertificationView | None
     error: RequestError | None
     completed_at: str | None
@@ -119,16 +110,20 @@ def _quote(request: CertificationRequest, x402: dict[str, Any], now: datetime) -
     )
 
 
-def _typed_data(request: CertificationRequest, x402: dict[str, Any]) -> dict[str, Any] | None:
+def _accepted(x402: dict[str, Any]) -> PaymentRequirements | None:
     requirements = x402.get("requirements_v2")
-    if not isinstance(requirements, dict):
+    return PaymentRequirements.model_validate(requirements) if isinstance(requirements, dict) else None
+
+
+def _typed_data(request: CertificationRequest, requirements: PaymentRequirements | None) -> dict[str, Any] | None:
+    if requirements is None:
         return None
-    extra = requirements.get("extra") or {}
+    extra = requirements.extra or RequirementsExtra()
     return eip3009.unsigned_document(
-        name=extra.get("name"),
-        version=extra.get("version"),
+        name=extra.name,
+        version=extra.version,
         chain_id=NETWORKS[request.network].chain_id,
-        verifying_contract=requirements.get("asset"),
+        verifying_contract=requirements.asset,
     )
 
 
@@ -139,7 +134,7 @@ def page_view(request: CertificationRequest, status: StatusDocument, now: dateti
     are passed on (no history, jobs or API-key details).
     """
     x402 = _offer(request)
-    requirements = x402.get("requirements_v2") if isinstance(x402.get("requirements_v2"), dict) else None
+    requirements = _accepted(x402)
     payment = status.payment
     return PageView(
         request_id=request.request_id,
@@ -152,18 +147,10 @@ def page_view(request: CertificationRequest, status: StatusDocument, now: dateti
         server_time=int(now.timestamp()),
         quote=_quote(request, x402, now),
         chain=chain_parameters(request.network),
-        typed_data=_typed_data(request, x402),
+        typed_data=_typed_data(request, requirements),
         accepted=requirements,
-        max_timeout_s=int(requirements.get("maxTimeoutSeconds") or 0) if requirements else 0,
-        payment=None
-        if payment is None
-        else PagePayment(
-            status=payment.status,
-            tx_hash=payment.tx_hash,
-            network=payment.network,
-            amount_paid_usdc=payment.amount_paid_usdc,
-            settled_at=payment.settled_at,
-        ),
+        max_timeout_s=(requirements.max_timeout_seconds or 0) if requirements else 0,
+        payment=None if payment is None else payment.outcome(),
         certification=status.certification,
         error=status.error,
         completed_at=status.completed_at,

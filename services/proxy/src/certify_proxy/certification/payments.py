@@ -11,11 +11,10 @@ from __future__ import annotations
 import json
 import logging
 import re
-from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from certify_common.contracts.x402 import SettleResult
+from certify_common.contracts.x402 import PaymentRequirements, SettleResult
 from certify_common.errors import Failure, FailureError, failure, require
 from certify_common.kv import LockTimeoutError
 from certify_proxy.api_keys import Principal
@@ -24,6 +23,7 @@ from certify_proxy.certification.ownership import owned_request
 from certify_proxy.certification.payment_headers import Authorization, decode_payment_header
 from certify_proxy.certification.states import AWAITING_PAYMENT, State
 from certify_proxy.metrics import PAYMENT_VERIFICATIONS
+from certify_proxy.queue.payloads import SettlePayload
 from certify_proxy.runtime import Runtime
 from certify_proxy.store import repositories as repo
 from certify_proxy.store.db import transaction
@@ -110,7 +110,8 @@ async def _recorded(runtime: Runtime, request: CertificationRequest, auth: Autho
     return await current_state(runtime, request)
 
 
-def _requirements(request: CertificationRequest, auth: Authorization) -> dict[str, Any]:
+def _requirements(request: CertificationRequest, auth: Authorization) -> PaymentRequirements:
+    # The stored offer keeps the x402 server's answer (PaymentRequirementResult) under "x402".
     offer = json.loads(request.offer_json or "{}")
     x402 = offer.get("x402") or {}
     if auth.network != request.network:
@@ -118,7 +119,7 @@ def _requirements(request: CertificationRequest, auth: Authorization) -> dict[st
     requirements = x402.get("requirements_v1") if auth.x402_version == 1 else x402.get("requirements_v2")
     if not isinstance(requirements, dict):
         raise _fail(failure("network_mismatch", f"{request.network} is offered through x402 v2 only"))
-    return requirements
+    return PaymentRequirements.model_validate(requirements)
 
 
 async def _pay_locked(runtime: Runtime, request: CertificationRequest, auth: Authorization, header: str) -> Outcome:
@@ -132,7 +133,6 @@ async def _pay_locked(runtime: Runtime, request: CertificationRequest, auth: Aut
     valid_until = aware(request.quote_valid_until)
     if valid_until is not None and valid_until < utcnow():
         raise _fail(failure("quote_expired", "the quote expired: send the request again for a new offer"))
-    arguments = {"payment_header": header, "payment_requirements": requirements}
     verdict = await runtime.x402.verify(header, requirements)
     if isinstance(verdict, Failure):
         raise _fail(verdict)
@@ -148,7 +148,10 @@ async def _pay_locked(runtime: Runtime, request: CertificationRequest, auth: Aut
     try:
         # The reconciliation is due once the lock and any settle call in flight are surely over.
         due_s = runtime.settings.payment_lock_s + runtime.settings.mcp_call_timeout_s
-        await reserve_settlement(runtime, request.request_key, auth, arguments, due_s)
+        pending = SettlePayload(
+            request_key=request.request_key, payment_header=header, payment_requirements=requirements
+        )
+        await reserve_settlement(runtime, auth, pending, due_s)
     except IntegrityError:
         # Another authorization (or process without our lock) reserved this request first: report that state.
         recorded = await _recorded(runtime, request, auth)

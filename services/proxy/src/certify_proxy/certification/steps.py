@@ -9,11 +9,10 @@ Each history entry also carries how long the request stayed in that state.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
-from typing import Any
 
 from certify_client.models import HistoryEntry, StepDurations
+from certify_proxy.queue.payloads import CertifyPayload
 from certify_proxy.store.models import Job, Payment, StateTransition, aware
 
 
@@ -23,8 +22,9 @@ def _seconds(start: datetime | None, end: datetime | None) -> float | None:
     return round(max((end - start).total_seconds(), 0.0), 3)
 
 
-def _parse(value: Any) -> datetime | None:
-    return aware(datetime.fromisoformat(value)) if isinstance(value, str) and value else None
+def _times(progress: CertifyPayload) -> tuple[datetime | None, datetime | None, datetime | None]:
+    """When the first submission started, the transaction was accepted, and seen Executed."""
+    return aware(progress.submit_started_at), aware(progress.submitted_at), aware(progress.executed_at)
 
 
 def history_entries(steps: list[StateTransition], completed_at: datetime | None) -> list[HistoryEntry]:
@@ -52,14 +52,14 @@ def step_durations(steps: list[StateTransition], payment: Payment | None, job: J
         moment = aware(step.at)
         if moment is not None:
             first_at.setdefault(step.to_state, moment)
-    progress: dict[str, Any] = json.loads(job.payload) if job is not None else {}
+    progress = CertifyPayload.model_validate_json(job.payload) if job is not None else None
     settle = None
     if payment is not None:
         settle = _seconds(aware(payment.created_at), aware(payment.settled_at))
-    submitted = _parse(progress.get("submitted_at"))
+    started, submitted, executed = (None, None, None) if progress is None else _times(progress)
     return StepDurations(
         quote=_seconds(first_at.get("initiated"), first_at.get("quoted")),
         settle=settle,
-        submit=_seconds(_parse(progress.get("submit_started_at")), submitted),
-        confirm=_seconds(submitted, _parse(progress.get("executed_at"))),
+        submit=_seconds(started, submitted),
+        confirm=_seconds(submitted, executed),
     )

@@ -6,22 +6,22 @@ API. Payloads are shown without payment headers (a pending settlement's authoriz
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
-from typing import Any
 
 from pydantic import BaseModel, Field
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from certify_common.errors import require
 from certify_proxy.certification.states import State
+from certify_proxy.queue.payloads import AnyPayload, SettlePayload, read_payload, request_key_of
 from certify_proxy.queue.runner import UNBOUNDED
 from certify_proxy.store import deadletters as dead_letter_rows
 from certify_proxy.store import jobs as job_rows
 from certify_proxy.store import repositories as repo
 from certify_proxy.store.models import DeadLetter, Job, JobKind, aware, utcnow
 
-HIDDEN_KEYS = frozenset({"payment_header"})
+#: What a payload shows instead of a payment header (a pending settlement's authorization).
+REDACTED = "[redacted]"
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -29,14 +29,16 @@ def _iso(value: datetime | None) -> str | None:
     return moment.isoformat() if moment is not None else None
 
 
-def _public_payload(raw: str) -> dict[str, Any]:
-    payload: dict[str, Any] = json.loads(raw)
-    return {key: ("[redacted]" if key in HIDDEN_KEYS else value) for key, value in payload.items()}
+def _public_payload(kind: str, raw: str) -> AnyPayload | None:
+    payload = read_payload(kind, raw)
+    if isinstance(payload, SettlePayload) and payload.payment_header is not None:
+        return payload.model_copy(update={"payment_header": REDACTED})
+    return payload
 
 
 async def client_request_ids(session: AsyncSession, payloads: list[str]) -> dict[str, str]:
     """request_key → the client's request_id, for the requests named in job payloads."""
-    keys = {str(key) for raw in payloads if (key := json.loads(raw).get("request_key"))}
+    keys = {key for raw in payloads if (key := request_key_of(raw))}
     return await repo.request_ids(session, keys)
 
 
@@ -48,7 +50,9 @@ class DeadLetterView(BaseModel):
     kind: str
     request_key: str | None
     request_id: str | None = Field(description="The client's request_id, when the payload names a request.")
-    payload: dict[str, Any]
+    payload: AnyPayload | None = Field(
+        description="The job's payload as its kind's model; null when the row does not fit it."
+    )
     error: str
     attempts: int
     created_at: str | None
@@ -84,22 +88,16 @@ class StuckJobs(BaseModel):
     jobs: list[JobView]
 
 
-def _request_key(payload: dict[str, Any]) -> str | None:
-    key = payload.get("request_key")
-    return None if key is None else str(key)
-
-
 def dead_letter_view(row: DeadLetter, request_ids: dict[str, str]) -> DeadLetterView:
     """A dead letter as the admin API shows it (``request_ids`` from :func:`client_request_ids`)."""
-    payload = _public_payload(row.payload)
-    key = _request_key(payload)
+    key = request_key_of(row.payload)
     return DeadLetterView(
         id=require(row.id, "the row id"),
         job_id=row.job_id,
         kind=row.kind,
         request_key=key,
         request_id=request_ids.get(str(key)),
-        payload=payload,
+        payload=_public_payload(row.kind, row.payload),
         error=row.error,
         attempts=row.attempts,
         created_at=_iso(row.created_at),
@@ -109,8 +107,7 @@ def dead_letter_view(row: DeadLetter, request_ids: dict[str, str]) -> DeadLetter
 
 def job_view(row: Job, request_ids: dict[str, str]) -> JobView:
     """A job as the admin API shows it (``request_ids`` from :func:`client_request_ids`)."""
-    payload = _public_payload(row.payload)
-    key = _request_key(payload)
+    key = request_key_of(row.payload)
     return JobView(
         id=require(row.id, "the row id"),
         kind=row.kind,
@@ -148,7 +145,7 @@ async def requeue(session: AsyncSession, dead_letter_id: int) -> DeadLetter | No
         return None
     row.requeued_at = now
     session.add(row)
-    request_key = json.loads(row.payload).get("request_key")
+    request_key = request_key_of(row.payload)
     if row.kind == JobKind.CERTIFY and request_key:
         request = await repo.get_request(session, str(request_key), for_update=True)
         if request is not None and State(request.status) == State.FAILED:

@@ -6,13 +6,12 @@ payment can never exist without its certification job. ``dedupe_key`` makes enqu
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
-from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from certify_common.tracing import current_trace_context
+from certify_proxy.queue.payloads import JobPayload
 from certify_proxy.store import jobs as job_rows
 from certify_proxy.store.models import Job, JobStatus, utcnow
 
@@ -21,7 +20,7 @@ async def enqueue(
     session: AsyncSession,
     kind: str,
     dedupe_key: str,
-    payload: dict[str, Any],
+    payload: JobPayload,
     *,
     max_attempts: int,
     delay_s: float = 0.0,
@@ -37,7 +36,7 @@ async def enqueue(
     job = Job(
         kind=kind,
         dedupe_key=dedupe_key,
-        payload=json.dumps(payload, separators=(",", ":"), sort_keys=True),
+        payload=payload.to_json(),
         status=JobStatus.QUEUED,
         attempts=0,
         max_attempts=max_attempts,

@@ -11,14 +11,13 @@ held, so a worker that lost its lease can never overwrite the new holder's work.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from certify_proxy.queue.payloads import JobPayload
 from certify_proxy.store import jobs as job_rows
 from certify_proxy.store.db import transaction
 from certify_proxy.store.models import DeadLetter, utcnow
@@ -39,7 +38,7 @@ class ClaimedJob:
     id: int
     kind: str
     dedupe_key: str
-    payload: dict[str, Any]
+    payload: str  # as stored: each handler reads it through its kind's model (queue/payloads.py)
     attempts: int
     max_attempts: int
     trace_context: str | None = None
@@ -55,7 +54,7 @@ def _claimed(row: job_rows.ClaimedRow) -> ClaimedJob:
         id=row.id,
         kind=row.kind,
         dedupe_key=row.dedupe_key,
-        payload=json.loads(row.payload),
+        payload=row.payload,
         attempts=row.attempts,
         max_attempts=row.max_attempts,
         trace_context=row.trace_context,
@@ -97,9 +96,9 @@ async def release(sessions: async_sessionmaker[AsyncSession], job_id: int, worke
         return await job_rows.release(session, job_id, worker_id, utcnow())
 
 
-async def save_payload(session: AsyncSession, job_id: int, worker_id: str, payload: dict[str, Any]) -> None:
+async def save_payload(session: AsyncSession, job_id: int, worker_id: str, payload: JobPayload) -> None:
     """Persist a held job's progress (e.g. the transaction it submitted) in the caller's transaction."""
-    _held(await job_rows.save_payload(session, job_id, worker_id, _dump(payload)), job_id, worker_id)
+    _held(await job_rows.save_payload(session, job_id, worker_id, payload.to_json()), job_id, worker_id)
 
 
 async def finish(session: AsyncSession, job_id: int, worker_id: str) -> None:
@@ -120,7 +119,7 @@ async def dead_letter(session: AsyncSession, job: ClaimedJob, worker_id: str, er
     row = DeadLetter(
         job_id=job.id,
         kind=job.kind,
-        payload=_dump(job.payload),
+        payload=job.payload,
         error=error,
         attempts=job.attempts,
         created_at=utcnow(),
@@ -129,7 +128,3 @@ async def dead_letter(session: AsyncSession, job: ClaimedJob, worker_id: str, er
     session.add(row)
     await session.flush()
     return row
-
-
-def _dump(payload: dict[str, Any]) -> str:
-    return json.dumps(payload, separators=(",", ":"), sort_keys=True)

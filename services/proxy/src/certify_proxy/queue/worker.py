@@ -13,8 +13,8 @@ import asyncio
 import logging
 import os
 import secrets
-from dataclasses import dataclass
-from typing import Any, Protocol
+from dataclasses import dataclass, replace
+from typing import Protocol, TypeVar
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -22,6 +22,7 @@ from certify_common.logs import bound
 from certify_common.tracing import linked_root_span, untraced
 from certify_proxy.queue import runner
 from certify_proxy.queue.metrics import JOB_RUNS
+from certify_proxy.queue.payloads import JobPayload, request_key_of
 from certify_proxy.queue.runner import ClaimedJob, LeaseLostError
 from certify_proxy.queue.settings import retry_delay_s
 from certify_proxy.runtime import Runtime
@@ -29,6 +30,7 @@ from certify_proxy.store.db import transaction
 from certify_proxy.store.models import utcnow
 
 logger = logging.getLogger("certify.proxy.worker")
+P = TypeVar("P", bound=JobPayload)
 
 #: How long workers wait at start for the MCP sessions before claiming jobs anyway.
 STARTUP_WAIT_S = 10.0
@@ -44,7 +46,7 @@ class Retry:
     """This attempt failed; run again after the schedule's delay (or dead-letter when attempts are used up)."""
 
     error: str
-    progress: dict[str, Any] | None = None
+    progress: JobPayload | None = None
 
 
 Outcome = Done | Retry
@@ -58,12 +60,16 @@ class JobContext:
         self.job = job
         self.worker_id = worker_id
 
-    async def save(self, payload: dict[str, Any]) -> None:
+    def payload(self, model: type[P]) -> P:
+        """The job's payload read through its kind's model (``ValidationError`` when the row does not fit)."""
+        return model.model_validate_json(self.job.payload)
+
+    async def save(self, payload: JobPayload) -> None:
         """Persist progress now (committed), so a crash after this point resumes from it."""
         async with transaction(self.runtime.sessions) as session:
             await runner.save_payload(session, self.job.id, self.worker_id, payload)
 
-    async def save_in(self, session: AsyncSession, payload: dict[str, Any]) -> None:
+    async def save_in(self, session: AsyncSession, payload: JobPayload) -> None:
         """Persist progress inside the caller's transaction."""
         await runner.save_payload(session, self.job.id, self.worker_id, payload)
 
@@ -129,7 +135,7 @@ class Workers:
             if job is None:
                 await self._idle()
                 continue
-            request_key = str(job.payload.get("request_key") or "") or None
+            request_key = request_key_of(job.payload)
             attributes: dict[str, str | int] = {
                 "certify.job.kind": job.kind,
                 "certify.job.id": job.id,
@@ -222,7 +228,7 @@ class Workers:
         async with transaction(self.runtime.sessions) as session:
             if outcome.progress is not None:
                 await runner.save_payload(session, job.id, worker_id, outcome.progress)
-                job = ClaimedJob(job.id, job.kind, job.dedupe_key, outcome.progress, job.attempts, job.max_attempts)
+                job = replace(job, payload=outcome.progress.to_json())
             if runner.exhausted(job.attempts, job.max_attempts):
                 dead = await runner.dead_letter(session, job, worker_id, outcome.error)
                 if handler is not None:

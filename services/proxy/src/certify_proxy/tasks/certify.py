@@ -15,20 +15,19 @@ import asyncio
 import json
 import logging
 import time
-from datetime import datetime
-from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from certify_common.contracts.circular import CertificationProof
 from certify_common.errors import Failure
 from certify_proxy.certification.states import State
+from certify_proxy.queue.payloads import CertifyPayload
 from certify_proxy.queue.runner import ClaimedJob
 from certify_proxy.queue.worker import Done, JobContext, Outcome, Retry
 from certify_proxy.runtime import Runtime
 from certify_proxy.store import repositories as repo
 from certify_proxy.store.db import transaction
-from certify_proxy.store.models import Certification, CertificationRequest, utcnow
+from certify_proxy.store.models import Certification, CertificationRequest, aware, utcnow
 from certify_proxy.tasks.webhook import enqueue_webhook
 
 logger = logging.getLogger("certify.proxy.certification")
@@ -46,15 +45,15 @@ def _describe(fail: Failure) -> str:
     return f"{fail.code}: {fail.message}"
 
 
-def _resubmit(progress: dict[str, Any], reason: str) -> Retry:
+def _resubmit(progress: CertifyPayload, reason: str) -> Retry:
     """A definite rejection: the next attempt submits a new transaction under a new key."""
-    nxt = {**progress, "submission": int(progress.get("submission", 0)) + 1, "tx_id": None, "submitted_at": None}
-    logger.warning("certification will be resubmitted", extra={"reason": reason, "submission": nxt["submission"]})
+    nxt = progress.model_copy(update={"submission": progress.submission + 1, "tx_id": None, "submitted_at": None})
+    logger.warning("certification will be resubmitted", extra={"reason": reason, "submission": nxt.submission})
     return Retry(reason, nxt)
 
 
 class CertificationJob:
-    """Handler of ``certify`` jobs (payload: request_key, and progress: submission, tx_id, step times)."""
+    """Handler of ``certify`` jobs (payload: :class:`CertifyPayload`, the request and the progress)."""
 
     def __init__(self, retry_delays_s: list[float], not_found_grace_s: float) -> None:
         self.retry_delays_s = retry_delays_s
@@ -62,8 +61,8 @@ class CertificationJob:
 
     async def run(self, context: JobContext) -> Outcome:
         runtime = context.runtime
-        progress = dict(context.job.payload)
-        request_key = str(progress["request_key"])
+        progress = context.payload(CertifyPayload)
+        request_key = progress.request_key
         async with transaction(runtime.sessions) as session:
             request = await repo.get_request(session, request_key, for_update=True)
             if request is None:
@@ -73,7 +72,7 @@ class CertificationJob:
                 return Done()
             if State(request.status) == State.PAYMENT_VERIFIED:
                 repo.transition(session, request, State.CERTIFYING, "certification started")
-        if not progress.get("tx_id"):
+        if not progress.tx_id:
             submitted = await self._submit(context, request, progress)
             if isinstance(submitted, Retry):
                 return submitted
@@ -81,25 +80,26 @@ class CertificationJob:
         return await self._confirm(context, request, progress)
 
     async def _submit(
-        self, context: JobContext, request: CertificationRequest, progress: dict[str, Any]
-    ) -> dict[str, Any] | Retry:
-        submission = int(progress.get("submission", 0))
-        progress.setdefault("submit_started_at", utcnow().isoformat())
+        self, context: JobContext, request: CertificationRequest, progress: CertifyPayload
+    ) -> CertifyPayload | Retry:
+        submission = progress.submission
+        if progress.submit_started_at is None:
+            progress = progress.model_copy(update={"submit_started_at": utcnow()})
         key = idempotency_key(request.request_key, submission)
         answer = await context.runtime.circular.certify(request.data_hash, key)
         if isinstance(answer, Failure):
             if answer.retryable:
                 return Retry(_describe(answer), progress)
             return _resubmit(progress, f"rejected: {_describe(answer)}")
-        progress = {**progress, "tx_id": answer.tx_id, "submitted_at": utcnow().isoformat()}
+        progress = progress.model_copy(update={"tx_id": answer.tx_id, "submitted_at": utcnow()})
         await context.save(progress)
-        logger.info("certification submitted", extra={"tx_id": progress["tx_id"], "submission": submission})
+        logger.info("certification submitted", extra={"tx_id": answer.tx_id, "submission": submission})
         return progress
 
-    async def _confirm(self, context: JobContext, request: CertificationRequest, progress: dict[str, Any]) -> Outcome:
+    async def _confirm(self, context: JobContext, request: CertificationRequest, progress: CertifyPayload) -> Outcome:
         settings = context.runtime.settings
         circular = context.runtime.circular
-        tx_id = str(progress["tx_id"])
+        tx_id = str(progress.tx_id)
         deadline = time.monotonic() + settings.certify_deadline_s
         last = "no answer yet"
         while True:
@@ -118,22 +118,22 @@ class CertificationJob:
                 return Retry(f"{last} after {settings.certify_deadline_s:g} s", progress)
             await asyncio.sleep(settings.certify_poll_interval_s)
 
-    def _grace_over(self, progress: dict[str, Any]) -> bool:
-        submitted = progress.get("submitted_at")
-        if not submitted:
+    def _grace_over(self, progress: CertifyPayload) -> bool:
+        submitted = aware(progress.submitted_at)
+        if submitted is None:
             return True
-        age = (utcnow() - datetime.fromisoformat(str(submitted))).total_seconds()
+        age = (utcnow() - submitted).total_seconds()
         return age >= self.not_found_grace_s
 
-    async def _complete(self, context: JobContext, request: CertificationRequest, progress: dict[str, Any]) -> Outcome:
+    async def _complete(self, context: JobContext, request: CertificationRequest, progress: CertifyPayload) -> Outcome:
         runtime = context.runtime
-        tx_id = str(progress["tx_id"])
+        tx_id = str(progress.tx_id)
         proof = await runtime.circular.proof(tx_id)
         if isinstance(proof, Failure):
             return Retry(_describe(proof), progress)
         if "0x" + proof.data_hash != request.data_hash:
             return Retry(f"the proof of {tx_id} certifies another hash", progress)
-        progress = {**progress, "executed_at": utcnow().isoformat()}
+        progress = progress.model_copy(update={"executed_at": utcnow()})
         async with transaction(runtime.sessions) as session:
             locked = await repo.get_request(session, request.request_key, for_update=True)
             if locked is None:
@@ -150,7 +150,8 @@ class CertificationJob:
         return Done()
 
     async def dead_lettered(self, runtime: Runtime, session: AsyncSession, job: ClaimedJob, error: str) -> None:
-        request = await repo.get_request(session, str(job.payload["request_key"]), for_update=True)
+        payload = CertifyPayload.model_validate_json(job.payload)
+        request = await repo.get_request(session, payload.request_key, for_update=True)
         if request is None or State(request.status) not in (State.PAYMENT_VERIFIED, State.CERTIFYING):
             return
         request.error_code = "certification_failed"

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import logging
 from datetime import timedelta
-from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -26,6 +25,7 @@ from certify_common.errors import Failure, require
 from certify_proxy.certification.payment_headers import Authorization
 from certify_proxy.certification.states import State
 from certify_proxy.queue import jobs
+from certify_proxy.queue.payloads import CertifyPayload, SettlePayload
 from certify_proxy.queue.runner import UNBOUNDED, ClaimedJob
 from certify_proxy.queue.settings import retry_delay_s
 from certify_proxy.queue.worker import Done, JobContext, Outcome, Retry
@@ -42,9 +42,7 @@ from certify_proxy.upstream.receipts import block_number
 logger = logging.getLogger("certify.proxy.settlement")
 
 
-async def reserve_settlement(
-    runtime: Runtime, request_key: str, auth: Authorization, arguments: dict[str, Any], delay_s: float
-) -> None:
+async def reserve_settlement(runtime: Runtime, auth: Authorization, payload: SettlePayload, delay_s: float) -> None:
     """Write ahead, before ``settle_payment`` is called: a ``pending`` payment and its reconciliation job.
 
     If this process dies after the facilitator moved the money but before the answer is stored, the job
@@ -52,6 +50,7 @@ async def reserve_settlement(
     the same authorization, so the payment ends recorded and certified, never lost and never paid twice.
     The ``pending`` row also makes the database refuse a second authorization for the same request.
     """
+    request_key = payload.request_key
     async with transaction(runtime.sessions) as session:
         locked = require(await repo.get_request(session, request_key, for_update=True), "the request to reserve")
         session.add(
@@ -75,7 +74,7 @@ async def reserve_settlement(
             session,
             JobKind.SETTLE_RECONCILE,
             f"{JobKind.SETTLE_RECONCILE}:{request_key}",
-            {"request_key": request_key, **arguments},
+            payload,
             max_attempts=UNBOUNDED,
             delay_s=delay_s,
         )
@@ -109,7 +108,7 @@ async def record_settlement(
         session,
         JobKind.CERTIFY,
         f"{JobKind.CERTIFY}:{request.request_key}",
-        {"request_key": request.request_key},
+        CertifyPayload(request_key=request.request_key),
         max_attempts=settings.job_max_attempts,
     )
 
@@ -146,24 +145,26 @@ async def cancel_reservation(runtime: Runtime, request_key: str) -> None:
 
 
 class SettlementJob:
-    """Handler of ``settle_reconcile`` jobs (payload: request_key, payment_header, payment_requirements)."""
+    """Handler of ``settle_reconcile`` jobs (payload: :class:`SettlePayload`)."""
 
     def __init__(self, retry_delays_s: list[float]) -> None:
         self.retry_delays_s = retry_delays_s
 
     async def run(self, context: JobContext) -> Outcome:
         runtime = context.runtime
-        payload = context.job.payload
-        request_key = str(payload["request_key"])
+        payload = context.payload(SettlePayload)
+        request_key = payload.request_key
         async with runtime.sessions() as session:
             payment = await repo.payment_for_request(session, request_key)
         if payment is None or payment.status != PaymentStatus.PENDING:
             async with transaction(runtime.sessions) as session:
-                await context.save_in(session, {"request_key": request_key})
+                await context.save_in(session, SettlePayload(request_key=request_key))
                 await forget_payment_header(session, request_key)
                 await context.finish(session)
             return Done()
-        settled = await runtime.x402.settle(str(payload["payment_header"]), dict(payload["payment_requirements"]))
+        if payload.payment_header is None or payload.payment_requirements is None:
+            return Retry("the pending settlement's job holds no authorization")
+        settled = await runtime.x402.settle(payload.payment_header, payload.payment_requirements)
         if isinstance(settled, Failure):
             if settled.retryable:
                 return Retry(f"{settled.code}: {settled.message}")
@@ -182,7 +183,7 @@ class SettlementJob:
             reason = f"payment settled on retry: {tx_hash}"
             await record_settlement(session, runtime.settings, locked, payment, settled, block, reason)
             # The authorization is spent: keep no copy of it in the job either.
-            await context.save_in(session, {"request_key": request_key})
+            await context.save_in(session, SettlePayload(request_key=request_key))
             await context.finish(session)
         logger.info("deferred settlement concluded")
 
@@ -196,13 +197,14 @@ class SettlementJob:
             locked.error_code, locked.error_message, locked.error_retryable = fail.code, fail.message, False
             repo.transition(session, locked, State.FAILED, f"settlement refused: {fail.code}")
             await enqueue_webhook(session, locked, runtime.settings)
-            await context.save_in(session, {"request_key": request_key})
+            await context.save_in(session, SettlePayload(request_key=request_key))
             await forget_payment_header(session, request_key)
             await context.finish(session)
         logger.warning("deferred settlement refused", extra={"code": fail.code})
 
     async def dead_lettered(self, runtime: Runtime, session: AsyncSession, job: ClaimedJob, error: str) -> None:
-        request = await repo.get_request(session, str(job.payload["request_key"]), for_update=True)
+        payload = SettlePayload.model_validate_json(job.payload)
+        request = await repo.get_request(session, payload.request_key, for_update=True)
         if request is None:
             return
         request.error_code = "settlement_unconfirmed"

@@ -15,18 +15,19 @@ import hmac
 import json
 import logging
 import time
-from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from certify_client.models import wire
+from certify_client.models import WebhookEvent, wire
+from certify_client.proof import CircularProof
 from certify_common.errors import Failure
 from certify_proxy.certification.callback_targets import Resolver, check_target, system_resolve
 from certify_proxy.certification.status import status_view
 from certify_proxy.queue import jobs
 from certify_proxy.queue.metrics import WEBHOOK_DELIVERIES
+from certify_proxy.queue.payloads import WebhookPayload
 from certify_proxy.queue.runner import ClaimedJob
 from certify_proxy.queue.settings import WorkflowSettings
 from certify_proxy.queue.worker import Done, JobContext, Outcome, Retry
@@ -58,7 +59,7 @@ async def enqueue_webhook(session: AsyncSession, request: CertificationRequest, 
         session,
         JobKind.WEBHOOK,
         f"{JobKind.WEBHOOK}:{request.request_key}:{request.status}:{utcnow().timestamp():.0f}",
-        {"request_key": request.request_key, "status": request.status},
+        WebhookPayload(request_key=request.request_key, status=request.status),
         max_attempts=settings.webhook_max_attempts,
     )
 
@@ -70,13 +71,19 @@ async def _secret(session: AsyncSession, request: CertificationRequest, fallback
     return key.webhook_secret if key is not None else fallback
 
 
-async def _payload(runtime: Runtime, session: AsyncSession, request: CertificationRequest) -> dict[str, Any]:
+async def event(runtime: Runtime, session: AsyncSession, request: CertificationRequest) -> WebhookEvent:
+    """The webhook body of the request as it is now: its status document, and its proof once completed."""
     proof = await repo.certification_for_request(session, request.request_key)
-    return {
-        "event": f"certification.{request.status}",
-        "status": wire(await status_view(session, request, runtime.settings.public_base_url)),
-        "proof": json.loads(proof.proof_json) if proof is not None else None,
-    }
+    return WebhookEvent(
+        event=f"certification.{request.status}",
+        status=await status_view(session, request, runtime.settings.public_base_url),
+        proof=CircularProof.model_validate_json(proof.proof_json) if proof is not None else None,
+    )
+
+
+def body_of(event: WebhookEvent) -> bytes:
+    """The bytes POSTed (and signed): compact JSON of the event as the API sends it."""
+    return json.dumps(wire(event), separators=(",", ":")).encode()
 
 
 async def deliver(
@@ -117,7 +124,7 @@ async def deliver(
 
 
 class WebhookJob:
-    """Handler of ``webhook`` jobs (payload: request_key, status)."""
+    """Handler of ``webhook`` jobs (payload: :class:`WebhookPayload`)."""
 
     def __init__(self, retry_delays_s: list[float], resolve: Resolver = system_resolve) -> None:
         self.retry_delays_s = retry_delays_s
@@ -125,19 +132,20 @@ class WebhookJob:
 
     async def run(self, context: JobContext) -> Outcome:
         runtime = context.runtime
-        request_key = str(context.job.payload["request_key"])
+        payload = context.payload(WebhookPayload)
+        request_key = payload.request_key
         async with runtime.sessions() as session:
             request = await repo.get_request(session, request_key)
             if request is None or not request.callback_url:
                 return Retry(f"request {request_key} has no callback URL")
-            body = json.dumps(await _payload(runtime, session, request), separators=(",", ":")).encode()
+            body = body_of(await event(runtime, session, request))
             secret = await _secret(session, request, runtime.settings.webhook_secret)
         url = request.callback_url
         timestamp = str(int(time.time()))
         headers = {
             "Content-Type": "application/json",
             TIMESTAMP_HEADER: timestamp,
-            EVENT_HEADER: f"certification.{context.job.payload.get('status', request.status)}",
+            EVENT_HEADER: f"certification.{payload.status}",
             DELIVERY_HEADER: f"{context.job.id}-{context.job.attempts}",
             "User-Agent": "certify-webhooks/0.1",
         }

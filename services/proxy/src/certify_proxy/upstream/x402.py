@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from certify_common.contracts.x402 import BrowserLinkResult, PaymentRequirementResult, SettleResult, VerifyResult
+from certify_common.contracts.x402 import (
+    BrowserLinkResult,
+    PaymentRequirementResult,
+    PaymentRequirements,
+    SettleResult,
+    VerifyResult,
+)
 from certify_common.errors import Failure
 from certify_proxy.upstream.pool import UpstreamClient
 
@@ -27,14 +33,14 @@ class X402(UpstreamClient):
         }
         return await self._call("create_payment_requirement", arguments, PaymentRequirementResult)
 
-    async def verify(self, payment_header: str, requirements: dict[str, Any]) -> VerifyResult | Failure:
+    async def verify(self, payment_header: str, requirements: PaymentRequirements) -> VerifyResult | Failure:
         """Check a payment header against the offered requirements (no money moves)."""
-        arguments = {"payment_header": payment_header, "payment_requirements": requirements}
+        arguments = {"payment_header": payment_header, "payment_requirements": requirements.wire()}
         return await self._call("verify_payment", arguments, VerifyResult)
 
-    async def settle(self, payment_header: str, requirements: dict[str, Any]) -> SettleResult | Failure:
+    async def settle(self, payment_header: str, requirements: PaymentRequirements) -> SettleResult | Failure:
         """Settle through the facilitator; the same authorization again replays the first answer."""
-        arguments = {"payment_header": payment_header, "payment_requirements": requirements}
+        arguments = {"payment_header": payment_header, "payment_requirements": requirements.wire()}
         return await self._call("settle_payment", arguments, SettleResult)
 
     async def browser_link(

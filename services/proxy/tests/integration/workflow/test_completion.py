@@ -11,6 +11,7 @@ import pytest
 from ecdsa import SECP256k1, VerifyingKey
 from ecdsa.util import sigdecode_der
 
+from certify_client.models import WebhookEvent, wire
 from certify_testkit.processes import wait_until
 
 pytestmark = pytest.mark.integration
@@ -91,6 +92,9 @@ def test_the_seed_flow_ends_completed_with_a_proof_of_the_documents_sha256(wf_pr
     assert event["proof"]["data_hash"] == digest
     assert event["proof"]["tx_id"] == status["certification"]["tx_id"]
     _verify_with_python_ecdsa(event["proof"])
+    # A receiver using the client library reads the same body as the API's model, byte for byte.
+    parsed = WebhookEvent.model_validate_json(body)
+    assert json.dumps(wire(parsed), separators=(",", ":")).encode() == body
 
 
 def test_a_webhook_receiver_down_twice_gets_the_third_attempt_once(wf_proxy, flow, receiver, wf_db, kit) -> None:

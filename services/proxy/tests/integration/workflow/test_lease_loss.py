@@ -17,6 +17,7 @@ from certify_proxy.api.ratelimit import MemoryRateLimiter
 from certify_proxy.api_keys import KeyCache
 from certify_proxy.certification.offer_cache import OfferCache
 from certify_proxy.queue import jobs, runner
+from certify_proxy.queue.payloads import CertifyPayload
 from certify_proxy.queue.runner import ClaimedJob
 from certify_proxy.queue.worker import Done, JobContext, Outcome, Workers
 from certify_proxy.runtime import Runtime
@@ -93,7 +94,7 @@ async def _steal_and_watch(url: str) -> tuple[BlockingHandler, list[tuple[str, s
     try:
         async with transaction(runtime.sessions) as session:
             job = await jobs.enqueue(
-                session, JobKind.CERTIFY, "certify:stolen", {"request_id": "stolen"}, max_attempts=3
+                session, JobKind.CERTIFY, "certify:stolen", CertifyPayload(request_key="stolen"), max_attempts=3
             )
         workers.start()
         await _wait(handler.started, "the worker started the attempt")

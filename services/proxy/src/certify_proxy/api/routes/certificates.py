@@ -7,13 +7,12 @@ circular server can read the same transaction back from its chain.
 
 from __future__ import annotations
 
-import json
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from certify_client.proof import Proof, proof_from_circular
+from certify_client.proof import CircularProof, Proof, proof_from_circular
 from certify_client.verify import Check, Verdict, offline_checks, verdict
 from certify_common.errors import Failure, failure
 from certify_proxy.api.deps import ReadCaller, RuntimeDep, SessionDep
@@ -45,7 +44,7 @@ def portable_proof(request: CertificationRequest, stored: Certification | None) 
         )
     try:
         return proof_from_circular(
-            json.loads(stored.proof_json),
+            CircularProof.model_validate_json(stored.proof_json),
             request_id=request.request_id,
             size_bytes=request.data_size_bytes,
             name=request.file_name,
@@ -76,12 +75,11 @@ async def get_proof(
     caller: ReadCaller,
     session: SessionDep,
     token: Annotated[str | None, Query(description="A keyless request's token.")] = None,
-) -> dict[str, Any]:
+) -> Proof:
     """The proof anyone can re-verify with `certify verify`; 404 for unknown ids and other clients' requests."""
     request = await owned_request(session, caller, request_id, token)
     stored = await repo.certification_for_request(session, request.request_key)
-    proof = portable_proof(request, stored)
-    return proof.model_dump(mode="json", by_alias=True)
+    return portable_proof(request, stored)
 
 
 async def _chain_check(runtime: Runtime, proof: Proof) -> Check:
