@@ -102,7 +102,7 @@ class Runtime:
     @cached_property
     def agent_offers(self) -> AgentOffers:
         """Agents' 402s, rendered once per offer template."""
-        return AgentOffers(self.offers, self.x402, self.qr, self.settings)
+        return AgentOffers(self.offers, self.settings)
 
     async def close(self) -> None:
         """Close every client."""

@@ -122,6 +122,9 @@ def _readiness(url: str) -> tuple[int, dict[str, Any]]:
     return response.status_code, response.json()
 
 
+WAITING = "waiting for certify-admin db upgrade"
+
+
 def test_a_proxy_on_an_empty_database_is_not_ready_until_the_upgrade_runs(
     empty_pg: str, stack: dict[str, ServiceProcess], redis_env: dict[str, str], kit: Any
 ) -> None:
@@ -139,10 +142,11 @@ def test_a_proxy_on_an_empty_database_is_not_ready_until_the_upgrade_runs(
         assert status == 503
         assert body["checks"]["schema_at_head"] is False
         assert {name for name, ok in body["checks"].items() if not ok} == {"schema_at_head"}
+        # It says why it waits (its schema watch looks every 2 s: the MCP sessions may be up before that).
+        wait_until(lambda: WAITING in proxy.log_path.read_text(), 30, what="the proxy's log of its wait")
         kit.migrate(env)
         wait_until(lambda: _readiness(proxy.url)[0] == 200, 60, what="the proxy ready after the upgrade")
     finally:
         proxy.stop()
     log = proxy.log_path.read_text()
-    assert "waiting for certify-admin db upgrade" in log
     assert "job claim failed" not in log  # the workers did not touch the queue before its tables existed

@@ -26,6 +26,7 @@ from certify_proxy.store.migrate import upgrade_async
 from certify_proxy.store.models import CertificationRequest, Job, Payment, utcnow
 from certify_proxy.upstream.circular import Circular
 from certify_proxy.upstream.x402 import X402
+from services.proxy.tests.unit.stored_offers import stored_offer_json
 
 PAYER = "0x" + "ab" * 20
 PAY_TO = "0x" + "11" * 20
@@ -115,10 +116,14 @@ class Stand:
     ) -> CertificationRequest:
         """A request of key 1 awaiting payment on base-sepolia, with its stored offer."""
         key = uuid.uuid4().hex
-        x402: dict[str, Any] = {"requirements_v2": REQUIREMENTS_V2}
-        if v1:
-            x402["requirements_v1"] = REQUIREMENTS_V1
         now = utcnow()
+        offer_json = stored_offer_json(
+            "base-sepolia",
+            REQUIREMENTS_V2,
+            REQUIREMENTS_V1 if v1 else None,
+            request_id=f"r-{key[:8]}",
+            valid_until=now + timedelta(seconds=valid_for_s),
+        )
         row = CertificationRequest(
             request_key=key,
             owner="key:1",
@@ -133,7 +138,7 @@ class Stand:
             public_token=f"token-{key}",
             amount_atomic=AMOUNT,
             quote_valid_until=now + timedelta(seconds=valid_for_s),
-            offer_json=json.dumps({"x402": x402}),
+            offer_json=offer_json,
             created_at=now,
             updated_at=now,
         )

@@ -67,7 +67,7 @@ def _stack(clock: Clock, servers: Servers) -> tuple[OfferCache, offers.AgentOffe
     pool = cast(Any, servers)
     settings = ProxySettings(public_base_url="https://certify.example")
     cache = OfferCache(Quotes(pool), X402(pool), MemoryKeyValue(), settings, clock=clock)
-    return cache, offers.AgentOffers(cache, X402(pool), Qr(pool), settings), settings
+    return cache, offers.AgentOffers(cache, settings), settings
 
 
 async def _by_the_models(
@@ -108,14 +108,14 @@ async def test_the_template_is_rendered_once_per_offer_template_and_anew_at_a_ne
     servers = RealServers(clock)
     _, agents, _ = _stack(clock, servers)
     rendered = 0
-    real = offers.payment_required_body
+    real = offers.agent_body
 
-    async def counted(*args: Any) -> Any:
+    def counted(*args: Any) -> Any:
         nonlocal rendered
         rendered += 1
-        return await real(*args)
+        return real(*args)
 
-    monkeypatch.setattr(offers, "payment_required_body", counted)
+    monkeypatch.setattr(offers, "agent_body", counted)
     for number in range(3):
         await agents.offer("base-sepolia", f"r{number}", "t", 10, keyless=False)
     await agents.offer("base-sepolia", "keyless", "t", 10, keyless=True)

@@ -103,8 +103,8 @@ async def test_new_requests_share_one_offer_asked_of_the_servers_once() -> None:
     assert servers.asked() == ["calculate_quote", "create_payment_requirement"]
     assert servers.calls[1][1]["description"] == DESCRIPTION
     assert (_lookups("base", "miss") - misses, _lookups("base", "hit") - hits) == (1, 1)
-    assert (first.quote["data_size_bytes"], second.quote["data_size_bytes"]) == (380, 1024)
-    assert first.x402["amount_atomic"] == second.x402["amount_atomic"] == "30000"
+    assert (first.quote.data_size_bytes, second.quote.data_size_bytes) == (380, 1024)
+    assert first.x402.amount_atomic == second.x402.amount_atomic == "30000"
     assert REGISTRY.get_sample_value("certify_offer_cache_age_seconds", {"network": "base"}) == 0.0
 
 
@@ -113,10 +113,10 @@ async def test_each_offer_names_its_request_in_the_descriptions_and_the_header()
     cache = _cache(Servers(clock), MemoryKeyValue(), clock, public_base_url="https://certify.example")
     offer = await cache.offer("base", "invoice-42", 380)
     wanted = "certify request invoice-42: one document certified on Circular"
-    assert offer.x402["requirements_v1"]["description"] == wanted
-    assert offer.x402["payment_required_v2"]["resource"]["description"] == wanted
-    header = json.loads(base64.b64decode(offer.x402["payment_required_header"]))
-    assert header == offer.x402["payment_required_v2"]
+    assert offer.x402.requirements_v1["description"] == wanted
+    assert offer.x402.payment_required_v2["resource"]["description"] == wanted
+    header = json.loads(base64.b64decode(offer.x402.payment_required_header))
+    assert header == offer.x402.payment_required_v2
     assert header["resource"]["url"] == "https://certify.example/v1/certify"
 
 
@@ -129,7 +129,7 @@ async def test_another_process_reads_the_shared_offer_without_asking_the_servers
     offer = await _cache(second_servers, kv, clock).offer("base-sepolia", "b", 1)
     assert second_servers.calls == []
     assert _lookups("base-sepolia", "shared") - shared == 1
-    assert offer.x402["requirements_v1"]["description"].startswith("certify request b:")
+    assert offer.x402.requirements_v1["description"].startswith("certify request b:")
 
 
 async def test_an_offer_near_the_end_of_its_quote_is_asked_for_again_at_the_new_price() -> None:
@@ -145,7 +145,7 @@ async def test_an_offer_near_the_end_of_its_quote_is_asked_for_again_at_the_new_
     servers.amount = 40000
     renewed = await cache.offer("base", "c", 1)
     assert len(servers.calls) == 4
-    assert renewed.x402["amount_atomic"] == "40000"
+    assert renewed.x402.amount_atomic == "40000"
     assert renewed.valid_until == datetime.fromtimestamp(clock.now, UTC) + VALIDITY
 
 

@@ -13,6 +13,7 @@ from certify_client.models import StatusDocument, wire
 from certify_common.evm import NETWORKS
 from certify_proxy.api import paypage
 from certify_proxy.store.models import CertificationRequest
+from services.proxy.tests.unit.stored_offers import stored_offer_json
 
 NOW = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
 PAY_TO = "0x" + "ab" * 20
@@ -32,13 +33,6 @@ def _requirements(network: str) -> dict[str, Any]:
 
 
 def _request(status: str = "payment_pending", network: str = "base-sepolia", **extra: Any) -> CertificationRequest:
-    x402 = {
-        "amount_usdc": "0.030000",
-        "amount_atomic": "30000",
-        "pay_to": PAY_TO,
-        "asset": NETWORKS[network].usdc_address,
-        "requirements_v2": _requirements(network),
-    }
     values: dict[str, Any] = {
         "request_id": "req-1",
         "status": status,
@@ -51,7 +45,7 @@ def _request(status: str = "payment_pending", network: str = "base-sepolia", **e
         "public_token": "secret-token",
         "amount_atomic": 30000,
         "quote_valid_until": NOW + timedelta(minutes=5),
-        "offer_json": json.dumps({"x402": x402}),
+        "offer_json": stored_offer_json(network, _requirements(network), valid_until=NOW + timedelta(minutes=5)),
         "created_at": NOW,
         "updated_at": NOW,
         **extra,

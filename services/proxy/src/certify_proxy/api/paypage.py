@@ -8,7 +8,6 @@ posts the x402 payment to the token-guarded callback. Everything the script need
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from decimal import Decimal
 from html import escape
@@ -20,8 +19,9 @@ from pydantic import BaseModel, Field
 
 from certify_client.models import CertificationView, PaymentOutcome, RequestError, StatusDocument
 from certify_common import eip3009, evm
-from certify_common.contracts.x402 import PaymentRequirements, RequirementsExtra
+from certify_common.contracts.x402 import PaymentRequirementResult, PaymentRequirements, RequirementsExtra
 from certify_common.evm import NETWORKS
+from certify_proxy.certification.offers import stored_offer
 from certify_proxy.certification.states import AWAITING_PAYMENT, State
 from certify_proxy.store.models import CertificationRequest, aware
 
@@ -54,14 +54,14 @@ def chain_parameters(network: str) -> dict[str, Any]:
     return evm.chain_parameters(NETWORKS[network])
 
 
-def _offer(request: CertificationRequest) -> dict[str, Any]:
-    x402: dict[str, Any] = json.loads(request.offer_json or "{}").get("x402") or {}
-    return x402
+def _offer(request: CertificationRequest) -> PaymentRequirementResult | None:
+    stored = stored_offer(request)
+    return stored.x402 if stored is not None else None
 
 
-def _amount_usdc(request: CertificationRequest, x402: dict[str, Any]) -> str:
-    if "amount_usdc" in x402:
-        return str(x402["amount_usdc"])
+def _amount_usdc(request: CertificationRequest, x402: PaymentRequirementResult | None) -> str:
+    if x402 is not None:
+        return x402.amount_usdc
     return str(Decimal(request.amount_atomic or 0).scaleb(-NETWORKS[request.network].decimals))
 
 
@@ -98,21 +98,20 @@ class PageView(BaseModel):
     completed_at: str | None
 
 
-def _quote(request: CertificationRequest, x402: dict[str, Any], now: datetime) -> PageQuote:
+def _quote(request: CertificationRequest, x402: PaymentRequirementResult | None, now: datetime) -> PageQuote:
     valid_until = aware(request.quote_valid_until)
     return PageQuote(
         amount_usdc=_amount_usdc(request, x402),
-        amount_atomic=str(x402.get("amount_atomic", request.amount_atomic or 0)),
-        pay_to=x402.get("pay_to"),
-        asset=x402.get("asset"),
+        amount_atomic=x402.amount_atomic if x402 is not None else str(request.amount_atomic or 0),
+        pay_to=x402.pay_to if x402 is not None else None,
+        asset=x402.asset if x402 is not None else None,
         valid_until=valid_until.isoformat() if valid_until is not None else None,
         expires_in_s=int((valid_until - now).total_seconds()) if valid_until is not None else None,
     )
 
 
-def _accepted(x402: dict[str, Any]) -> PaymentRequirements | None:
-    requirements = x402.get("requirements_v2")
-    return PaymentRequirements.model_validate(requirements) if isinstance(requirements, dict) else None
+def _accepted(x402: PaymentRequirementResult | None) -> PaymentRequirements | None:
+    return PaymentRequirements.model_validate(x402.requirements_v2) if x402 is not None else None
 
 
 def _typed_data(request: CertificationRequest, requirements: PaymentRequirements | None) -> dict[str, Any] | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from certify_common import eip3009
+from certify_common.contracts.x402 import PaymentRequirementResult, PaymentRequirements, RequirementsExtra
 
 _PAYLOAD = {
     "signature": "<0x + the 65-byte signature>",
@@ -12,23 +13,23 @@ _PAYLOAD = {
 }
 
 
-def typed_data(x402: dict[str, Any]) -> dict[str, Any]:
+def typed_data(x402: PaymentRequirementResult) -> dict[str, Any]:
     """The EIP-712 typed data to sign; the message's from, validAfter, validBefore and nonce are the payer's."""
-    requirements = x402["requirements_v2"]
-    window = requirements.get("maxTimeoutSeconds")
-    extra = requirements.get("extra") or {}
+    requirements = PaymentRequirements.model_validate(x402.requirements_v2)
+    window = requirements.max_timeout_seconds
+    extra = requirements.extra or RequirementsExtra()
     document = eip3009.unsigned_document(
-        name=extra.get("name"),
-        version=extra.get("version"),
-        chain_id=x402["chain_id"],
-        verifying_contract=x402["asset"],
+        name=extra.name,
+        version=extra.version,
+        chain_id=x402.chain_id,
+        verifying_contract=x402.asset,
     )
     return {
         **document,
         "message": {
             "from": "<your address>",
-            "to": x402["pay_to"],
-            "value": x402["amount_atomic"],
+            "to": x402.pay_to,
+            "value": x402.amount_atomic,
             "validAfter": "<unix seconds, at most now>",
             "validBefore": f"<unix seconds, later than now + 6 and at most now + {window}>",
             "nonce": "<0x + 64 random hex digits, new for every payment>",
@@ -36,12 +37,12 @@ def typed_data(x402: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _manual(certify_url: str, callback: str, request_id: str, x402: dict[str, Any]) -> dict[str, Any]:
-    v1 = x402.get("requirements_v1")
+def _manual(certify_url: str, callback: str, request_id: str, x402: PaymentRequirementResult) -> dict[str, Any]:
+    v1 = x402.requirements_v1
     return {
         "summary": "Sign the EIP-712 typed data below with eth_signTypedData_v4, then send the x402 payment.",
         "typed_data": typed_data(x402),
-        "payment_v2": {"x402Version": 2, "accepted": x402["requirements_v2"], "payload": _PAYLOAD},
+        "payment_v2": {"x402Version": 2, "accepted": x402.requirements_v2, "payload": _PAYLOAD},
         "payment_v1": None
         if not v1
         else {"x402Version": 1, "scheme": "exact", "network": v1["network"], "payload": _PAYLOAD},
@@ -51,7 +52,9 @@ def _manual(certify_url: str, callback: str, request_id: str, x402: dict[str, An
     }
 
 
-def instructions(certify_url: str, request_id: str, x402: dict[str, Any], payment_link: str) -> dict[str, Any]:
+def instructions(
+    certify_url: str, request_id: str, x402: PaymentRequirementResult, payment_link: str
+) -> dict[str, Any]:
     """Per-audience steps to pay this request (``certify_url``: where the paid retry goes)."""
     callback = payment_link.replace("/pay/", "/v1/pay/")
     return {

@@ -8,7 +8,6 @@ or an unavailable server leaves nothing half-written. State changes go through
 from __future__ import annotations
 
 import asyncio
-import json
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from typing import TypeVar
 
 from pydantic_core import to_json
 
-from certify_client.models import StatusDocument
+from certify_client.models import StatusDocument, wire
 from certify_common.errors import Failure, FailureError, failure
 from certify_common.evm import NETWORKS
 from certify_proxy.api.schemas import CertifyBody
@@ -117,8 +116,10 @@ def _raise_if_failure(value: T | Failure) -> T:
 
 
 def _offer_outcome(request: CertificationRequest) -> Outcome:
-    stored = json.loads(request.offer_json or "{}")
-    return Outcome(Settled.OFFER, OfferBody(to_json(stored["body"])), {"PAYMENT-REQUIRED": stored["header"]})
+    stored = offers.stored_offer(request)
+    if stored is None:
+        raise RuntimeError("a request awaiting payment has no stored offer")
+    return Outcome(Settled.OFFER, OfferBody(to_json(wire(stored.body))), {"PAYMENT-REQUIRED": stored.header})
 
 
 async def current_state(runtime: Runtime, request: CertificationRequest) -> Outcome:

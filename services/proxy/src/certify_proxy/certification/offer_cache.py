@@ -18,13 +18,15 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
+from pydantic import BaseModel
+
+from certify_common.contracts.quote import Quote
+from certify_common.contracts.x402 import PaymentRequirementResult
 from certify_common.errors import Failure
 from certify_common.kv import KeyValue, LockTimeoutError
 from certify_proxy.metrics import OFFER_CACHE_AGE, OFFER_CACHE_LOOKUPS
@@ -40,55 +42,62 @@ LOCK_WAIT_S = 5.0
 
 @dataclass(frozen=True)
 class Offer:
-    """A quoted, payable offer for one request."""
+    """A quoted, payable offer for one request: the quote and x402 servers' answers for it."""
 
-    quote: dict[str, Any]
-    x402: dict[str, Any]
-    valid_until: datetime
+    quote: Quote
+    x402: PaymentRequirementResult
+
+    @property
+    def valid_until(self) -> datetime:
+        return self.quote.valid_until
 
 
 @dataclass(frozen=True)
 class Template:
-    """The servers' answers with the request id left open, and when they were fetched (epoch seconds)."""
+    """The servers' answers with the request id left open, and when they were fetched (epoch seconds).
 
-    quote: dict[str, Any]
-    x402: dict[str, Any]
+    ``x402_json`` is the requirement as JSON: a request's id is filled in by substitution and parsed back, so
+    every description names it exactly as the server would have written it."""
+
+    quote: Quote
+    x402_json: str
     header_json: str
-    valid_until: datetime
     fetched_at: float
 
+    @property
+    def valid_until(self) -> datetime:
+        return self.quote.valid_until
+
     def dump(self) -> str:
-        return json.dumps(
-            {"quote": self.quote, "x402": self.x402, "fetched_at": self.fetched_at}, separators=(",", ":")
-        )
+        x402 = PaymentRequirementResult.model_validate_json(self.x402_json)
+        return SharedTemplate(quote=self.quote, x402=x402, fetched_at=self.fetched_at).model_dump_json()
 
     @classmethod
     def load(cls, text: str) -> Template:
-        raw = json.loads(text)
-        return cls.of(raw["quote"], raw["x402"], float(raw["fetched_at"]))
+        shared = SharedTemplate.model_validate_json(text)
+        return cls.of(shared.quote, shared.x402, shared.fetched_at)
 
     @classmethod
-    def of(cls, quote: dict[str, Any], x402: dict[str, Any], fetched_at: float) -> Template:
-        header_json = base64.b64decode(str(x402["payment_required_header"])).decode()
-        return cls(quote, x402, header_json, datetime.fromisoformat(str(quote["valid_until"])), fetched_at)
+    def of(cls, quote: Quote, x402: PaymentRequirementResult, fetched_at: float) -> Template:
+        header_json = base64.b64decode(x402.payment_required_header).decode()
+        return cls(quote, x402.model_dump_json(), header_json, fetched_at)
 
     def fill(self, request_id: str, size_bytes: int) -> Offer:
         """This offer for one request: its id in the descriptions and header, its size in the quote."""
-        x402 = _filled(self.x402, request_id)
-        x402["payment_required_header"] = base64.b64encode(
-            self.header_json.replace(PLACEHOLDER, request_id).encode()
-        ).decode()
-        return Offer({**self.quote, "data_size_bytes": size_bytes}, x402, self.valid_until)
+        header = base64.b64encode(self.header_json.replace(PLACEHOLDER, request_id).encode()).decode()
+        x402 = PaymentRequirementResult.model_validate_json(self.x402_json.replace(PLACEHOLDER, request_id))
+        return Offer(
+            self.quote.model_copy(update={"data_size_bytes": size_bytes}),
+            x402.model_copy(update={"payment_required_header": header}),
+        )
 
 
-def _filled(value: Any, request_id: str) -> Any:
-    if isinstance(value, str):
-        return value.replace(PLACEHOLDER, request_id) if PLACEHOLDER in value else value
-    if isinstance(value, dict):
-        return {key: _filled(item, request_id) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_filled(item, request_id) for item in value]
-    return value
+class SharedTemplate(BaseModel):
+    """A template as the key-value store holds it."""
+
+    quote: Quote
+    x402: PaymentRequirementResult
+    fetched_at: float
 
 
 class OfferCache:
@@ -172,8 +181,7 @@ class OfferCache:
         )
         if isinstance(requirement, Failure):
             return requirement
-        # The template is JSON (shared through the key-value store, its request id filled by substitution).
-        template = Template.of(quoted.model_dump(mode="json"), requirement.model_dump(mode="json"), self.clock())
+        template = Template.of(quoted, requirement, self.clock())
         ttl = template.valid_until.timestamp() - self.clock() - self.settings.offer_min_validity_s
         if ttl > 0:
             await self.kv.set(self.key(network), template.dump(), ttl_s=ttl)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pydantic import BaseModel
 from pydantic_core import to_json
 
 from certify_client.models import (
@@ -27,11 +28,11 @@ from certify_client.models import (
     WalletLinks,
     wire,
 )
+from certify_common.contracts.x402 import PaymentRequirementResult, PaymentRequirements
 from certify_common.errors import Failure
 from certify_proxy.certification.instructions import instructions
 from certify_proxy.certification.offer_cache import PLACEHOLDER, Offer, OfferCache, Template
 from certify_proxy.certification.status import status_url
-from certify_proxy.certification.terms import DEFAULT_CLIENT_TYPE
 from certify_proxy.settings import ProxySettings
 from certify_proxy.store.models import CertificationRequest
 from certify_proxy.upstream.qr import Qr
@@ -70,7 +71,7 @@ def links_of(settings: ProxySettings, request: CertificationRequest) -> Links:
     return links_for(settings, request.request_id, request.public_token, keyless=request.api_key_id is None)
 
 
-async def _browser_links(x402: X402, requirements: dict[str, Any], page_url: str) -> list[WalletLinks] | Failure:
+async def _browser_links(x402: X402, requirements: PaymentRequirements, page_url: str) -> list[WalletLinks] | Failure:
     answers = await asyncio.gather(*(x402.browser_link(requirements, page_url, wallet) for wallet in WALLETS))
     result = []
     for answer in answers:
@@ -80,29 +81,27 @@ async def _browser_links(x402: X402, requirements: dict[str, Any], page_url: str
     return result
 
 
-async def payment_required_body(
-    x402_server: X402, qr_server: Qr, request_id: str, client_type: str, offer: Offer, links: Links
-) -> PaymentRequiredBody | Failure:
-    """The body of the 402: x402 v1 fields first, then certify's own (``wallet_links`` for browsers; the QR
-    code and ``mobile`` for phones)."""
+def agent_body(request_id: str, offer: Offer, links: Links) -> PaymentRequiredBody:
+    """The 402 body every client gets: x402 v1 fields first, then certify's own (quote, payment, links, how to
+    pay). Browsers' and phones' bodies add wallet links or QR codes to it (:func:`payment_required_body`)."""
     x402 = offer.x402
-    v1 = x402.get("requirements_v1")
-    body = PaymentRequiredBody(
+    v1 = x402.requirements_v1
+    return PaymentRequiredBody(
         x402Version=1,
         error="payment_required",
         accepts=[v1] if v1 else [],
         request_id=request_id,
         status="payment_pending",
-        quote=PriceQuote.model_validate(offer.quote),
+        quote=PriceQuote.model_validate(offer.quote.model_dump(mode="json")),
         payment=OfferPayment(
-            network=x402["network"],
-            caip2=x402["caip2"],
-            chain_id=x402["chain_id"],
-            amount_usdc=x402["amount_usdc"],
-            amount_atomic=x402["amount_atomic"],
-            pay_to=x402["pay_to"],
-            asset=x402["asset"],
-            requirements=x402["requirements_v2"],
+            network=x402.network,
+            caip2=x402.caip2,
+            chain_id=x402.chain_id,
+            amount_usdc=x402.amount_usdc,
+            amount_atomic=x402.amount_atomic,
+            pay_to=x402.pay_to,
+            asset=x402.asset,
+            requirements=x402.requirements_v2,
             requirements_v1=v1,
             valid_until=offer.valid_until.isoformat(),
         ),
@@ -111,8 +110,18 @@ async def payment_required_body(
         status_url=links.status_url,
         instructions=instructions(links.certify_url, request_id, x402, links.payment_link),
     )
+
+
+async def payment_required_body(
+    x402_server: X402, qr_server: Qr, request_id: str, client_type: str, offer: Offer, links: Links
+) -> PaymentRequiredBody | Failure:
+    """The body of the 402 for a client type: ``wallet_links`` for browsers; the QR code and ``mobile`` for
+    phones (asked of the x402 and qr servers)."""
+    x402 = offer.x402
+    body = agent_body(request_id, offer, links)
     if client_type == "browser":
-        wallet_links = await _browser_links(x402_server, x402["requirements_v2"], links.payment_link)
+        requirements = PaymentRequirements.model_validate(x402.requirements_v2)
+        wallet_links = await _browser_links(x402_server, requirements, links.payment_link)
         if isinstance(wallet_links, Failure):
             return wallet_links
         body.wallet_links = wallet_links
@@ -156,20 +165,36 @@ class MadeOffer:
 
 def made_offer(offer: Offer, body: PaymentRequiredBody) -> MadeOffer:
     """The stored and sent texts of an offer and its 402 body."""
-    return _made(offer, wire(body))
+    return _made(offer.x402, offer.quote.model_dump(mode="json"), wire(body), offer.valid_until)
 
 
-def _made(offer: Offer, wired: dict[str, Any]) -> MadeOffer:
-    header = str(offer.x402["payment_required_header"])
+def _made(
+    x402: PaymentRequirementResult, quote: dict[str, Any], wired: dict[str, Any], valid_until: datetime
+) -> MadeOffer:
+    """``quote`` and ``wired`` (the body) are the JSON documents stored and sent (:class:`StoredOffer`)."""
+    header = x402.payment_required_header
     return MadeOffer(
         body=to_json(wired),
         header=header,
-        quote_json=to_json(offer.quote).decode(),
-        offer_json=to_json({"x402": offer.x402, "body": wired, "header": header}).decode(),
-        amount_atomic=int(offer.x402["amount_atomic"]),
-        amount_usdc=str(offer.x402["amount_usdc"]),
-        valid_until=offer.valid_until,
+        quote_json=to_json(quote).decode(),
+        offer_json=to_json({"x402": x402, "body": wired, "header": header}).decode(),
+        amount_atomic=int(x402.amount_atomic),
+        amount_usdc=x402.amount_usdc,
+        valid_until=valid_until,
     )
+
+
+class StoredOffer(BaseModel):
+    """A request's ``offer_json``: the x402 server's offer for it, the 402 body sent and its PAYMENT-REQUIRED."""
+
+    x402: PaymentRequirementResult
+    body: PaymentRequiredBody
+    header: str
+
+
+def stored_offer(request: CertificationRequest) -> StoredOffer | None:
+    """The offer stored with a request (None before it was offered)."""
+    return StoredOffer.model_validate_json(request.offer_json) if request.offer_json else None
 
 
 @dataclass(frozen=True)
@@ -203,8 +228,8 @@ class AgentTemplate:
 class AgentOffers:
     """Agents' 402s: one :class:`AgentTemplate` per network and kind of caller, renewed with the offer cache's."""
 
-    def __init__(self, cache: OfferCache, x402: X402, qr: Qr, settings: ProxySettings) -> None:
-        self.cache, self.x402, self.qr, self.settings = cache, x402, qr, settings
+    def __init__(self, cache: OfferCache, settings: ProxySettings) -> None:
+        self.cache, self.settings = cache, settings
         self._templates: dict[tuple[str, bool], AgentTemplate] = {}
 
     async def offer(
@@ -216,20 +241,16 @@ class AgentOffers:
             return source
         template = self._templates.get((network, keyless))
         if template is None or template.source is not source:
-            rendered = await self._render(source, keyless)
-            if isinstance(rendered, Failure):
-                return rendered
-            template = self._templates[(network, keyless)] = rendered
+            template = self._templates[(network, keyless)] = self._render(source, keyless)
         return template.fill(request_id, token, size_bytes)
 
-    async def _render(self, source: Template, keyless: bool) -> AgentTemplate | Failure:
+    def _render(self, source: Template, keyless: bool) -> AgentTemplate:
         filled = source.fill(PLACEHOLDER, 0)
-        offer = Offer(filled.quote, {**filled.x402, "payment_required_header": HEADER}, filled.valid_until)
+        offer = Offer(filled.quote, filled.x402.model_copy(update={"payment_required_header": HEADER}))
         links = links_for(self.settings, PLACEHOLDER, LINK_SLOT, keyless=keyless)
-        body = await payment_required_body(self.x402, self.qr, PLACEHOLDER, DEFAULT_CLIENT_TYPE, offer, links)
-        if isinstance(body, Failure):
-            return body
-        wired = wire(body)
-        wired["quote"]["data_size_bytes"] = SIZE  # the models hold an int: the open size goes in after them
-        made = _made(Offer({**offer.quote, "data_size_bytes": SIZE}, offer.x402, offer.valid_until), wired)
+        body = agent_body(PLACEHOLDER, offer, links)
+        # The models hold the size as an int: the open size goes into their JSON documents.
+        wired, quote = wire(body), offer.quote.model_dump(mode="json")
+        wired["quote"]["data_size_bytes"] = quote["data_size_bytes"] = SIZE
+        made = _made(offer.x402, quote, wired, offer.valid_until)
         return AgentTemplate(source, made, made.body.decode())

@@ -8,7 +8,6 @@ The x402 server's own replay guard and the table's UNIQUE (network, payer, nonce
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 
@@ -19,6 +18,7 @@ from certify_common.errors import Failure, FailureError, failure, require
 from certify_common.kv import LockTimeoutError
 from certify_proxy.api_keys import Principal
 from certify_proxy.certification.intake import Outcome, current_state
+from certify_proxy.certification.offers import stored_offer
 from certify_proxy.certification.ownership import owned_request
 from certify_proxy.certification.payment_headers import Authorization, decode_payment_header
 from certify_proxy.certification.states import AWAITING_PAYMENT, State
@@ -111,13 +111,12 @@ async def _recorded(runtime: Runtime, request: CertificationRequest, auth: Autho
 
 
 def _requirements(request: CertificationRequest, auth: Authorization) -> PaymentRequirements:
-    # The stored offer keeps the x402 server's answer (PaymentRequirementResult) under "x402".
-    offer = json.loads(request.offer_json or "{}")
-    x402 = offer.get("x402") or {}
     if auth.network != request.network:
         raise _fail(failure("network_mismatch", f"this request is paid on {request.network}", expected=request.network))
-    requirements = x402.get("requirements_v1") if auth.x402_version == 1 else x402.get("requirements_v2")
-    if not isinstance(requirements, dict):
+    stored = stored_offer(request)
+    x402 = stored.x402 if stored is not None else None
+    requirements = None if x402 is None else x402.requirements_v1 if auth.x402_version == 1 else x402.requirements_v2
+    if requirements is None:
         raise _fail(failure("network_mismatch", f"{request.network} is offered through x402 v2 only"))
     return PaymentRequirements.model_validate(requirements)
 

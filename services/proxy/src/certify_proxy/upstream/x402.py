@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from certify_common.contracts.x402 import (
     BrowserLinkResult,
     PaymentRequirementResult,
@@ -44,8 +42,8 @@ class X402(UpstreamClient):
         return await self._call("settle_payment", arguments, SettleResult)
 
     async def browser_link(
-        self, requirements: dict[str, Any], page_url: str, wallet: str
+        self, requirements: PaymentRequirements, page_url: str, wallet: str
     ) -> BrowserLinkResult | Failure:
         """A wallet's deep link opening the payment page in its browser, with the EIP-681 alternatives."""
-        arguments = {"payment_requirements": requirements, "page_url": page_url, "wallet": wallet}
+        arguments = {"payment_requirements": requirements.wire(), "page_url": page_url, "wallet": wallet}
         return await self._call("generate_browser_link", arguments, BrowserLinkResult)
