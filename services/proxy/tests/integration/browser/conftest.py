@@ -5,7 +5,6 @@ The stack (sandbox, x402, quote, qr, circular, proxy) comes from the parent conf
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import contextlib
 import hashlib
@@ -22,7 +21,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import asyncpg
 import httpx
 import pytest
 from eth_account import Account
@@ -151,24 +149,19 @@ def chain(stack: Any) -> types.SimpleNamespace:
     return types.SimpleNamespace(balance=lambda address: usdc_balance(sandbox_url, "base-sepolia", address))
 
 
-async def _sql(url: str, statement: str, *args: Any) -> list[dict[str, Any]]:
-    connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"), timeout=10)
-    try:
-        return [dict(row) for row in await connection.fetch(statement, *args)]
-    finally:
-        await connection.close()
-
-
 @pytest.fixture(scope="module")
-def page_database(databases: Callable[..., types.SimpleNamespace]) -> str:
-    """A PostgreSQL database of this module's own: its proxy's workers take only the jobs of these tests."""
-    url: str = databases("page").url
-    return url
+def page_database(databases: Callable[..., types.SimpleNamespace]) -> types.SimpleNamespace:
+    """A PostgreSQL database of this module's own (``url``, ``fetch``): its proxy's workers take only the jobs
+    of these tests."""
+    return databases("page")
 
 
 @pytest.fixture(scope="module")
 def page_proxy(
-    stack: dict[str, ServiceProcess], redis_env: dict[str, str], kit: types.SimpleNamespace, page_database: str
+    stack: dict[str, ServiceProcess],
+    redis_env: dict[str, str],
+    kit: types.SimpleNamespace,
+    page_database: types.SimpleNamespace,
 ) -> Iterator[ServiceProcess]:
     """A proxy with a certification worker (the session's proxy runs none), on the stack's MCP servers."""
     circular, sandbox = stack["circular"], stack["sandbox"]
@@ -182,7 +175,7 @@ def page_proxy(
     )
     assert registered.returncode == 0, registered.stderr
     port = free_port()
-    env = kit.proxy_env(stack, page_database, redis_env, port)
+    env = kit.proxy_env(stack, page_database.url, redis_env, port)
     env.update({"JOB_WORKERS": "1", "CERTIFY_POLL_INTERVAL_S": "0.5", "REDIS_PREFIX": f"page-{uuid.uuid4().hex[:8]}"})
     process = kit.start_proxy(env, port)
     try:
@@ -192,7 +185,7 @@ def page_proxy(
 
 
 @pytest.fixture
-def records(page_database: str) -> types.SimpleNamespace:
+def records(page_database: types.SimpleNamespace) -> types.SimpleNamespace:
     """The page proxy's database, read and changed off Playwright's event loop (asyncpg needs its own)."""
 
     def payments(request_id: str) -> list[dict[str, Any]]:
@@ -200,13 +193,13 @@ def records(page_database: str) -> types.SimpleNamespace:
             "SELECT p.status, p.payer, p.amount_atomic FROM payments p"
             " JOIN certification_requests USING (request_key) WHERE request_id = $1"
         )
-        rows: list[dict[str, Any]] = off_loop(lambda: asyncio.run(_sql(page_database, query, request_id)))
+        rows: list[dict[str, Any]] = off_loop(lambda: page_database.fetch(query, request_id))
         return rows
 
     def expire_quote(request_id: str) -> None:
         past = datetime.now(UTC) - timedelta(minutes=1)
         statement = "UPDATE certification_requests SET quote_valid_until = $1 WHERE request_id = $2"
-        off_loop(lambda: asyncio.run(_sql(page_database, statement, past, request_id)))
+        off_loop(lambda: page_database.fetch(statement, past, request_id))
 
     return types.SimpleNamespace(payments=payments, expire_quote=expire_quote)
 
