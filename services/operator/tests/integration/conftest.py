@@ -17,7 +17,6 @@ import sys
 import types
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import asyncpg
@@ -33,6 +32,7 @@ from certify_operator.app import operator_task
 from certify_operator.resources import DEAD_LETTER_KIND, DEAD_LETTERS, GROUP, VERSION, WALLET_KIND, WALLETS
 from certify_operator.settings import OperatorSettings
 from certify_testkit.processes import ServiceProcess, eventually, free_port
+from certify_testkit.servers import mcp_servers
 
 DEV_KEY = "ck_test_" + secrets.token_urlsafe(24)
 NAMESPACE = "certify"
@@ -46,25 +46,15 @@ def stack(redis_env: dict[str, str], databases: Callable[..., Any]) -> Iterator[
     """sandbox, x402, quote, qr, circular and a worker-enabled proxy on a database of its own (its workers
     would otherwise take, and dead-letter, the jobs other modules queue); the wallet funded; an admin key."""
     pg_url = databases("operator").url
-    sandbox = ServiceProcess("certify_sandbox").start(timeout_s=240)
+    with mcp_servers(redis_env, chain_reads=False) as mcp:
+        servers: dict[str, Any] = dict(mcp)
+        yield from _with_proxy(servers, redis_env, pg_url)
+
+
+def _with_proxy(servers: dict[str, Any], redis_env: dict[str, str], pg_url: str) -> Iterator[dict[str, Any]]:
+    """The funded wallet, a worker-enabled proxy on ``pg_url`` and an admin key, on the MCP servers."""
     common = {**redis_env, "CERTIFY_ENV": "test"}
-    servers = {
-        "sandbox": sandbox,
-        "x402": ServiceProcess("certify_x402", env={**common, "X402_FACILITATOR_URL": f"{sandbox.url}/facilitator"}),
-        "quote": ServiceProcess("certify_quote", env={**common, "COINGECKO_URL": f"{sandbox.url}/coingecko/api/v3"}),
-        "qr": ServiceProcess("certify_qr", env=common),
-        "circular": ServiceProcess(
-            "certify_circular",
-            env={
-                **common,
-                "CIRCULAR_NAG_URL": f"{sandbox.url}/nag/NAG.php?cep=",
-                "CIRCULAR_CEP_TESTNET_PRIVATE_KEY": secrets.token_hex(32),
-            },
-        ),
-    }
     try:
-        with ThreadPoolExecutor(4) as executor:
-            list(executor.map(lambda name: servers[name].start(timeout_s=240), ("x402", "quote", "qr", "circular")))
         funded = subprocess.run(
             [sys.executable, "-m", "certify_circular.devwallet", "--fund", "100000"],
             env=servers["circular"].env,
@@ -120,8 +110,8 @@ def stack(redis_env: dict[str, str], databases: Callable[..., Any]) -> Iterator[
         servers["wallet_address"] = funded.stdout.strip().splitlines()[-1].split()[0]
         yield servers
     finally:
-        for server in reversed([value for value in servers.values() if isinstance(value, ServiceProcess)]):
-            server.stop()
+        if "proxy" in servers:
+            servers["proxy"].stop()
 
 
 class ApiServer(kmock.KubernetesEmulator):  # type: ignore[misc]

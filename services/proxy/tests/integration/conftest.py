@@ -17,7 +17,6 @@ import time
 import types
 import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import asyncpg
@@ -27,6 +26,7 @@ from eth_account import Account
 
 from certify_common.evm import NETWORKS
 from certify_testkit.processes import ServiceProcess, free_port
+from certify_testkit.servers import mcp_servers, x402_env
 
 DEV_KEY = "ck_test_" + secrets.token_urlsafe(24)
 #: A deadline, not a wait: on a machine shared by many test runs, importing a service can take minutes.
@@ -41,43 +41,11 @@ def _asyncpg_dsn(url: str, database: str | None = None) -> str:
     return dsn
 
 
-def x402_env(sandbox: ServiceProcess, common: dict[str, str]) -> dict[str, str]:
-    """Environment of an x402 server on the sandbox facilitator, resolving lost settlements on the sandbox chain."""
-    rpc = ",".join(f"{name}={sandbox.url}/rpc/{name}" for name in ("base-sepolia", "arbitrum-sepolia"))
-    return {**common, "X402_FACILITATOR_URL": f"{sandbox.url}/facilitator", "X402_RPC_URLS": rpc}
-
-
 @pytest.fixture(scope="session")
 def stack(redis_env: dict[str, str]) -> Iterator[dict[str, ServiceProcess]]:
     """sandbox (facilitator, CoinGecko, NAG), x402, quote, qr and circular as processes."""
-    sandbox = ServiceProcess("certify_sandbox").start(timeout_s=START_TIMEOUT_S)
-    common = {**redis_env, "CERTIFY_ENV": "test"}
-    servers = {
-        "sandbox": sandbox,
-        "x402": ServiceProcess("certify_x402", env=x402_env(sandbox, common)),
-        "quote": ServiceProcess("certify_quote", env={**common, "COINGECKO_URL": f"{sandbox.url}/coingecko/api/v3"}),
-        "qr": ServiceProcess("certify_qr", env=common),
-        "circular": ServiceProcess(
-            "certify_circular",
-            env={
-                **common,
-                "CIRCULAR_NAG_URL": f"{sandbox.url}/nag/NAG.php?cep=",
-                "CIRCULAR_CEP_TESTNET_PRIVATE_KEY": secrets.token_hex(32),
-            },
-        ),
-    }
-    try:
-        # Started side by side: each spends most of its start-up importing.
-        with ThreadPoolExecutor(4) as executor:
-            list(
-                executor.map(
-                    lambda name: servers[name].start(timeout_s=START_TIMEOUT_S), ("x402", "quote", "qr", "circular")
-                )
-            )
+    with mcp_servers(redis_env, timeout_s=START_TIMEOUT_S) as servers:
         yield servers
-    finally:
-        for server in reversed(list(servers.values())):
-            server.stop()
 
 
 def proxy_env(
