@@ -19,6 +19,7 @@ import json
 import time
 import uuid
 from collections import Counter
+from typing import cast
 from urllib.parse import urlsplit
 
 import httptools
@@ -39,8 +40,8 @@ class _Connection(asyncio.Protocol):
         self.made: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # uvloop's TCPTransport provides asyncio.Transport's methods without deriving from it.
+        self.transport = cast(asyncio.Transport, transport)
         self.made.set_result(None)
 
     def data_received(self, data: bytes) -> None:
