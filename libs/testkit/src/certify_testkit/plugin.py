@@ -56,13 +56,13 @@ def scan_logs(directory: Path | None = None) -> list[str]:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    # One folder per test session: concurrent runs in one checkout must not wipe each other's logs.
-    if "CERTIFY_TEST_LOG_DIR" not in os.environ:
-        os.environ["CERTIFY_TEST_LOG_DIR"] = str(log_dir() / f"session-{os.getpid()}")
-    directory = log_dir()
+    # One folder per test session, made anew; xdist workers write into their controller's. A session started
+    # inside another (a test that runs pytest) gets a folder below its parent's: were it to take the parent's
+    # folder as its own and clear it, the parent's services would log into deleted files.
     if not hasattr(config, "workerinput"):
-        shutil.rmtree(directory, ignore_errors=True)
-        directory.mkdir(parents=True, exist_ok=True)
+        os.environ["CERTIFY_TEST_LOG_DIR"] = str(log_dir() / f"session-{os.getpid()}")
+        shutil.rmtree(log_dir(), ignore_errors=True)
+    directory = log_dir()
     os.environ["CERTIFY_LOG_FILE"] = str(directory / f"pytest-{os.getpid()}.log")
 
 
