@@ -32,7 +32,8 @@ class ProxySettings(WorkflowSettings):
         7,
         ge=1,
         le=200,
-        description="Connections kept per process (PostgreSQL only). Size it so replicas × workers × "
+        description="Connections kept per process (PostgreSQL only); from 4 up, two of them are direct asyncpg "
+        "connections for a new request's single statement. Size it so replicas × workers × "
         "(DATABASE_POOL_SIZE + DATABASE_MAX_OVERFLOW) + the migration job + operators stays under max_connections "
         "minus a reserve (README, Configuration).",
     )
