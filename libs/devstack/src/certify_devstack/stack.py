@@ -61,6 +61,18 @@ def assign_ports(services: list[Service]) -> dict[str, int]:
     return {service.name: service.port for service in services}
 
 
+def sandbox_env(sandbox: str) -> dict[str, str]:
+    """Where the servers find the outside world's stand-ins on the sandbox at ``sandbox``: CoinGecko (quote), the
+    facilitator and the chains' RPC (x402: settlements whose answer was lost are resolved from the chain, as in
+    production), the NAG (circular)."""
+    return {
+        "COINGECKO_URL": f"{sandbox}/coingecko/api/v3",
+        "X402_FACILITATOR_URL": f"{sandbox}/facilitator",
+        "X402_RPC_URLS": ",".join(f"{name}={sandbox}/rpc/{name}" for name in RPC_NETWORKS),
+        "CIRCULAR_NAG_URL": f"{sandbox}/nag/NAG.php?cep=",
+    }
+
+
 def stack_env(state_dir: Path, ports: dict[str, int]) -> dict[str, str]:
     """Environment wiring every service to the sandbox and to each other: on ``DATABASE_URL`` / ``REDIS_URL``
     when they are set (PostgreSQL and Redis, as deployed), else on embedded defaults (a SQLite file in the
@@ -69,15 +81,10 @@ def stack_env(state_dir: Path, ports: dict[str, int]) -> dict[str, str]:
     def url(name: str, path: str = "") -> str:
         return f"http://127.0.0.1:{ports.get(name, 0)}{path}"
 
-    sandbox = url("sandbox")
     env = {
         "CERTIFY_ENV": "development",
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
-        "COINGECKO_URL": f"{sandbox}/coingecko/api/v3",
-        "X402_FACILITATOR_URL": f"{sandbox}/facilitator",
-        # Settlements whose answer was lost are resolved from the (sandbox) chain, as in production.
-        "X402_RPC_URLS": ",".join(f"{name}={sandbox}/rpc/{name}" for name in RPC_NETWORKS),
-        "CIRCULAR_NAG_URL": f"{sandbox}/nag/NAG.php?cep=",
+        **sandbox_env(url("sandbox")),
         "MCP_X402_URL": url("x402", "/mcp"),
         "MCP_CIRCULAR_URL": url("circular", "/mcp"),
         "MCP_QUOTE_URL": url("quote", "/mcp"),
