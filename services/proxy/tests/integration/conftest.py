@@ -90,6 +90,30 @@ def start_proxy(env: dict[str, str], port: int) -> ServiceProcess:
     return ServiceProcess("certify_proxy", env=env, port=port).start(ready_path="/readyz", timeout_s=START_TIMEOUT_S)
 
 
+def start_worker_proxy(
+    stack: dict[str, ServiceProcess], database_url: str, redis_env: dict[str, str], prefix: str
+) -> ServiceProcess:
+    """A proxy with one certification worker on ``database_url`` (a database of its own, so its worker takes only
+    its own tests' jobs), its Redis keys under ``prefix``; the circular server's wallet registered and funded at
+    the sandbox NAG first."""
+    circular, sandbox = stack["circular"], stack["sandbox"]
+    registered = subprocess.run(
+        [sys.executable, "-m", "certify_circular.devwallet", "--fund", "1000", "--sandbox-url", sandbox.url],
+        env={**os.environ, **{k: v for k, v in circular.env.items() if k.startswith("CIRCULAR_")}},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert registered.returncode == 0, registered.stderr
+    port = free_port()
+    env = proxy_env(stack, database_url, redis_env, port)
+    env.update(
+        {"JOB_WORKERS": "1", "CERTIFY_POLL_INTERVAL_S": "0.5", "REDIS_PREFIX": f"{prefix}-{uuid.uuid4().hex[:8]}"}
+    )
+    return start_proxy(env, port)
+
+
 @pytest.fixture(scope="session")
 def proxy(stack: dict[str, ServiceProcess], pg_url: str, redis_env: dict[str, str]) -> Iterator[ServiceProcess]:
     """One proxy process on the module's database."""
@@ -120,21 +144,8 @@ def worker_proxy(
 ) -> Iterator[ServiceProcess]:
     """A proxy of its own with certification workers on (the session's proxy runs none), on a SQLite file so
     its workers never take jobs queued by other tests, sharing the session's MCP servers and sandbox."""
-    circular, sandbox = stack["circular"], stack["sandbox"]
-    registered = subprocess.run(  # the circular server's wallet must be known to the sandbox NAG
-        [sys.executable, "-m", "certify_circular.devwallet", "--fund", "1000", "--sandbox-url", sandbox.url],
-        env={**os.environ, **{k: v for k, v in circular.env.items() if k.startswith("CIRCULAR_")}},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert registered.returncode == 0, registered.stderr
-    port = free_port()
     database = tmp_path_factory.mktemp("proofs") / "proxy.db"
-    env = kit.proxy_env(stack, f"sqlite+aiosqlite:///{database}", redis_env, port)
-    env.update({"JOB_WORKERS": "1", "CERTIFY_POLL_INTERVAL_S": "0.5", "REDIS_PREFIX": f"proofs-{uuid.uuid4().hex[:8]}"})
-    process = kit.start_proxy(env, port)
+    process = start_worker_proxy(stack, f"sqlite+aiosqlite:///{database}", redis_env, "proofs")
     try:
         yield process
     finally:
@@ -219,6 +230,7 @@ def kit() -> types.SimpleNamespace:
         payer=Account.from_key(PAYER_KEY).address,
         proxy_env=proxy_env,
         start_proxy=start_proxy,
+        start_worker_proxy=start_worker_proxy,
         migrate=migrate,
         x402_env=x402_env,
     )

@@ -9,9 +9,6 @@ import base64
 import contextlib
 import hashlib
 import json
-import os
-import subprocess
-import sys
 import types
 import uuid
 from collections.abc import Callable, Iterator
@@ -27,7 +24,7 @@ from eth_account import Account
 from playwright.sync_api import ConsoleMessage, Error, Page, Route, sync_playwright
 
 from certify_common.evm import NETWORKS
-from certify_testkit.processes import ServiceProcess, free_port, log_dir
+from certify_testkit.processes import ServiceProcess, log_dir
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -164,20 +161,7 @@ def page_proxy(
     page_database: types.SimpleNamespace,
 ) -> Iterator[ServiceProcess]:
     """A proxy with a certification worker (the session's proxy runs none), on the stack's MCP servers."""
-    circular, sandbox = stack["circular"], stack["sandbox"]
-    registered = subprocess.run(  # the circular server's wallet must be known to (and funded at) the sandbox NAG
-        [sys.executable, "-m", "certify_circular.devwallet", "--fund", "1000", "--sandbox-url", sandbox.url],
-        env={**os.environ, **{k: v for k, v in circular.env.items() if k.startswith("CIRCULAR_")}},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert registered.returncode == 0, registered.stderr
-    port = free_port()
-    env = kit.proxy_env(stack, page_database.url, redis_env, port)
-    env.update({"JOB_WORKERS": "1", "CERTIFY_POLL_INTERVAL_S": "0.5", "REDIS_PREFIX": f"page-{uuid.uuid4().hex[:8]}"})
-    process = kit.start_proxy(env, port)
+    process = kit.start_worker_proxy(stack, page_database.url, redis_env, "page")
     try:
         yield process
     finally:
