@@ -21,7 +21,7 @@ from certify_client.models import CertificationView, PaymentOutcome, RequestErro
 from certify_common import eip3009, evm
 from certify_common.contracts.x402 import PaymentRequirementResult, PaymentRequirements, RequirementsExtra
 from certify_common.evm import NETWORKS
-from certify_proxy.certification.offers import stored_offer
+from certify_proxy.certification.offers import stored_terms
 from certify_proxy.certification.states import AWAITING_PAYMENT, State
 from certify_proxy.store.models import CertificationRequest, aware
 
@@ -52,11 +52,6 @@ PAGE_HEADERS: dict[str, str] = {
 def chain_parameters(network: str) -> dict[str, Any]:
     """The EIP-3085 ``wallet_addEthereumChain`` parameters of a network, from the network table."""
     return evm.chain_parameters(NETWORKS[network])
-
-
-def _offer(request: CertificationRequest) -> PaymentRequirementResult | None:
-    stored = stored_offer(request)
-    return stored.x402 if stored is not None else None
 
 
 def _amount_usdc(request: CertificationRequest, x402: PaymentRequirementResult | None) -> str:
@@ -132,7 +127,7 @@ def page_view(request: CertificationRequest, status: StatusDocument, now: dateti
     ``status`` is the request's full status document; only the payment and certification outcome
     are passed on (no history, jobs or API-key details).
     """
-    x402 = _offer(request)
+    x402 = stored_terms(request)
     requirements = _accepted(x402)
     payment = status.payment
     return PageView(

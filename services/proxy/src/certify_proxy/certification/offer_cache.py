@@ -82,9 +82,13 @@ class Template:
         header_json = base64.b64decode(x402.payment_required_header).decode()
         return cls(quote, x402.model_dump_json(), header_json, fetched_at)
 
+    def header(self, request_id: str) -> str:
+        """The PAYMENT-REQUIRED header of one request: base64 of the x402 server's JSON with its id filled in."""
+        return base64.b64encode(self.header_json.replace(PLACEHOLDER, request_id).encode()).decode()
+
     def fill(self, request_id: str, size_bytes: int) -> Offer:
         """This offer for one request: its id in the descriptions and header, its size in the quote."""
-        header = base64.b64encode(self.header_json.replace(PLACEHOLDER, request_id).encode()).decode()
+        header = self.header(request_id)
         x402 = PaymentRequirementResult.model_validate_json(self.x402_json.replace(PLACEHOLDER, request_id))
         return Offer(
             self.quote.model_copy(update={"data_size_bytes": size_bytes}),

@@ -12,7 +12,6 @@ with those values left open, and fills them in by substitution (:class:`AgentTem
 from __future__ import annotations
 
 import asyncio
-import base64
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -192,9 +191,21 @@ class StoredOffer(BaseModel):
     header: str
 
 
+class _StoredTerms(BaseModel):
+    """The x402 part of a stored offer alone (the 402 body is left unread)."""
+
+    x402: PaymentRequirementResult
+
+
 def stored_offer(request: CertificationRequest) -> StoredOffer | None:
     """The offer stored with a request (None before it was offered)."""
     return StoredOffer.model_validate_json(request.offer_json) if request.offer_json else None
+
+
+def stored_terms(request: CertificationRequest) -> PaymentRequirementResult | None:
+    """The x402 server's offer stored with a request, for paying it (None before it was offered): the stored
+    402 body is not validated on the paid path or the payment page's polls."""
+    return _StoredTerms.model_validate_json(request.offer_json).x402 if request.offer_json else None
 
 
 @dataclass(frozen=True)
@@ -207,7 +218,7 @@ class AgentTemplate:
 
     def fill(self, request_id: str, token: str, size_bytes: int) -> MadeOffer:
         """This request's offer: byte for byte what :func:`made_offer` gives for its own models."""
-        header = base64.b64encode(self.source.header_json.replace(PLACEHOLDER, request_id).encode()).decode()
+        header = self.source.header(request_id)
 
         def filled(text: str) -> str:
             text = text.replace(f'"{SIZE}"', str(size_bytes)).replace(PLACEHOLDER, request_id)

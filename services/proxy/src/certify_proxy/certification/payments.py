@@ -18,7 +18,7 @@ from certify_common.errors import Failure, FailureError, failure, require
 from certify_common.kv import LockTimeoutError
 from certify_proxy.api_keys import Principal
 from certify_proxy.certification.intake import Outcome, current_state
-from certify_proxy.certification.offers import stored_offer
+from certify_proxy.certification.offers import stored_terms
 from certify_proxy.certification.ownership import owned_request
 from certify_proxy.certification.payment_headers import Authorization, decode_payment_header
 from certify_proxy.certification.states import AWAITING_PAYMENT, State
@@ -113,8 +113,7 @@ async def _recorded(runtime: Runtime, request: CertificationRequest, auth: Autho
 def _requirements(request: CertificationRequest, auth: Authorization) -> PaymentRequirements:
     if auth.network != request.network:
         raise _fail(failure("network_mismatch", f"this request is paid on {request.network}", expected=request.network))
-    stored = stored_offer(request)
-    x402 = stored.x402 if stored is not None else None
+    x402 = stored_terms(request)
     requirements = None if x402 is None else x402.requirements_v1 if auth.x402_version == 1 else x402.requirements_v2
     if requirements is None:
         raise _fail(failure("network_mismatch", f"{request.network} is offered through x402 v2 only"))
