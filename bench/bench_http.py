@@ -164,7 +164,9 @@ def report(figures: dict[str, Any]) -> None:
     served = figures["two_workers_402"]["requests_by_worker"]
     print(f"   two proxy workers: {figures['two_workers_402']['req_per_s']} req/s, requests by worker {served}")
     change = 100 * (two / one - 1) if one else None
-    verdict("CPU per 402, 2 proxy processes vs 1", change, "within ±10 %", abs(change or 1e9) <= 10, " %")
+    # Scale-out must not cost more CPU per 402: two processes may use less (PostgreSQL commits more per flush
+    # at the higher rate; each event loop is less saturated), which is no miss.
+    verdict("CPU per 402, 2 proxy processes vs 1", change, "<= +10 %", (1e9 if change is None else change) <= 10, " %")
     both = len(served) == 2 and min(served.values()) > 0
     share = 100 * min(served.values()) / max(sum(served.values()), 1) if served else None
     verdict("smaller worker's share of 402s (both serving)", share, "> 0 %, balanced ~50 %", both, " %")
