@@ -125,7 +125,7 @@ def run(database_url: str, redis_url: str) -> dict[str, Any]:
             # The target's offered load, half of the bare insert's throughput, on the two-process proxy.
             figures["open_loop_402"] = open_loop(two, max(bare_rate / 2, 1.0), profile.open_loop_s)
             try:
-                figures["paid"] = paid(stack, profile.paid_requests)
+                figures["paid"] = paid(stack, profile.paid_requests, stack_meter)
             except Exception as exc:  # the figures so far still print: say what stopped this phase
                 figures["paid"] = {"error": f"{type(exc).__name__}: {exc}"}
         finally:
@@ -203,6 +203,12 @@ def _report_paid(paid: dict[str, Any]) -> None:
         f"outcomes {paid['outcomes']}; {paid['transfers']} transfers for {paid['accepted']} accepted; each of "
         f"{paid['duplicated_authorizations']} authorizations sent twice at once: {paid['duplicate_transfers']} "
         f"transfers, outcomes {paid['duplicate_outcomes']}"
+    )
+    cpu = paid["cpu_ms_per_submission"]
+    parts = ", ".join(f"{group} {ms:.2f}" for group, ms in sorted(cpu.items(), key=lambda item: -item[1]) if ms >= 0.05)
+    print(
+        f"   CPU ms per paid submission while paying (certification jobs included): "
+        f"total {sum(cpu.values()):.1f} = {parts}"
     )
     verdict("paid submissions per second", paid["per_s"], ">= 100/s", paid["per_s"] >= 100, "/s")
     once = paid["transfers"] == paid["accepted"] and paid["duplicate_transfers"] == paid["duplicated_authorizations"]

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from bench.http_phases import DOCUMENT
+from bench.procs import CpuMeter
 from bench.stack import API_KEY, BenchStack
 from certify_client.api import CertifyApiError, CertifyClient
 from certify_client.payment import SignedPayment, payer_address, sign_payment
@@ -79,12 +80,17 @@ async def _pay_all(client: CertifyClient, signed: list[tuple[str, SignedPayment]
     return time.perf_counter() - start, list(outcomes)
 
 
-async def _run(proxy: str, sandbox: str, requests: int) -> dict[str, Any]:
+async def _run(proxy: str, sandbox: str, requests: int, meter: CpuMeter | None) -> dict[str, Any]:
     key = await _payer(sandbox)
     async with CertifyClient(proxy, API_KEY, timeout_s=120) as client:
         signed = await _offers(client, key, requests)
         before = await _stats(sandbox)
+        if meter is not None:
+            await asyncio.to_thread(meter.start)  # the meter's PostgreSQL lookup runs a loop of its own
+        client_cpu = time.process_time()
         seconds, outcomes = await _pay_all(client, signed)
+        client_cpu = time.process_time() - client_cpu
+        spent = await asyncio.to_thread(meter.stop) if meter is not None else {}
         after = await _stats(sandbox)
         twice = await _offers(client, key, DUPLICATED)
         _, duplicate_outcomes = await _pay_all(client, twice + twice)
@@ -107,7 +113,9 @@ async def _run(proxy: str, sandbox: str, requests: int) -> dict[str, Any]:
     accepted = sum(outcome in {"payment_verified", "certifying", "completed"} for outcome in outcomes)
     chain_s = CHAIN_S * settles / SLOW_SUBMISSIONS
     wall_s = sum(walls) / len(walls)
+    cpu_ms = {name: round(1000 * seconds_spent / requests, 2) for name, seconds_spent in spent.items()}
     return {
+        "cpu_ms_per_submission": cpu_ms | {"load generator": round(1000 * client_cpu / requests, 2)},
         "submissions": requests,
         "seconds": round(seconds, 3),
         "per_s": round(requests / seconds, 1),
@@ -123,6 +131,6 @@ async def _run(proxy: str, sandbox: str, requests: int) -> dict[str, Any]:
     }
 
 
-def paid(stack: BenchStack, requests: int) -> dict[str, Any]:
-    """Run the paid phase against a started stack."""
-    return asyncio.run(_run(stack.url("proxy"), stack.url("sandbox"), requests))
+def paid(stack: BenchStack, requests: int, meter: CpuMeter | None = None) -> dict[str, Any]:
+    """Run the paid phase against a started stack; ``meter`` gives CPU per submission by process group."""
+    return asyncio.run(_run(stack.url("proxy"), stack.url("sandbox"), requests, meter))
