@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import base64
 import json
+import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -81,11 +82,24 @@ CASES: dict[str, tuple[dict[str, str], bytes]] = {
     "not JSON": ({"X-API-Key": DEV_KEY}, b"{not json"),
     "not an object": ({"X-API-Key": DEV_KEY}, b"[1, 2]"),
     "empty": ({"X-API-Key": DEV_KEY}, b""),
+    "nested too deep, no key": ({}, b"[" * 60_000),
+    "nested too deep in a field": ({"X-API-Key": DEV_KEY}, b'{"request_id": "r", "data": ' + b"[" * 60_000),
     "no quote server": ({"X-API-Key": DEV_KEY}, _body()),
 }
 
 
+@pytest.fixture
+def production_recursion_limit() -> Iterator[None]:
+    """Python's default recursion limit, as the services run (this test session raises it): deeply nested JSON
+    then stops ``json.loads`` with a ``RecursionError`` rather than a decode error."""
+    raised = sys.getrecursionlimit()
+    sys.setrecursionlimit(1000)
+    yield
+    sys.setrecursionlimit(raised)
+
+
 @pytest.mark.parametrize("case", CASES)
+@pytest.mark.usefixtures("production_recursion_limit")
 async def test_both_paths_answer_alike(app: FastAPI, case: str) -> None:
     headers, body = CASES[case]
     answers = []

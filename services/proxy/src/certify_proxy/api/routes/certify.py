@@ -51,8 +51,8 @@ async def _new_request_body(request: Request) -> CertifyBody | None:
     raw = await request.body()
     try:
         return CertifyBody.model_validate(json.loads(raw)) if raw else None
-    except (ValueError, ValidationError):  # FastAPI's path gives the 422 (or 400) in its own words
-        return None
+    except (ValueError, ValidationError, RecursionError):  # FastAPI's path answers 422 or 400 in its own words
+        return None  # (RecursionError: deeply nested JSON, which FastAPI refuses with a 400)
 
 
 router = APIRouter(tags=["certify"], route_class=CertifyRoute)
