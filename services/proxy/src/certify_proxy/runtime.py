@@ -15,7 +15,7 @@ from certify_proxy.api_keys import KeyCache
 from certify_proxy.certification.offer_cache import OfferCache
 from certify_proxy.certification.offers import AgentOffers
 from certify_proxy.settings import ProxySettings
-from certify_proxy.store.db import create_engine, session_factory
+from certify_proxy.store.db import create_engine, read_factory, session_factory
 from certify_proxy.store.direct import DirectPool
 from certify_proxy.upstream.circular import Circular
 from certify_proxy.upstream.pool import McpPool
@@ -73,6 +73,11 @@ class Runtime:
             OfferCache(Quotes(pool), X402(pool), kv, settings),
             KeyCache(settings.api_key_cache_ttl_s),
         )
+
+    @cached_property
+    def reads(self) -> async_sessionmaker[AsyncSession]:
+        """Sessions for reads only: no transaction round trips on PostgreSQL, and they refuse writes."""
+        return read_factory(self.engine)
 
     @cached_property
     def direct(self) -> DirectPool:

@@ -21,7 +21,7 @@ from certify_common.errors import Failure
 from certify_common.kv import MemoryKeyValue
 from certify_proxy.queue import jobs
 from certify_proxy.settings import ProxySettings
-from certify_proxy.store.db import create_engine, session_factory, transaction
+from certify_proxy.store.db import create_engine, read_factory, session_factory, transaction
 from certify_proxy.store.migrate import upgrade_async
 from certify_proxy.store.models import CertificationRequest, Job, Payment, utcnow
 from certify_proxy.upstream.circular import Circular
@@ -179,6 +179,7 @@ async def stand(tmp_path: Path) -> AsyncIterator[Stand]:
             settings=settings,
             engine=engine,
             sessions=session_factory(engine),
+            reads=read_factory(engine),
             kv=MemoryKeyValue(f"pay-{uuid.uuid4().hex[:6]}"),
             http=http,
         )

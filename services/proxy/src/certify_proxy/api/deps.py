@@ -32,7 +32,7 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
     """A read session for the request (writes use explicit transactions in the workflow)."""
-    async with runtime.sessions() as session:
+    async with runtime.reads() as session:
         yield session
 
 
@@ -54,7 +54,7 @@ async def get_principal(
         return Principal(subject=f"ip:{client_ip(request)}", api_key_id=None, is_admin=False)
     if not x_api_key:
         raise ApiError(failure("missing_api_key", "send your key in the X-API-Key header"))
-    principal = await runtime.keys.principal(runtime.sessions, x_api_key)
+    principal = await runtime.keys.principal(runtime.reads, x_api_key)
     if principal is None:
         raise ApiError(failure("invalid_api_key", "unknown or revoked API key"))
     return principal
@@ -143,7 +143,7 @@ async def public_request(
     await enforce_limit(runtime, f"ip:{client_ip(request)}", "reads")
     if not token:
         raise ApiError(failure("not_found", "no such link"))
-    async with runtime.sessions() as session:
+    async with runtime.reads() as session:
         row = match_token(await repo.requests_with_id(session, request_id, keyless_only=False), token)
     if row is None:
         raise ApiError(failure("not_found", "no such link"))

@@ -47,12 +47,12 @@ class BodyLimitMiddleware:
         headers = dict(scope.get("headers") or [])
         key = headers.get(b"x-api-key", b"").decode("latin-1")
         if key:
-            principal = await runtime.keys.principal(runtime.sessions, key)
+            principal = await runtime.keys.principal(runtime.reads, key)
             return None if principal is not None else failure("invalid_api_key", "unknown or revoked API key")
         callback = _PAY_CALLBACK.match(str(scope.get("path", "")))
         if callback is not None:
             token = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token", [""])[0]
-            async with runtime.sessions() as session:
+            async with runtime.reads() as session:
                 rows = await repo.requests_with_id(session, callback.group(1), keyless_only=False)
             return None if match_token(rows, token) is not None else failure("not_found", "no such link")
         if runtime.settings.auth_mode == "open":

@@ -124,7 +124,7 @@ def _offer_outcome(request: CertificationRequest) -> Outcome:
 
 async def current_state(runtime: Runtime, request: CertificationRequest) -> Outcome:
     """200 with the status document when final, else 202 (the request is under way)."""
-    async with runtime.sessions() as session:
+    async with runtime.reads() as session:
         fresh = await repo.get_request(session, request.request_key) or request
         view = await status_view(session, fresh, runtime.settings.public_base_url)
     return Outcome(Settled.FINAL if is_final(fresh) else Settled.ACCEPTED, view)
@@ -134,7 +134,7 @@ async def wait_for_final(runtime: Runtime, request_key: str, wait_s: float) -> O
     """Poll the store until the request is final or ``wait_s`` passes (then None)."""
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
-        async with runtime.sessions() as session:
+        async with runtime.reads() as session:
             request = await repo.get_request(session, request_key)
             if request is not None and is_final(request):
                 return Outcome(Settled.FINAL, await status_view(session, request, runtime.settings.public_base_url))
@@ -172,7 +172,7 @@ def _apply_offer(request: CertificationRequest, made: offers.MadeOffer) -> None:
 
 async def _find(runtime: Runtime, owner: str, request_id: str) -> CertificationRequest | None:
     async def find() -> CertificationRequest | None:
-        async with runtime.sessions() as session:
+        async with runtime.reads() as session:
             return await repo.find_request(session, owner, request_id)
 
     return await retry_dropped(find)
@@ -245,7 +245,7 @@ async def new_request(runtime: Runtime, body: CertifyBody, principal: Principal)
 
 async def _existing(runtime: Runtime, request: CertificationRequest, terms: Terms) -> Outcome:
     check_same_terms(request, terms)
-    async with runtime.sessions() as session:
+    async with runtime.reads() as session:
         paid = await repo.payment_for_request(session, request.request_key)
     if State(request.status) not in AWAITING_PAYMENT or paid is not None:
         # A payment is recorded (possibly still settling): never offer a second one.

@@ -59,7 +59,7 @@ async def paid_request(
     runtime: Runtime, body: CertifyBody, caller: Principal, token: str | None
 ) -> CertificationRequest:
     """The request a paid ``POST /v1/certify`` pays for; a repeated body must describe it (else 409)."""
-    async with runtime.sessions() as session:
+    async with runtime.reads() as session:
         if body.data is None and body.data_hash is None:
             return await owned_request(session, caller, body.request_id, token)
     settings = runtime.settings
@@ -69,7 +69,7 @@ async def paid_request(
     if isinstance(document, Failure):
         raise FailureError(document)
     terms = terms_of(document, check_network(runtime, body.network), body)
-    async with runtime.sessions() as session:
+    async with runtime.reads() as session:
         row = await repo.find_request(session, owner_for(caller.api_key_id, terms), body.request_id)
         if row is None and caller.api_key_id is None and token:
             row = match_token(await repo.requests_with_id(session, body.request_id, keyless_only=True), token)

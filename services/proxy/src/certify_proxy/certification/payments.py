@@ -45,7 +45,7 @@ def _fail(fail: Failure) -> FailureError:
 
 
 async def _load(runtime: Runtime, request_key: str) -> CertificationRequest:
-    async with runtime.sessions() as session:
+    async with runtime.reads() as session:
         request = await repo.get_request(session, request_key)
     if request is None:
         raise RuntimeError("a request being paid for vanished")
@@ -66,7 +66,7 @@ async def exempt_paid_retry(
     if isinstance(decoded, Failure):
         return False
     auth = decoded[0]
-    async with runtime.sessions() as session:
+    async with runtime.reads() as session:
         try:
             request = await owned_request(session, principal, request_id, token)
         except FailureError:
@@ -98,7 +98,7 @@ async def pay(runtime: Runtime, request: CertificationRequest, header: str) -> O
 
 
 async def _recorded(runtime: Runtime, request: CertificationRequest, auth: Authorization) -> Outcome | None:
-    async with runtime.sessions() as session:
+    async with runtime.reads() as session:
         payment = await repo.payment_by_authorization(session, auth.network, auth.payer, auth.nonce)
         if payment is None:
             payment = await repo.payment_for_request(session, request.request_key)

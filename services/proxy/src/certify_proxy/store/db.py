@@ -10,6 +10,9 @@ from typing import Any, TypeVar
 from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import ORMExecuteState
+from sqlalchemy.orm import Session as OrmSession
+from sqlmodel import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from certify_proxy.settings import ProxySettings
@@ -83,6 +86,33 @@ def _statement_name() -> str:
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions that keep loaded objects usable after commit."""
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+
+
+class ReadOnlySession(Session):
+    """The sync side of a read session (``read_factory``): it refuses to write."""
+
+
+class ReadSessionWriteError(RuntimeError):
+    """A read session was asked to write: writes go through ``transaction``."""
+
+
+@event.listens_for(ReadOnlySession, "before_flush")
+def _refuse_flush(session: OrmSession, _context: object, _instances: object) -> None:
+    raise ReadSessionWriteError("a read session was asked to flush changes: write in store.db.transaction")
+
+
+@event.listens_for(ReadOnlySession, "do_orm_execute")
+def _refuse_writes(state: ORMExecuteState) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        raise ReadSessionWriteError("a read session was asked to write: write in store.db.transaction")
+
+
+def read_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions that only read. On PostgreSQL they run in autocommit, so a read costs no ``BEGIN`` and no
+    ``ROLLBACK`` round trip; at READ COMMITTED (the default, which the proxy keeps) each statement takes its own
+    snapshot inside a transaction too, so reads see nothing different. They refuse every write."""
+    bind = engine.execution_options(isolation_level="AUTOCOMMIT") if engine.dialect.name == "postgresql" else engine
+    return async_sessionmaker(bind, class_=AsyncSession, sync_session_class=ReadOnlySession, expire_on_commit=False)
 
 
 @asynccontextmanager

@@ -31,7 +31,7 @@ def register_kinds() -> None:
 async def refresh(runtime: Runtime) -> None:
     """Read the queue and set the gauges."""
     now = utcnow()
-    async with runtime.sessions() as session:
+    async with runtime.reads() as session:
         counts = await queue_counts(session, now, now - timedelta(seconds=runtime.settings.stuck_after_s))
     for kind in sorted(set(KINDS) | set(counts.waiting) | set(counts.oldest_run_at) | set(counts.dead_letters)):
         JOBS_WAITING.labels(kind).set(counts.waiting.get(kind, 0))

@@ -101,7 +101,7 @@ def settlement_monitor(runtime: Runtime) -> Periodic:
     """Refreshes the gauges every ``SETTLEMENT_MONITOR_INTERVAL_S`` (no loop when 0)."""
 
     async def tick() -> None:
-        async with runtime.sessions() as session:
+        async with runtime.reads() as session:
             count, age_s = await refresh_gauges(session)
         if count:
             logger.info("settlements awaiting reconciliation", extra={"count": count, "oldest_age_s": age_s})

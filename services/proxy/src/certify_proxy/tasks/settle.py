@@ -154,7 +154,7 @@ class SettlementJob:
         runtime = context.runtime
         payload = context.payload(SettlePayload)
         request_key = payload.request_key
-        async with runtime.sessions() as session:
+        async with runtime.reads() as session:
             payment = await repo.payment_for_request(session, request_key)
         if payment is None or payment.status != PaymentStatus.PENDING:
             async with transaction(runtime.sessions) as session:

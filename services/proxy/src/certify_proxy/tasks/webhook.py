@@ -134,7 +134,7 @@ class WebhookJob:
         runtime = context.runtime
         payload = context.payload(WebhookPayload)
         request_key = payload.request_key
-        async with runtime.sessions() as session:
+        async with runtime.reads() as session:
             request = await repo.get_request(session, request_key)
             if request is None or not request.callback_url:
                 return Retry(f"request {request_key} has no callback URL")

@@ -25,7 +25,7 @@ router = APIRouter(tags=["payment page"])
 
 
 async def _view(runtime: Runtime, request: CertificationRequest) -> PageView:
-    async with runtime.sessions() as session:
+    async with runtime.reads() as session:
         status = await status_view(session, request, runtime.settings.public_base_url)
     return paypage.page_view(request, status, utcnow())
 
@@ -61,7 +61,7 @@ async def payment_page_status(request: PublicRequest, runtime: RuntimeDep, respo
 )
 async def payment_page_proof(request: PublicRequest, runtime: RuntimeDep) -> Response:
     """The certify-proof (version 1) of a completed request, as ``GET /v1/certificates/{id}/proof`` gives it."""
-    async with runtime.sessions() as session:
+    async with runtime.reads() as session:
         stored = await repo.certification_for_request(session, request.request_key)
     proof = portable_proof(request, stored)
     return Response(
