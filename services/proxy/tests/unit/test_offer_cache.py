@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import types
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -12,6 +13,7 @@ from prometheus_client import REGISTRY
 
 from certify_common.errors import Failure, failure
 from certify_common.kv import MemoryKeyValue
+from certify_proxy.api.routes.quote import current_quote
 from certify_proxy.certification.offer_cache import DESCRIPTION, OfferCache
 from certify_proxy.settings import ProxySettings
 from certify_proxy.upstream.quote import Quotes
@@ -37,6 +39,7 @@ class Servers:
         self.amount = amount
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.quote_failure: Failure | None = None
+        self.x402_failure: Failure | None = None
 
     async def call(self, server: str, tool: str, arguments: dict[str, Any], **_: Any) -> dict[str, Any] | Failure:
         self.calls.append((tool, arguments))
@@ -55,6 +58,8 @@ class Servers:
                 "breakdown": {**breakdown, "total_usd": usdc, "rounded_usdc": usdc},
                 "valid_until": valid_until.isoformat(),
             }
+        if self.x402_failure is not None:
+            return self.x402_failure
         required_v2 = {
             "x402Version": 2,
             "resource": {"url": arguments["resource"], "description": arguments["description"]},
@@ -175,3 +180,31 @@ async def test_a_failing_quote_server_is_reported_and_nothing_is_cached() -> Non
     servers.quote_failure = None
     assert not isinstance(await cache.offer("base", "a", 1), Failure)
     assert servers.asked() == ["calculate_quote", "calculate_quote", "create_payment_requirement"]
+
+
+async def test_a_quote_is_the_offers_quote_for_its_size_without_asking_the_quote_server_again() -> None:
+    clock = Clock()
+    servers = Servers(clock)
+    settings = ProxySettings(default_network="base")
+    cache = OfferCache(Quotes(cast(Any, servers)), X402(cast(Any, servers)), MemoryKeyValue(), settings, clock=clock)
+    runtime = cast(Any, types.SimpleNamespace(offers=cache, quotes=Quotes(cast(Any, servers)), settings=settings))
+    small, large = await current_quote(runtime, 380), await current_quote(runtime, 10_000)
+    offer = await cache.offer("base", "req-1", 380)
+    assert servers.asked() == ["calculate_quote", "create_payment_requirement"]
+    assert not isinstance(small, Failure)
+    assert not isinstance(large, Failure)
+    assert (small.data_size_bytes, large.data_size_bytes) == (380, 10_000)
+    assert small == offer.quote  # the amount a 402 asks, to the last field
+
+
+async def test_a_quote_needs_the_quote_server_alone_when_the_x402_server_fails() -> None:
+    clock = Clock()
+    servers = Servers(clock)
+    servers.x402_failure = failure("upstream_unavailable", "x402 is down", retryable=True)
+    settings = ProxySettings(default_network="base")
+    cache = OfferCache(Quotes(cast(Any, servers)), X402(cast(Any, servers)), MemoryKeyValue(), settings, clock=clock)
+    runtime = cast(Any, types.SimpleNamespace(offers=cache, quotes=Quotes(cast(Any, servers)), settings=settings))
+    quoted = await current_quote(runtime, 380)
+    assert not isinstance(quoted, Failure)
+    assert (quoted.amount_atomic, quoted.data_size_bytes) == (30000, 380)
+    assert servers.calls[-1] == ("calculate_quote", {"data_size_bytes": 380})

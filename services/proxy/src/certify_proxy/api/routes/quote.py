@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 
 from fastapi import APIRouter
 
 from certify_client.models import PriceQuote, QuotedPrice
+from certify_common.contracts.quote import Quote
 from certify_common.errors import Failure
 from certify_proxy.api.deps import RuntimeDep, WriteCaller
 from certify_proxy.api.errors import ApiError
 from certify_proxy.api.responses import UPSTREAM, WRITE, errors
 from certify_proxy.api.schemas import QuoteAnswer, QuoteBody
-from certify_proxy.certification.documents import document_of
+from certify_proxy.certification.documents import document_of_body
+from certify_proxy.runtime import Runtime
 
 router = APIRouter(tags=["quote"])
 
@@ -25,9 +26,7 @@ router = APIRouter(tags=["quote"])
 )
 async def post_quote(body: QuoteBody, runtime: RuntimeDep, _caller: WriteCaller) -> QuoteAnswer:
     """Quote one certification in USDC; nothing is stored."""
-    document = await asyncio.to_thread(
-        document_of, body.data, body.data_hash, body.data_size_bytes, runtime.settings.max_data_bytes
-    )
+    document = await document_of_body(body.data, body.data_hash, body.data_size_bytes, runtime.settings.max_data_bytes)
     if isinstance(document, Failure):
         raise ApiError(document)
     if body.data is None and body.data_size_bytes is None:
@@ -38,7 +37,7 @@ async def post_quote(body: QuoteBody, runtime: RuntimeDep, _caller: WriteCaller)
                 details={"fields": ["data_size_bytes"]},
             )
         )
-    quoted = await runtime.quotes.calculate(document.size_bytes)
+    quoted = await current_quote(runtime, document.size_bytes)
     if isinstance(quoted, Failure):
         raise ApiError(quoted)
     price = PriceQuote.model_validate(quoted.model_dump(mode="json"))
@@ -57,3 +56,13 @@ async def post_quote(body: QuoteBody, runtime: RuntimeDep, _caller: WriteCaller)
         valid_until=price.valid_until,
         networks_supported=list(runtime.settings.x402_networks),
     )
+
+
+async def current_quote(runtime: Runtime, size_bytes: int) -> Quote | Failure:
+    """The quote server's price, as a 402 would ask it now: the offer cache's quote (asked of the quote server
+    once per price period; the price does not depend on the size), or the quote server itself when the cache
+    cannot be filled (the x402 server is unavailable), so quoting needs the quote server alone."""
+    template = await runtime.offers.template(runtime.settings.default_network)
+    if isinstance(template, Failure):
+        return await runtime.quotes.calculate(size_bytes)
+    return template.quote.model_copy(update={"data_size_bytes": size_bytes})
