@@ -6,6 +6,7 @@ Used only for networks with a configured RPC URL. Every call has a timeout; fail
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from dataclasses import dataclass
 from typing import Any
@@ -63,43 +64,76 @@ class EvmRpc:
         """Whether on-chain checks are available for this network."""
         return network.name in self.settings.x402_rpc_urls
 
+    def _unavailable(self, network: UsdcNetwork, why: str) -> Failure:
+        return failure(
+            "rpc_unavailable",
+            f"{network.name} RPC {why}",
+            retryable=True,
+            retry_after=self.settings.x402_retry_after_s,
+        )
+
+    async def _post(self, network: UsdcNetwork, body: Any) -> Any | Failure:
+        """The decoded JSON answer to one JSON-RPC request body (a call or a batch), or a retryable failure."""
+        url = self.settings.x402_rpc_urls[network.name]
+        try:
+            response = await self.client.post(url, json=body, timeout=self.settings.x402_rpc_timeout_s)
+            return response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            return self._unavailable(network, f"failed ({type(exc).__name__})")
+
+    @staticmethod
+    def _result(answer: Any) -> tuple[bool, Any]:
+        """(True, result) of one JSON-RPC response object, or (False, None) for an error or a malformed one."""
+        if not isinstance(answer, dict) or "error" in answer or "result" not in answer:
+            return False, None
+        return True, answer["result"]
+
     async def call(self, network: UsdcNetwork, method: str, params: list[Any]) -> Any | Failure:
         """One JSON-RPC call; its ``result`` or a retryable failure."""
-        url = self.settings.x402_rpc_urls[network.name]
         body = {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": params}
         with upstream_call("x402", "evm_rpc") as outcome:
-            try:
-                response = await self.client.post(url, json=body, timeout=self.settings.x402_rpc_timeout_s)
-                answer = response.json()
-            except (httpx.HTTPError, ValueError) as exc:
-                return failure(
-                    "rpc_unavailable",
-                    f"{network.name} RPC failed ({type(exc).__name__})",
-                    retryable=True,
-                    retry_after=self.settings.x402_retry_after_s,
-                )
-            if not isinstance(answer, dict) or "error" in answer or "result" not in answer:
-                return failure(
-                    "rpc_unavailable",
-                    f"{network.name} RPC answered an error",
-                    retryable=True,
-                    retry_after=self.settings.x402_retry_after_s,
-                )
+            answer = await self._post(network, body)
+            if isinstance(answer, Failure):
+                return answer
+            answered, result = self._result(answer)
+            if not answered:
+                return self._unavailable(network, "answered an error")
             outcome["outcome"] = "ok"
-            return answer["result"]
-
-    async def _eth_call_word(self, network: UsdcNetwork, data: str) -> int | Failure:
-        result = await self.call(network, "eth_call", [{"to": network.usdc_address, "data": data}, "latest"])
-        if isinstance(result, Failure):
             return result
+
+    async def calls(self, network: UsdcNetwork, requests: list[tuple[str, list[Any]]]) -> list[Any] | Failure:
+        """Several JSON-RPC calls as one batch request (one round trip to the node); their results in order.
+
+        A node that does not answer batches (a single error object, or answers missing) gets the calls one by
+        one, concurrently; any call that fails is the failure of all."""
+        ids = [next(self._ids) for _ in requests]
+        body = [
+            {"jsonrpc": "2.0", "id": ident, "method": method, "params": params}
+            for ident, (method, params) in zip(ids, requests, strict=True)
+        ]
+        with upstream_call("x402", "evm_rpc") as outcome:
+            answer = await self._post(network, body)
+            if isinstance(answer, Failure):
+                return answer
+            by_id = (
+                {item.get("id"): item for item in answer if isinstance(item, dict)} if isinstance(answer, list) else {}
+            )
+            if all(ident in by_id for ident in ids):
+                results = [self._result(by_id[ident]) for ident in ids]
+                if not all(answered for answered, _ in results):
+                    return self._unavailable(network, "answered an error")
+                outcome["outcome"] = "ok"
+                return [result for _, result in results]
+        singles = await asyncio.gather(*(self.call(network, method, params) for method, params in requests))
+        failed = next((single for single in singles if isinstance(single, Failure)), None)
+        return failed if failed is not None else list(singles)
+
+    @staticmethod
+    def _word_value(result: Any) -> int | Failure:
         try:
             return int(str(result), 16)
         except ValueError:
             return failure("rpc_unavailable", "eth_call returned no word", retryable=True)
-
-    async def balance_of(self, network: UsdcNetwork, owner: str) -> int | Failure:
-        """USDC balance of ``owner`` in atomic units."""
-        return await self._eth_call_word(network, BALANCE_OF + _word(owner))
 
     async def authorization_used(
         self, network: UsdcNetwork, authorizer: str, nonce: str, block: str = "latest"
@@ -107,12 +141,21 @@ class EvmRpc:
         """``authorizationState(authorizer, nonce)`` at ``block`` (a tag or hex number): true once used or cancelled."""
         data = AUTHORIZATION_STATE + _word(authorizer) + _word(nonce)
         result = await self.call(network, "eth_call", [{"to": network.usdc_address, "data": data}, block])
-        if isinstance(result, Failure):
-            return result
-        try:
-            return int(str(result), 16) != 0
-        except ValueError:
-            return failure("rpc_unavailable", "eth_call returned no word", retryable=True)
+        word = result if isinstance(result, Failure) else self._word_value(result)
+        return word if isinstance(word, Failure) else word != 0
+
+    async def payer_state(self, network: UsdcNetwork, authorizer: str, nonce: str) -> tuple[bool, int] | Failure:
+        """Whether ``(authorizer, nonce)`` is spent, and the authorizer's USDC balance: one batch request."""
+        usdc = network.usdc_address
+        spent = {"to": usdc, "data": AUTHORIZATION_STATE + _word(authorizer) + _word(nonce)}
+        balance = {"to": usdc, "data": BALANCE_OF + _word(authorizer)}
+        results = await self.calls(network, [("eth_call", [spent, "latest"]), ("eth_call", [balance, "latest"])])
+        if isinstance(results, Failure):
+            return results
+        used, funds = self._word_value(results[0]), self._word_value(results[1])
+        if isinstance(used, Failure):
+            return used
+        return funds if isinstance(funds, Failure) else (used != 0, funds)
 
     async def block(self, network: UsdcNetwork, tag: str) -> Block | Failure | None:
         """A block (``latest``, ``finalized``, a hex number) with its timestamp; None when the node has none."""

@@ -88,14 +88,13 @@ class Payments:
 
     async def _on_chain(self, network: UsdcNetwork, payment: Payment) -> Verdict | Failure | None:
         auth = payment.authorization
-        used = await self.rpc.authorization_used(network, auth.from_address, auth.nonce)
-        if isinstance(used, Failure):
-            return used
-        if used:
+        # Both reads in one batch request: one round trip to the node instead of two.
+        state = await self.rpc.payer_state(network, auth.from_address, auth.nonce)
+        if isinstance(state, Failure):
+            return state
+        used, balance = state
+        if used:  # a spent authorization is reported as such, whatever the balance
             return Verdict(False, "nonce_already_used", "authorizationState is used on chain", auth.from_address)
-        balance = await self.rpc.balance_of(network, auth.from_address)
-        if isinstance(balance, Failure):
-            return balance
         if balance < auth.value:
             return Verdict(False, "insufficient_funds", "the payer's USDC balance is too low", auth.from_address)
         return None

@@ -34,7 +34,7 @@ class ScriptedRpc:
 
     def __init__(self, configured: bool = True, **answers: Any) -> None:
         self.is_configured = configured
-        self.answers = {"has_code": False, "authorization_used": False, "balance_of": 10**9, **answers}
+        self.answers = {"has_code": False, "payer_state": (False, 10**9), **answers}
         self.calls: list[str] = []
 
     def configured(self, network: Any) -> bool:
@@ -50,11 +50,8 @@ class ScriptedRpc:
     async def eip1271_valid(self, network: Any, wallet: str, digest: str, signature: str) -> Any:
         return await self._answer("eip1271_valid")
 
-    async def authorization_used(self, network: Any, authorizer: str, nonce: str) -> Any:
-        return await self._answer("authorization_used")
-
-    async def balance_of(self, network: Any, owner: str) -> Any:
-        return await self._answer("balance_of")
+    async def payer_state(self, network: Any, authorizer: str, nonce: str) -> Any:
+        return await self._answer("payer_state")
 
 
 class ScriptedFacilitator:
@@ -144,33 +141,27 @@ async def test_a_chain_that_cannot_say_whether_the_signer_is_a_smart_wallet_is_a
     assert settlement.settled == []
 
 
-@pytest.mark.parametrize(
-    ("answers", "calls"),
-    [
-        ({"authorization_used": RPC_DOWN}, ["authorization_used"]),
-        ({"balance_of": RPC_DOWN}, ["authorization_used", "balance_of"]),
-    ],
-)
-async def test_an_rpc_outage_during_the_on_chain_checks_is_an_outage_not_a_verdict(
-    pay: Callable[..., str], answers: dict[str, Any], calls: list[str]
-) -> None:
+async def test_an_rpc_outage_during_the_on_chain_checks_is_an_outage_not_a_verdict(pay: Callable[..., str]) -> None:
     required, requirements = _offer()
-    rpc = ScriptedRpc(**answers)
+    rpc = ScriptedRpc(payer_state=RPC_DOWN)
     payments, _ = _payments(rpc)
     assert await payments.verify(pay(required), requirements) == RPC_DOWN
-    assert rpc.calls == calls
+    assert rpc.calls == ["payer_state"]
 
 
-async def test_an_authorization_already_used_on_chain_is_refused_before_its_balance_is_read(
-    pay: Callable[..., str],
+@pytest.mark.parametrize(
+    ("state", "reason"), [((True, 0), "nonce_already_used"), ((False, 29_999), "insufficient_funds")]
+)
+async def test_the_chain_refuses_a_spent_authorization_first_then_a_short_balance(
+    pay: Callable[..., str], state: tuple[bool, int], reason: str
 ) -> None:
-    required, requirements = _offer()
-    rpc = ScriptedRpc(authorization_used=True)
+    required, requirements = _offer()  # 30,000 atomic units
+    rpc = ScriptedRpc(payer_state=state)
     payments, _ = _payments(rpc)
     checked = await payments.verify(pay(required), requirements)
     assert isinstance(checked, Checked)
-    assert (checked.verdict.is_valid, checked.verdict.reason) == (False, "nonce_already_used")
-    assert rpc.calls == ["authorization_used"]
+    assert (checked.verdict.is_valid, checked.verdict.reason) == (False, reason)
+    assert rpc.calls == ["payer_state"]  # both read in one batch request
 
 
 @pytest.mark.parametrize(

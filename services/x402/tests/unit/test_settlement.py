@@ -198,8 +198,10 @@ async def test_another_authorization_reusing_a_settled_nonce_is_refused(stack: A
 @pytest.mark.x402_settings(x402_rpc_urls={"base-sepolia": "http://sandbox.test/rpc/base-sepolia"})
 async def test_with_an_rpc_the_payers_balance_is_checked_on_chain(stack: Any, pay: Callable[..., str]) -> None:
     header, requirements = await paid(stack, pay, fund=29_999)
+    before = len(stack.transport.posted("/rpc/base-sepolia"))
     verdict = (await verify(stack, header, requirements)).structured_content
     assert (verdict["is_valid"], verdict["reason"]) == (False, "insufficient_funds")
+    assert len(stack.transport.posted("/rpc/base-sepolia")) - before == 1  # spent nonce and balance: one batch
 
 
 @pytest.mark.x402_settings(x402_verify_with_facilitator=True)
