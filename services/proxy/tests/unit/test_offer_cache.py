@@ -182,29 +182,33 @@ async def test_a_failing_quote_server_is_reported_and_nothing_is_cached() -> Non
     assert servers.asked() == ["calculate_quote", "calculate_quote", "create_payment_requirement"]
 
 
-async def test_a_quote_is_the_offers_quote_for_its_size_without_asking_the_quote_server_again() -> None:
-    clock = Clock()
-    servers = Servers(clock)
+def _quoting(servers: Servers, clock: Clock) -> tuple[OfferCache, Any]:
     settings = ProxySettings(default_network="base")
     cache = OfferCache(Quotes(cast(Any, servers)), X402(cast(Any, servers)), MemoryKeyValue(), settings, clock=clock)
-    runtime = cast(Any, types.SimpleNamespace(offers=cache, quotes=Quotes(cast(Any, servers)), settings=settings))
+    return cache, types.SimpleNamespace(offers=cache, quotes=Quotes(cast(Any, servers)), settings=settings)
+
+
+async def test_a_quote_is_the_cached_offers_quote_for_its_size_else_the_quote_servers() -> None:
+    clock = Clock()
+    servers = Servers(clock)
+    cache, runtime = _quoting(servers, clock)
+    first = await current_quote(runtime, 380)  # nothing cached yet: the quote server, for this size
+    assert servers.calls == [("calculate_quote", {"data_size_bytes": 380})]
+    offer = await cache.offer("base", "req-1", 380)  # a 402 fills the cache
     small, large = await current_quote(runtime, 380), await current_quote(runtime, 10_000)
-    offer = await cache.offer("base", "req-1", 380)
-    assert servers.asked() == ["calculate_quote", "create_payment_requirement"]
+    assert servers.asked() == ["calculate_quote", "calculate_quote", "create_payment_requirement"]
     assert not isinstance(small, Failure)
     assert not isinstance(large, Failure)
-    assert (small.data_size_bytes, large.data_size_bytes) == (380, 10_000)
-    assert small == offer.quote  # the amount a 402 asks, to the last field
+    assert small == offer.quote == first  # the amount a 402 asks, to the last field
+    assert large.data_size_bytes == 10_000
 
 
-async def test_a_quote_needs_the_quote_server_alone_when_the_x402_server_fails() -> None:
+async def test_quoting_never_asks_the_x402_server_nor_fills_the_cache() -> None:
     clock = Clock()
     servers = Servers(clock)
     servers.x402_failure = failure("upstream_unavailable", "x402 is down", retryable=True)
-    settings = ProxySettings(default_network="base")
-    cache = OfferCache(Quotes(cast(Any, servers)), X402(cast(Any, servers)), MemoryKeyValue(), settings, clock=clock)
-    runtime = cast(Any, types.SimpleNamespace(offers=cache, quotes=Quotes(cast(Any, servers)), settings=settings))
-    quoted = await current_quote(runtime, 380)
-    assert not isinstance(quoted, Failure)
-    assert (quoted.amount_atomic, quoted.data_size_bytes) == (30000, 380)
-    assert servers.calls[-1] == ("calculate_quote", {"data_size_bytes": 380})
+    cache, runtime = _quoting(servers, clock)
+    quoted = [await current_quote(runtime, size) for size in (380, 381)]
+    assert [quote.data_size_bytes for quote in quoted if not isinstance(quote, Failure)] == [380, 381]
+    assert servers.asked() == ["calculate_quote", "calculate_quote"]
+    assert await cache.cached("base") is None

@@ -149,6 +149,14 @@ class OfferCache:
         self._local[network] = template
         return template
 
+    async def cached(self, network: str) -> Template | None:
+        """The network's template if this process or the shared store holds a usable one; never asks the servers,
+        waits on no lock and counts no offer lookup (``POST /v1/quote`` reads the period's price here)."""
+        local = self._local.get(network)
+        if self._usable(local):
+            return local
+        return await self._shared(network)
+
     async def template(self, network: str) -> Template | Failure:
         """The network's template: from this process, else the shared store, else the servers (then stored)."""
         local = self._local.get(network)

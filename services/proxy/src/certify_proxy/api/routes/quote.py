@@ -59,10 +59,10 @@ async def post_quote(body: QuoteBody, runtime: RuntimeDep, _caller: WriteCaller)
 
 
 async def current_quote(runtime: Runtime, size_bytes: int) -> Quote | Failure:
-    """The quote server's price, as a 402 would ask it now: the offer cache's quote (asked of the quote server
-    once per price period; the price does not depend on the size), or the quote server itself when the cache
-    cannot be filled (the x402 server is unavailable), so quoting needs the quote server alone."""
-    template = await runtime.offers.template(runtime.settings.default_network)
-    if isinstance(template, Failure):
+    """The quote server's price, as a 402 would ask it now: the offer cache's quote when one is cached (asked of the
+    quote server once per price period; the price does not depend on the size), else the quote server itself.
+    Quoting never fills the cache, so it waits on neither the x402 server nor the cache's locks."""
+    template = await runtime.offers.cached(runtime.settings.default_network)
+    if template is None:
         return await runtime.quotes.calculate(size_bytes)
     return template.quote.model_copy(update={"data_size_bytes": size_bytes})
