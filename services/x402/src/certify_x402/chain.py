@@ -32,6 +32,11 @@ TRANSFER_TOPIC = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523
 LOG_LOOKBACK_BLOCKS = 100_000
 
 
+def _plain(ident: Any) -> bool:
+    """Whether a JSON-RPC id can be matched (a number or a string; any other value is no id of ours)."""
+    return isinstance(ident, (int, str)) and not isinstance(ident, bool)
+
+
 def _word(hex_value: str) -> str:
     return hex_value.lower().removeprefix("0x").rjust(64, "0")
 
@@ -59,6 +64,8 @@ class EvmRpc:
         self.settings = settings
         self.client = client
         self._ids = itertools.count(1)
+        #: RPC URLs whose node answered a batch with "no batches": their calls go one by one from then on.
+        self._batches_refused: set[str] = set()
 
     def configured(self, network: UsdcNetwork) -> bool:
         """Whether on-chain checks are available for this network."""
@@ -72,12 +79,13 @@ class EvmRpc:
             retry_after=self.settings.x402_retry_after_s,
         )
 
-    async def _post(self, network: UsdcNetwork, body: Any) -> Any | Failure:
-        """The decoded JSON answer to one JSON-RPC request body (a call or a batch), or a retryable failure."""
+    async def _post(self, network: UsdcNetwork, body: Any) -> tuple[int, Any] | Failure:
+        """The HTTP status and decoded JSON answer to one JSON-RPC request body (a call or a batch), or a retryable
+        failure when the node cannot be reached or answers no JSON."""
         url = self.settings.x402_rpc_urls[network.name]
         try:
             response = await self.client.post(url, json=body, timeout=self.settings.x402_rpc_timeout_s)
-            return response.json()
+            return response.status_code, response.json()
         except (httpx.HTTPError, ValueError) as exc:
             return self._unavailable(network, f"failed ({type(exc).__name__})")
 
@@ -92,41 +100,47 @@ class EvmRpc:
         """One JSON-RPC call; its ``result`` or a retryable failure."""
         body = {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": params}
         with upstream_call("x402", "evm_rpc") as outcome:
-            answer = await self._post(network, body)
-            if isinstance(answer, Failure):
-                return answer
-            answered, result = self._result(answer)
+            posted = await self._post(network, body)
+            if isinstance(posted, Failure):
+                return posted
+            answered, result = self._result(posted[1])
             if not answered:
                 return self._unavailable(network, "answered an error")
             outcome["outcome"] = "ok"
             return result
 
-    async def calls(self, network: UsdcNetwork, requests: list[tuple[str, list[Any]]]) -> list[Any] | Failure:
-        """Several JSON-RPC calls as one batch request (one round trip to the node); their results in order.
+    async def calls(self, network: UsdcNetwork, requests: list[tuple[str, list[Any]]]) -> list[Any | Failure] | Failure:
+        """Several JSON-RPC calls as one batch request (one round trip to the node): each call's result, or its
+        retryable failure when the node answered it with an error; a failure of all when the node answered none.
 
-        A node that does not answer batches (a single error object, or answers missing) gets the calls one by
-        one, concurrently; any call that fails is the failure of all."""
-        ids = [next(self._ids) for _ in requests]
-        body = [
-            {"jsonrpc": "2.0", "id": ident, "method": method, "params": params}
-            for ident, (method, params) in zip(ids, requests, strict=True)
-        ]
-        with upstream_call("x402", "evm_rpc") as outcome:
-            answer = await self._post(network, body)
-            if isinstance(answer, Failure):
-                return answer
-            by_id = (
-                {item.get("id"): item for item in answer if isinstance(item, dict)} if isinstance(answer, list) else {}
-            )
-            if all(ident in by_id for ident in ids):
-                results = [self._result(by_id[ident]) for ident in ids]
-                if not all(answered for answered, _ in results):
-                    return self._unavailable(network, "answered an error")
-                outcome["outcome"] = "ok"
-                return [result for _, result in results]
-        singles = await asyncio.gather(*(self.call(network, method, params) for method, params in requests))
-        failed = next((single for single in singles if isinstance(single, Failure)), None)
-        return failed if failed is not None else list(singles)
+        A node that refuses batches (a successful HTTP answer that is one error object, as providers that disable
+        them answer) gets these calls and every later batch one by one, concurrently. An HTTP error or an answer
+        that is no batch is a retryable failure, and nothing is sent again."""
+        url = self.settings.x402_rpc_urls[network.name]
+        if url not in self._batches_refused:
+            ids = [next(self._ids) for _ in requests]
+            body = [
+                {"jsonrpc": "2.0", "id": ident, "method": method, "params": params}
+                for ident, (method, params) in zip(ids, requests, strict=True)
+            ]
+            with upstream_call("x402", "evm_rpc") as outcome:
+                posted = await self._post(network, body)
+                if isinstance(posted, Failure):
+                    return posted
+                status, answer = posted
+                if isinstance(answer, dict) and "error" in answer and 200 <= status < 300:
+                    outcome["outcome"] = "ok"  # the node answered as it should: it has no batches
+                    self._batches_refused.add(url)
+                elif not isinstance(answer, list) or status >= 300:
+                    return self._unavailable(network, f"answered a batch with HTTP {status} and no batch answer")
+                else:
+                    by_id = {item["id"]: item for item in answer if isinstance(item, dict) and _plain(item.get("id"))}
+                    results = [self._result(by_id.get(ident)) for ident in ids]
+                    if all(answered for answered, _ in results):
+                        outcome["outcome"] = "ok"
+                    unanswered = self._unavailable(network, "answered an error or left a call unanswered")
+                    return [result if answered else unanswered for answered, result in results]
+        return list(await asyncio.gather(*(self.call(network, method, params) for method, params in requests)))
 
     @staticmethod
     def _word_value(result: Any) -> int | Failure:
@@ -152,10 +166,12 @@ class EvmRpc:
         results = await self.calls(network, [("eth_call", [spent, "latest"]), ("eth_call", [balance, "latest"])])
         if isinstance(results, Failure):
             return results
-        used, funds = self._word_value(results[0]), self._word_value(results[1])
+        used, funds = (result if isinstance(result, Failure) else self._word_value(result) for result in results)
         if isinstance(used, Failure):
             return used
-        return funds if isinstance(funds, Failure) else (used != 0, funds)
+        if used:  # spent: the balance does not matter, even unread
+            return True, funds if isinstance(funds, int) else 0
+        return funds if isinstance(funds, Failure) else (False, funds)
 
     async def block(self, network: UsdcNetwork, tag: str) -> Block | Failure | None:
         """A block (``latest``, ``finalized``, a hex number) with its timestamp; None when the node has none."""

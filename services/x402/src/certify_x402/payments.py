@@ -93,7 +93,7 @@ class Payments:
         if isinstance(state, Failure):
             return state
         used, balance = state
-        if used:  # a spent authorization is reported as such, whatever the balance
+        if used:  # a spent authorization is reported as such, whatever the balance (read or not)
             return Verdict(False, "nonce_already_used", "authorizationState is used on chain", auth.from_address)
         if balance < auth.value:
             return Verdict(False, "insufficient_funds", "the payer's USDC balance is too low", auth.from_address)

@@ -19,14 +19,18 @@ NONCE = "0x" + "cd" * 32
 
 
 def _rpc(node: Callable[[Any], Any]) -> tuple[EvmRpc, list[Any]]:
-    """An EvmRpc whose node answers ``node(body)`` (``None``: HTTP 503); the bodies it was sent."""
+    """An EvmRpc whose node answers ``node(body)`` (JSON, or (status, JSON); ``None``: HTTP 503 without a body);
+    the bodies it was sent."""
     sent: list[Any] = []
 
     def handle(request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content)
         sent.append(body)
         answer = node(body)
-        return httpx.Response(503) if answer is None else httpx.Response(200, json=answer)
+        if answer is None:
+            return httpx.Response(503)
+        status, answer = answer if isinstance(answer, tuple) else (200, answer)
+        return httpx.Response(status, json=answer)
 
     settings = X402Settings(x402_rpc_urls={"base-sepolia": "http://node.test/rpc"})
     return EvmRpc(settings, httpx.AsyncClient(transport=httpx.MockTransport(handle))), sent
@@ -51,27 +55,43 @@ async def test_the_payers_state_is_one_batch_request_whatever_the_order_of_the_a
     assert [request["method"] for request in sent[0]] == ["eth_call", "eth_call"]
 
 
-async def test_a_node_that_refuses_batches_gets_the_calls_one_by_one() -> None:
+async def test_a_node_that_refuses_batches_gets_them_one_by_one_from_then_on() -> None:
     def node(body: Any) -> Any:
         if isinstance(body, list):  # as some providers do: one error object for the whole batch
             return {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": "batch requests disabled"}}
-        return _eth_call(body, True, 5)
+        return _eth_call(body, False, 5)
 
     rpc, sent = _rpc(node)
-    assert await rpc.payer_state(NETWORK, PAYER, NONCE) == (True, 5)
-    assert [isinstance(body, list) for body in sent] == [True, False, False]
+    assert await rpc.payer_state(NETWORK, PAYER, NONCE) == (False, 5)
+    assert await rpc.payer_state(NETWORK, PAYER, NONCE) == (False, 5)
+    assert [isinstance(body, list) for body in sent] == [True, False, False, False, False]
 
 
-async def test_an_error_answer_in_the_batch_or_an_unreachable_node_is_a_retryable_outage() -> None:
-    def one_error(body: Any) -> Any:
-        first, second = body
-        return [_eth_call(first, False, 1), {"jsonrpc": "2.0", "id": second["id"], "error": {"code": -32000}}]
+def _error(request: dict[str, Any]) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": request["id"], "error": {"code": -32000, "message": "busy"}}
 
-    for node in (one_error, lambda _body: None, lambda body: [{"id": request["id"]} for request in body]):
-        rpc, _ = _rpc(node)
+
+async def test_a_spent_authorization_is_spent_even_when_its_balance_could_not_be_read() -> None:
+    rpc, _ = _rpc(lambda body: [_eth_call(body[0], True, 0), _error(body[1])])
+    assert await rpc.payer_state(NETWORK, PAYER, NONCE) == (True, 0)
+
+
+async def test_errors_and_answers_that_are_no_batch_are_retryable_outages_sent_once() -> None:
+    nodes: dict[str, Callable[[Any], Any]] = {
+        "balance unanswered": lambda body: [_eth_call(body[0], False, 1), _error(body[1])],
+        "spent state unanswered": lambda body: [_error(body[0]), _eth_call(body[1], False, 1)],
+        "unreachable": lambda _body: None,
+        "no results": lambda body: [{"jsonrpc": "2.0", "id": request["id"]} for request in body],
+        "ids missing": lambda body: [_eth_call(body[0], False, 1)],
+        "ids that are no ids": lambda body: [{"id": [1], "result": "0x1"}, {"id": {"a": 1}, "result": "0x1"}],
+        "rate limited": lambda _body: (429, {"jsonrpc": "2.0", "id": None, "error": {"code": -32005}}),
+        "an object, not a batch": lambda _body: {"jsonrpc": "2.0", "id": 1, "result": "0x1"},
+    }
+    for name, node in nodes.items():
+        rpc, sent = _rpc(node)
         state = await rpc.payer_state(NETWORK, PAYER, NONCE)
-        assert isinstance(state, Failure)
-        assert (state.code, state.retryable) == ("rpc_unavailable", True)
+        assert isinstance(state, Failure), name
+        assert (state.code, state.retryable, len(sent)) == ("rpc_unavailable", True, 1), name
 
 
 async def test_an_answer_that_is_no_word_is_an_outage_not_a_verdict() -> None:
