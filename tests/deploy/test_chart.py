@@ -188,3 +188,15 @@ def test_outside_development_the_payment_address_is_required() -> None:
     values["x402"].pop("payTo")
     with pytest.raises(helm.HelmError, match=r"x402\.payTo"):
         render(values)
+
+
+def test_behind_pgbouncer_migrations_need_a_direct_database_url() -> None:
+    behind = merged(environment_values("production"), {"proxy": {"database": {"pgbouncer": True}}})
+    with pytest.raises(helm.HelmError, match=r"migrations\.databaseUrlKey"):
+        render(behind)
+    documents = render(merged(behind, {"migrations": {"databaseUrlKey": "MIGRATION_DATABASE_URL"}}))
+    job = named(documents, "Job", "certify-migrate")
+    (variable,) = [
+        env for env in job["spec"]["template"]["spec"]["containers"][0]["env"] if env["name"] == "DATABASE_URL"
+    ]
+    assert variable["valueFrom"]["secretKeyRef"]["key"] == "MIGRATION_DATABASE_URL"

@@ -71,7 +71,11 @@ def bouncer(pg_url: str) -> Iterator[str]:
         yield url.set(port=port, host="127.0.0.1").render_as_string(hide_password=False)
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
         shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -80,11 +84,9 @@ def _accepts(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _runtime(url: str) -> Runtime:
-    # A pool of 3: no direct asyncpg connections (store/direct.py takes two of four or more), so the 402's
-    # insert goes through SQLAlchemy as well.
+def _runtime(url: str, pool_size: int) -> Runtime:
     return Runtime.build(
-        ProxySettings(database_url=url, database_pgbouncer=True, database_pool_size=3, certify_env="test")
+        ProxySettings(database_url=url, database_pgbouncer=True, database_pool_size=pool_size, certify_env="test")
     )
 
 
@@ -113,10 +115,13 @@ def _row(index: int) -> NewRequest:
     )
 
 
-async def test_reads_402_inserts_and_transactions_all_succeed_through_pgbouncer(bouncer: str) -> None:
-    runtime = _runtime(bouncer)
+# 3: no direct asyncpg connections (store/direct.py takes two of four or more), so the 402's insert goes through
+# SQLAlchemy; 7 (the default): through the direct connections.
+@pytest.mark.parametrize("pool_size", [3, 7])
+async def test_reads_402_inserts_and_transactions_all_succeed_through_pgbouncer(bouncer: str, pool_size: int) -> None:
+    runtime = _runtime(bouncer, pool_size)
     try:
-        assert not runtime.direct.enabled
+        assert runtime.direct.enabled == (pool_size == 7)
 
         async def client(number: int) -> list[str]:
             keys = []
