@@ -17,6 +17,8 @@ from certify_proxy.settings import ProxySettings
 from certify_proxy.store.migrate import upgrade_async
 from certify_testkit.processes import ServiceProcess, free_port
 
+from .inprocess import inprocess_proxy
+
 pytestmark = pytest.mark.integration
 
 DEV_KEY = "ck_edge_tests_key_0123456789"
@@ -25,20 +27,8 @@ _SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^}]*\})?) ")
 
 @pytest.fixture
 async def app(tmp_path: Path) -> AsyncIterator[FastAPI]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'edge.db'}"
-    await upgrade_async(url)
-    settings = ProxySettings(
-        database_url=url,
-        certify_env="test",
-        redis_url=None,
-        job_workers=0,
-        balance_check_interval_s=0,
-        rate_limit_reads_per_min=100_000,
-        dev_api_key=DEV_KEY,
-    )
-    application = create_app(settings)
-    async with application.router.lifespan_context(application):
-        yield application
+    async with inprocess_proxy(tmp_path / "edge.db", rate_limit_reads_per_min=100_000, dev_api_key=DEV_KEY) as made:
+        yield made
 
 
 def _series(exposition: str) -> set[str]:

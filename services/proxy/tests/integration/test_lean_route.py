@@ -18,9 +18,7 @@ import httpx
 import pytest
 from fastapi import FastAPI, routing
 
-from certify_proxy.app import create_app
-from certify_proxy.settings import ProxySettings
-from certify_proxy.store.migrate import upgrade_async
+from .inprocess import inprocess_proxy
 
 pytestmark = pytest.mark.integration
 
@@ -32,20 +30,8 @@ FASTAPI = "application/vnd.certify+json"
 @pytest.fixture
 async def app(tmp_path: Path) -> AsyncIterator[FastAPI]:
     """The proxy in process, without MCP servers (a valid new request is refused 503), writes 4 a minute."""
-    url = f"sqlite+aiosqlite:///{tmp_path / 'lean.db'}"
-    await upgrade_async(url)
-    settings = ProxySettings(
-        database_url=url,
-        certify_env="test",
-        redis_url=None,
-        job_workers=0,
-        balance_check_interval_s=0,
-        rate_limit_writes_per_min=4,
-        dev_api_key=DEV_KEY,
-    )
-    application = create_app(settings)
-    async with application.router.lifespan_context(application):
-        yield application
+    async with inprocess_proxy(tmp_path / "lean.db", rate_limit_writes_per_min=4, dev_api_key=DEV_KEY) as made:
+        yield made
 
 
 @pytest.fixture

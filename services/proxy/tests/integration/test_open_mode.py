@@ -9,31 +9,17 @@ from pathlib import Path
 import httpx
 import pytest
 
-from certify_proxy.app import create_app
-from certify_proxy.settings import ProxySettings
-from certify_proxy.store.migrate import upgrade_async
 from certify_testkit.processes import free_port
+
+from .inprocess import inprocess_proxy
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'open.db'}"
-    await upgrade_async(url)
     dead = {f"mcp_{name}_url": f"http://127.0.0.1:{free_port()}/mcp" for name in ("x402", "circular", "quote", "qr")}
-    settings = ProxySettings(
-        database_url=url,
-        auth_mode="open",
-        rate_limit_writes_per_min=3,
-        certify_env="test",
-        redis_url=None,
-        job_workers=0,
-        balance_check_interval_s=0,
-        **dead,
-    )
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
+    async with inprocess_proxy(tmp_path / "open.db", auth_mode="open", rate_limit_writes_per_min=3, **dead) as app:
         transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 5000))
         async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8080") as http:
             yield http
@@ -77,22 +63,11 @@ async def test_the_openapi_document_lists_the_api(client: httpx.AsyncClient) -> 
 
 
 async def test_cors_admits_only_the_allow_list(tmp_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'cors.db'}"
-    await upgrade_async(url)
-    settings = ProxySettings(
-        database_url=url,
-        cors_origins="https://app.example.com",
-        certify_env="test",
-        redis_url=None,
-        job_workers=0,
-        balance_check_interval_s=0,
-    )
-    app = create_app(settings)
     preflight = {
         "Access-Control-Request-Method": "POST",
         "Access-Control-Request-Headers": "X-API-Key, PAYMENT-SIGNATURE",
     }
-    async with app.router.lifespan_context(app):
+    async with inprocess_proxy(tmp_path / "cors.db", cors_origins="https://app.example.com") as app:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8080") as http:
             allowed = await http.options("/v1/certify", headers={"Origin": "https://app.example.com", **preflight})
@@ -103,26 +78,13 @@ async def test_cors_admits_only_the_allow_list(tmp_path: Path) -> None:
 
 
 async def test_a_streamed_body_over_the_limit_is_refused_while_reading(tmp_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'stream.db'}"
-    await upgrade_async(url)
-    settings = ProxySettings(
-        database_url=url,
-        auth_mode="open",
-        max_data_bytes=1000,
-        certify_env="test",
-        redis_url=None,
-        job_workers=0,
-        balance_check_interval_s=0,
-    )
-    app = create_app(settings)
-
     async def chunks() -> AsyncIterator[bytes]:
         yield b'{"data": "'
         for _ in range(100):
             yield b"A" * 1024
         yield b'"}'
 
-    async with app.router.lifespan_context(app):
+    async with inprocess_proxy(tmp_path / "stream.db", auth_mode="open", max_data_bytes=1000) as app:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8080") as http:
             answer = await http.post("/v1/quote", content=chunks(), headers={"Content-Type": "application/json"})
