@@ -74,10 +74,17 @@ class Runtime:
             KeyCache(settings.api_key_cache_ttl_s),
         )
 
+    @property
+    def autocommit(self) -> bool:
+        """Whether a single statement may run outside a transaction block (no ``BEGIN``/``COMMIT`` round trips).
+        Not behind PgBouncer in transaction mode: SQLAlchemy's asyncpg dialect prepares a statement and runs it in
+        two exchanges, which PgBouncer may send to two server connections unless a transaction holds one."""
+        return not self.settings.database_pgbouncer
+
     @cached_property
     def reads(self) -> async_sessionmaker[AsyncSession]:
-        """Sessions for reads only: no transaction round trips on PostgreSQL (but behind PgBouncer), no writes."""
-        return read_factory(self.engine, autocommit=not self.settings.database_pgbouncer)
+        """Sessions for reads only: no transaction round trips where ``autocommit`` allows, and no writes."""
+        return read_factory(self.engine, autocommit=self.autocommit)
 
     @cached_property
     def direct(self) -> DirectPool:

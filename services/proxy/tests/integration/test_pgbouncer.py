@@ -122,12 +122,15 @@ async def test_reads_402_inserts_and_transactions_all_succeed_through_pgbouncer(
     runtime = _runtime(bouncer, pool_size)
     try:
         assert runtime.direct.enabled == (pool_size == 7)
+        assert not runtime.autocommit
 
         async def client(number: int) -> list[str]:
             keys = []
             for index in range(ROUNDS):
                 row = _row(number * ROUNDS + index)
-                assert await insert_offered(runtime.engine, runtime.direct, row, "0.030000", autocommit=False)
+                assert await insert_offered(
+                    runtime.engine, runtime.direct, row, "0.030000", autocommit=runtime.autocommit
+                )
                 async with runtime.reads() as session:  # two statements: each is prepared, then run
                     stored = await repo.get_request(session, row.request_key)
                     assert stored is not None

@@ -49,11 +49,13 @@ async def _one_transaction(factory: async_sessionmaker[AsyncSession]) -> bool:
 
 async def test_a_read_on_postgresql_runs_outside_a_transaction_block(pg_engine: AsyncEngine) -> None:
     assert await _one_transaction(session_factory(pg_engine))  # a default session opens a transaction block
-    assert not await _one_transaction(read_factory(pg_engine))  # a read session sends no BEGIN (nor ROLLBACK)
+    assert not await _one_transaction(
+        read_factory(pg_engine, autocommit=True)
+    )  # a read session sends no BEGIN (nor ROLLBACK)
 
 
 async def test_a_read_session_refuses_every_write(engine: AsyncEngine) -> None:
-    reads = read_factory(engine)
+    reads = read_factory(engine, autocommit=True)
     name = f"k-{uuid.uuid4().hex[:8]}"
     async with reads() as session:
         session.add(ApiKey(name=name, prefix="ck_x", key_hash=uuid.uuid4().hex, is_admin=False, webhook_secret="s"))

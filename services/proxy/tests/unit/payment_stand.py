@@ -179,7 +179,7 @@ async def stand(tmp_path: Path) -> AsyncIterator[Stand]:
             settings=settings,
             engine=engine,
             sessions=session_factory(engine),
-            reads=read_factory(engine),
+            reads=read_factory(engine, autocommit=True),
             kv=MemoryKeyValue(f"pay-{uuid.uuid4().hex[:6]}"),
             http=http,
         )

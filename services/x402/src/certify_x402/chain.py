@@ -41,6 +41,16 @@ def _word(hex_value: str) -> str:
     return hex_value.lower().removeprefix("0x").rjust(64, "0")
 
 
+def _authorization_state(authorizer: str, nonce: str) -> str:
+    """The call data of USDC's ``authorizationState(authorizer, nonce)``."""
+    return AUTHORIZATION_STATE + _word(authorizer) + _word(nonce)
+
+
+def _usdc_call(network: UsdcNetwork, data: str, block: str = "latest") -> list[Any]:
+    """``eth_call`` parameters of a read of the network's USDC contract at ``block``."""
+    return [{"to": network.usdc_address, "data": data}, block]
+
+
 @dataclass(frozen=True)
 class Block:
     """A block's number and Unix timestamp."""
@@ -117,29 +127,33 @@ class EvmRpc:
         them answer) gets these calls and every later batch one by one, concurrently. An HTTP error or an answer
         that is no batch is a retryable failure, and nothing is sent again."""
         url = self.settings.x402_rpc_urls[network.name]
-        if url not in self._batches_refused:
-            ids = [next(self._ids) for _ in requests]
-            body = [
-                {"jsonrpc": "2.0", "id": ident, "method": method, "params": params}
-                for ident, (method, params) in zip(ids, requests, strict=True)
-            ]
-            with upstream_call("x402", "evm_rpc") as outcome:
-                posted = await self._post(network, body)
-                if isinstance(posted, Failure):
-                    return posted
-                status, answer = posted
-                if isinstance(answer, dict) and "error" in answer and 200 <= status < 300:
-                    outcome["outcome"] = "ok"  # the node answered as it should: it has no batches
-                    self._batches_refused.add(url)
-                elif not isinstance(answer, list) or status >= 300:
-                    return self._unavailable(network, f"answered a batch with HTTP {status} and no batch answer")
-                else:
-                    by_id = {item["id"]: item for item in answer if isinstance(item, dict) and _plain(item.get("id"))}
-                    results = [self._result(by_id.get(ident)) for ident in ids]
-                    if all(answered for answered, _ in results):
-                        outcome["outcome"] = "ok"
-                    unanswered = self._unavailable(network, "answered an error or left a call unanswered")
-                    return [result if answered else unanswered for answered, result in results]
+        if url in self._batches_refused:
+            return await self._one_by_one(network, requests)
+        ids = [next(self._ids) for _ in requests]
+        body = [
+            {"jsonrpc": "2.0", "id": ident, "method": method, "params": params}
+            for ident, (method, params) in zip(ids, requests, strict=True)
+        ]
+        with upstream_call("x402", "evm_rpc") as outcome:
+            posted = await self._post(network, body)
+            if isinstance(posted, Failure):
+                return posted
+            status, answer = posted
+            refused = isinstance(answer, dict) and "error" in answer and 200 <= status < 300
+            if not refused and (not isinstance(answer, list) or status >= 300):
+                return self._unavailable(network, f"answered a batch with HTTP {status} and no batch answer")
+            if isinstance(answer, list):
+                by_id = {item["id"]: item for item in answer if isinstance(item, dict) and _plain(item.get("id"))}
+                results = [self._result(by_id.get(ident)) for ident in ids]
+                if all(answered for answered, _ in results):
+                    outcome["outcome"] = "ok"
+                unanswered = self._unavailable(network, "answered an error or left a call unanswered")
+                return [result if answered else unanswered for answered, result in results]
+            outcome["outcome"] = "ok"  # the node answered as it should: it has no batches
+        self._batches_refused.add(url)
+        return await self._one_by_one(network, requests)
+
+    async def _one_by_one(self, network: UsdcNetwork, requests: list[tuple[str, list[Any]]]) -> list[Any | Failure]:
         return list(await asyncio.gather(*(self.call(network, method, params) for method, params in requests)))
 
     @staticmethod
@@ -153,17 +167,17 @@ class EvmRpc:
         self, network: UsdcNetwork, authorizer: str, nonce: str, block: str = "latest"
     ) -> bool | Failure:
         """``authorizationState(authorizer, nonce)`` at ``block`` (a tag or hex number): true once used or cancelled."""
-        data = AUTHORIZATION_STATE + _word(authorizer) + _word(nonce)
-        result = await self.call(network, "eth_call", [{"to": network.usdc_address, "data": data}, block])
+        result = await self.call(
+            network, "eth_call", _usdc_call(network, _authorization_state(authorizer, nonce), block)
+        )
         word = result if isinstance(result, Failure) else self._word_value(result)
         return word if isinstance(word, Failure) else word != 0
 
     async def payer_state(self, network: UsdcNetwork, authorizer: str, nonce: str) -> tuple[bool, int] | Failure:
         """Whether ``(authorizer, nonce)`` is spent, and the authorizer's USDC balance: one batch request."""
-        usdc = network.usdc_address
-        spent = {"to": usdc, "data": AUTHORIZATION_STATE + _word(authorizer) + _word(nonce)}
-        balance = {"to": usdc, "data": BALANCE_OF + _word(authorizer)}
-        results = await self.calls(network, [("eth_call", [spent, "latest"]), ("eth_call", [balance, "latest"])])
+        spent = _usdc_call(network, _authorization_state(authorizer, nonce))
+        balance = _usdc_call(network, BALANCE_OF + _word(authorizer))
+        results = await self.calls(network, [("eth_call", spent), ("eth_call", balance)])
         if isinstance(results, Failure):
             return results
         used, funds = (result if isinstance(result, Failure) else self._word_value(result) for result in results)

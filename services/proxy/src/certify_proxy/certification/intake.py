@@ -232,8 +232,7 @@ async def new_request(runtime: Runtime, body: CertifyBody, principal: Principal)
         created_at=started,
         updated_at=utcnow(),
     )
-    pgbouncer = settings.database_pgbouncer
-    if await insert_offered(runtime.engine, runtime.direct, row, made.amount_usdc, autocommit=not pgbouncer):
+    if await insert_offered(runtime.engine, runtime.direct, row, made.amount_usdc, autocommit=runtime.autocommit):
         count_steps(body.request_id, made.amount_usdc)
         return Outcome(Settled.OFFER, OfferBody(made.body), {"PAYMENT-REQUIRED": made.header})
     existing = await _find(runtime, owner, body.request_id)

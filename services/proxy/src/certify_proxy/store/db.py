@@ -107,14 +107,11 @@ def _refuse_writes(state: ORMExecuteState) -> None:
         raise ReadSessionWriteError("a read session was asked to write: write in store.db.transaction")
 
 
-def read_factory(engine: AsyncEngine, autocommit: bool = True) -> async_sessionmaker[AsyncSession]:
-    """Sessions that only read; they refuse every write.
-
-    On PostgreSQL with ``autocommit`` they send no ``BEGIN`` and no ``ROLLBACK``: two round trips fewer per read.
-    At READ COMMITTED (the default, which the proxy keeps) each statement takes its own snapshot inside a
-    transaction too, so reads see nothing different. Behind PgBouncer in transaction mode (``DATABASE_PGBOUNCER``)
-    pass ``autocommit=False``: SQLAlchemy's asyncpg dialect prepares a statement and runs it in two exchanges,
-    which PgBouncer may send to two server connections unless a transaction holds one."""
+def read_factory(engine: AsyncEngine, *, autocommit: bool) -> async_sessionmaker[AsyncSession]:
+    """Sessions that only read; they refuse every write. On PostgreSQL with ``autocommit`` (``Runtime.autocommit``)
+    they send no ``BEGIN`` and no ``ROLLBACK``: two round trips fewer per read. At READ COMMITTED (the default,
+    which the proxy keeps) each statement takes its own snapshot inside a transaction too, so reads see nothing
+    different."""
     postgres = engine.dialect.name == "postgresql"
     bind = engine.execution_options(isolation_level="AUTOCOMMIT") if postgres and autocommit else engine
     return async_sessionmaker(bind, class_=AsyncSession, sync_session_class=ReadOnlySession, expire_on_commit=False)

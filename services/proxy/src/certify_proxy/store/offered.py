@@ -90,7 +90,7 @@ class NewRequest:
 
 
 async def insert_offered(
-    engine: AsyncEngine, direct: DirectPool, row: NewRequest, amount_usdc: str, *, autocommit: bool = True
+    engine: AsyncEngine, direct: DirectPool, row: NewRequest, amount_usdc: str, *, autocommit: bool
 ) -> bool:
     """Store the request and its steps; False when the owner already has a request under that id (a replay).
 
