@@ -8,9 +8,12 @@ from typing import Any
 import pytest
 
 from certify_common.errors import FailureError, failure
+from certify_proxy.api.schemas import CertifyBody
 from certify_proxy.api_keys import Principal
 from certify_proxy.certification import payments as paying
-from certify_proxy.certification.intake import Settled
+from certify_proxy.certification.intake import Settled, current_state
+from certify_proxy.certification.ownership import paid_request
+from certify_proxy.certification.payments import PaidRetry
 from certify_proxy.store.models import JobKind, JobStatus, utcnow
 
 from .payment_stand import PAYER, REQUIREMENTS_V1, REQUIREMENTS_V2, SETTLED, TX, Stand, header, stand, verdict
@@ -220,13 +223,17 @@ async def test_only_a_decodable_paid_retry_of_a_request_awaiting_payment_skips_t
 ) -> None:
     request = await stand.request(status=status)
     caller = Principal("key:1", 1, False)
-    assert await paying.exempt_paid_retry(stand.runtime, request.request_id, payment_header, caller, None) is exempt
+    retry = await paying.exempt_paid_retry(stand.runtime, request.request_id, payment_header, caller, None)
+    assert retry.exempt is exempt
+    found = None if retry.request is None else retry.request.request_key
+    assert found == (None if payment_header == "%%%" else request.request_key)  # handed on when the header decodes
 
 
 async def test_a_paid_retry_of_someone_elses_request_counts_as_a_write(stand) -> None:  # type: ignore[no-untyped-def]
     request = await stand.request()
     stranger = Principal("key:2", 2, False)
-    assert not await paying.exempt_paid_retry(stand.runtime, request.request_id, header(), stranger, None)
+    unknown = await paying.exempt_paid_retry(stand.runtime, request.request_id, header(), stranger, None)
+    assert unknown == PaidRetry(exempt=False, request=None)
 
 
 async def test_a_request_left_quoted_is_moved_to_payment_pending_by_its_reservation(stand) -> None:  # type: ignore[no-untyped-def]
@@ -245,5 +252,33 @@ async def test_a_replay_of_the_recorded_authorization_skips_the_write_limit_and_
     await paying.pay(stand.runtime, request, paid)
     caller = Principal("key:1", 1, False)
 
-    assert await paying.exempt_paid_retry(stand.runtime, request.request_id, paid, caller, None)
-    assert not await paying.exempt_paid_retry(stand.runtime, request.request_id, header(), caller, None)
+    assert (await paying.exempt_paid_retry(stand.runtime, request.request_id, paid, caller, None)).exempt
+    assert not (await paying.exempt_paid_retry(stand.runtime, request.request_id, header(), caller, None)).exempt
+
+
+async def test_a_paid_submission_uses_the_request_the_limit_check_found_only_when_it_is_the_one_named(stand) -> None:  # type: ignore[no-untyped-def]
+    request = await stand.request()
+    caller = Principal("key:1", 1, False)
+    handed = request.model_copy(update={"status": "marker"})  # not a stored row: returned as it is, not re-read
+    bodyless = CertifyBody(request_id=request.request_id)
+    with_hash = CertifyBody(request_id=request.request_id, data_hash=request.data_hash, data_size_bytes=1)
+
+    assert await paid_request(stand.runtime, bodyless, caller, None, handed) is handed
+    assert await paid_request(stand.runtime, with_hash, caller, None, handed) is handed
+    foreign = handed.model_copy(update={"owner": "key:2"})  # another owner's row is never taken for the caller's
+    found = await paid_request(stand.runtime, with_hash, caller, None, foreign)
+    assert (found.request_key, found.status) == (request.request_key, request.status)
+    found = await paid_request(stand.runtime, bodyless, caller, None, None)
+    assert (found.request_key, found.status) == (request.request_key, request.status)
+
+
+async def test_the_answer_of_a_recorded_payment_is_the_state_a_status_read_gives_right_after(stand) -> None:  # type: ignore[no-untyped-def]
+    stand.script(verify_payment=[VALID], settle_payment=[SETTLED])
+    request = await stand.request()
+
+    paid = await paying.pay(stand.runtime, request, header())
+    read = await current_state(stand.runtime, request)
+
+    assert paid.kind is read.kind is Settled.ACCEPTED
+    assert paid.body == read.body
+    assert [step.to for step in read.body.history][-1] == "payment_verified"

@@ -5,20 +5,26 @@ is unknown, and never keeps the payment header once the outcome is recorded."""
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
-from certify_common.errors import failure
+import pytest
+
+from certify_common.contracts.x402 import SettleResult
+from certify_common.errors import Failure, failure, require
 from certify_proxy.certification import payments as paying
 from certify_proxy.certification.intake import Settled
 from certify_proxy.queue import runner as jobrunner
 from certify_proxy.queue.payloads import SettlePayload
 from certify_proxy.queue.worker import Done, JobContext, Retry
+from certify_proxy.store import repositories as repo
 from certify_proxy.store.db import transaction
 from certify_proxy.store.models import CertificationRequest, JobKind, utcnow
-from certify_proxy.tasks.settle import SettlementJob
+from certify_proxy.tasks.settle import SettlementJob, record_settlement
+from certify_proxy.upstream.x402 import X402
 
-from .payment_stand import REQUIREMENTS_V1, SETTLED, TX, Stand, header, stand, verdict
+from .payment_stand import REQUIREMENTS_V1, SETTLED, TX, ScriptedX402, Stand, header, stand, verdict
 
 __all__ = ["stand"]
 
@@ -106,22 +112,89 @@ async def test_a_definite_refusal_fails_the_request_tells_its_webhook_and_forget
     assert await _payload(stand, request.request_key) == {"request_key": request.request_key}
 
 
-async def test_the_write_ahead_job_of_a_settlement_that_concluded_at_once_ends_without_calling_x402(stand) -> None:  # type: ignore[no-untyped-def]
+async def test_a_settlement_that_concluded_at_once_closes_its_write_ahead_job_with_nothing_left_to_run(stand) -> None:  # type: ignore[no-untyped-def]
     stand.script(verify_payment=[VALID], settle_payment=[SETTLED])
     request = await stand.request()
     await paying.pay(stand.runtime, request, header())
-    pool = stand.script(settle_payment=[SETTLED])
 
-    outcome = await _run(stand)
+    job = await stand.job(JobKind.SETTLE_RECONCILE, request.request_key)
+    assert job is not None
+    assert job.status == "done"
+    assert await _payload(stand, request.request_key) == {"request_key": request.request_key}
+    later = utcnow() + timedelta(hours=1)
+    claimed = await jobrunner.claim(stand.runtime.sessions, "w", 30, postgres=False, now=later)
+    assert claimed is not None
+    assert claimed.kind == JobKind.CERTIFY  # the certification; no reconciliation is due
+
+
+class _ClaimWhileSettling(ScriptedX402):
+    """x402 whose settle first runs ``meanwhile`` (what another process does while the settle is in flight)."""
+
+    def __init__(self, meanwhile: Callable[[], Awaitable[None]], **answers: list[dict[str, Any] | Failure]) -> None:
+        super().__init__(**answers)
+        self.meanwhile = meanwhile
+
+    async def call(self, server: str, tool: str, arguments: dict[str, Any], **_: Any) -> dict[str, Any] | Failure:
+        if tool == "settle_payment":
+            await self.meanwhile()
+        return await super().call(server, tool, arguments)
+
+
+def _scripted(stand: Stand, pool: ScriptedX402) -> None:
+    stand.runtime.pool, stand.runtime.x402 = pool, X402(pool)
+
+
+async def test_a_reconciliation_claimed_while_the_paid_post_settles_ends_without_calling_x402(stand) -> None:  # type: ignore[no-untyped-def]
+    request = await stand.request()
+    claimed: list[jobrunner.ClaimedJob] = []
+
+    async def claim() -> None:  # a worker whose clock passed the write-ahead delay takes the job mid-settle
+        claimed.append(await _claim(stand))
+
+    _scripted(stand, _ClaimWhileSettling(claim, verify_payment=[VALID], settle_payment=[SETTLED]))
+    await paying.pay(stand.runtime, request, header())
+
+    held = await stand.job(JobKind.SETTLE_RECONCILE, request.request_key)
+    assert held is not None
+    assert held.status == "running"  # recording left the held job to its worker
+    assert await _payload(stand, request.request_key) == {"request_key": request.request_key}
+    pool = stand.script(settle_payment=[SETTLED])
+    outcome = await SettlementJob([1.0]).run(JobContext(stand.runtime, claimed[0], "w"))
 
     assert isinstance(outcome, Done)
     assert pool.calls == []
     job = await stand.job(JobKind.SETTLE_RECONCILE, request.request_key)
     assert job is not None
     assert job.status == "done"
-    assert await _payload(stand, request.request_key) == {"request_key": request.request_key}
+
+
+@pytest.mark.parametrize("answer", [SETTLED, failure("authorization_canceled", "expired unused on chain")])
+async def test_an_outcome_recorded_by_the_paid_post_while_the_job_settled_is_not_recorded_again(  # type: ignore[no-untyped-def]
+    stand, answer: dict[str, Any] | Failure
+) -> None:
+    request, _ = await _deferred(stand)
+    claimed = await _claim(stand)  # the job reads the payment pending, then asks x402 again
+
+    async def recorded_by_the_post() -> None:
+        async with transaction(stand.runtime.sessions) as session:
+            locked = require(await repo.get_request(session, request.request_key, for_update=True), "request")
+            payment = require(await repo.payment_for_request(session, request.request_key), "payment")
+            settled = SettleResult.model_validate(SETTLED)
+            await record_settlement(session, stand.runtime.settings, locked, payment, settled, None, "paid")
+
+    _scripted(stand, _ClaimWhileSettling(recorded_by_the_post, settle_payment=[answer]))
+    outcome = await SettlementJob([1.0]).run(JobContext(stand.runtime, claimed, "w"))
+
+    assert isinstance(outcome, Done)
     [payment] = await stand.payments(request.request_key)
     assert payment.status == "settled"
+    row = await stand.get(request.request_key)
+    assert (row.status, row.error_code) == ("payment_verified", None)
+    assert await stand.kinds_queued(request.request_key) == [JobKind.SETTLE_RECONCILE, JobKind.CERTIFY]
+    job = await stand.job(JobKind.SETTLE_RECONCILE, request.request_key)
+    assert job is not None
+    assert job.status == "done"
+    assert await _payload(stand, request.request_key) == {"request_key": request.request_key}
 
 
 async def test_a_dead_lettered_reconciliation_leaves_the_request_retryable_and_says_why(stand) -> None:  # type: ignore[no-untyped-def]

@@ -108,18 +108,25 @@ async def _body_request_id(request: Request) -> str | None:
 
 async def certify_limited(request: Request, runtime: RuntimeDep, principal: PrincipalDep) -> Principal:
     """``POST /v1/certify`` counts against the write limit, except the paid retry of one of the caller's
-    requests that awaits payment, with a payment header that decodes (paying settles it at most once)."""
+    requests that awaits payment, with a payment header that decodes (paying settles it at most once).
+    The request the check found is kept for the route (:func:`checked_paid_request`)."""
     paid = payment_header(request)
     request_id = await _body_request_id(request) if paid is not None else None
-    if (
-        paid is None
-        or request_id is None
-        or not await payments.exempt_paid_retry(
+    retry = None
+    if paid is not None and request_id is not None:
+        retry = await payments.exempt_paid_retry(
             runtime, request_id, paid[1], principal, request.query_params.get("token")
         )
-    ):
+        request.state.paid_request = retry.request
+    if retry is None or not retry.exempt:
         await enforce_limit(runtime, principal.subject, "writes")
     return principal
+
+
+def checked_paid_request(request: Request) -> CertificationRequest | None:
+    """The caller's request that :func:`certify_limited` read for a paid submission, if it found one."""
+    found: CertificationRequest | None = getattr(request.state, "paid_request", None)
+    return found
 
 
 async def read_limited(runtime: RuntimeDep, principal: PrincipalDep) -> Principal:

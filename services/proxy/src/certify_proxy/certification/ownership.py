@@ -8,7 +8,6 @@ another owner is indistinguishable from no request at all.
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 from collections.abc import Iterable
 
@@ -17,7 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from certify_common.errors import Failure, FailureError, failure
 from certify_proxy.api.schemas import CertifyBody
 from certify_proxy.api_keys import Principal
-from certify_proxy.certification.documents import document_of
+from certify_proxy.certification.documents import document_of_body
 from certify_proxy.certification.intake import check_network, check_same_terms, terms_of
 from certify_proxy.certification.terms import key_owner, owner_for
 from certify_proxy.runtime import Runtime
@@ -56,23 +55,33 @@ async def owned_request(
 
 
 async def paid_request(
-    runtime: Runtime, body: CertifyBody, caller: Principal, token: str | None
+    runtime: Runtime,
+    body: CertifyBody,
+    caller: Principal,
+    token: str | None,
+    found: CertificationRequest | None = None,
 ) -> CertificationRequest:
-    """The request a paid ``POST /v1/certify`` pays for; a repeated body must describe it (else 409)."""
-    async with runtime.reads() as session:
-        if body.data is None and body.data_hash is None:
+    """The request a paid ``POST /v1/certify`` pays for; a repeated body must describe it (else 409).
+
+    ``found``: the caller's request under ``body.request_id`` when the rate limit's check already read it (see
+    ``payments.exempt_paid_retry``); it is used when it is the row this lookup would find, saving a query."""
+    if body.data is None and body.data_hash is None:
+        if found is not None:
+            return found
+        async with runtime.reads() as session:
             return await owned_request(session, caller, body.request_id, token)
     settings = runtime.settings
-    document = await asyncio.to_thread(
-        document_of, body.data, body.data_hash, body.data_size_bytes, settings.max_data_bytes
-    )
+    document = await document_of_body(body.data, body.data_hash, body.data_size_bytes, settings.max_data_bytes)
     if isinstance(document, Failure):
         raise FailureError(document)
     terms = terms_of(document, check_network(runtime, body.network), body)
-    async with runtime.reads() as session:
-        row = await repo.find_request(session, owner_for(caller.api_key_id, terms), body.request_id)
-        if row is None and caller.api_key_id is None and token:
-            row = match_token(await repo.requests_with_id(session, body.request_id, keyless_only=True), token)
+    owner = owner_for(caller.api_key_id, terms)
+    row = found if found is not None and found.owner == owner and found.request_id == body.request_id else None
+    if row is None:
+        async with runtime.reads() as session:
+            row = await repo.find_request(session, owner, body.request_id)
+            if row is None and caller.api_key_id is None and token:
+                row = match_token(await repo.requests_with_id(session, body.request_id, keyless_only=True), token)
     if row is None:
         raise not_found(body.request_id)
     check_same_terms(row, terms)

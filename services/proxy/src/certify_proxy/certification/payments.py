@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
 
@@ -17,11 +18,12 @@ from certify_common.contracts.x402 import PaymentRequirements, SettleResult
 from certify_common.errors import Failure, FailureError, failure, require
 from certify_common.kv import LockTimeoutError
 from certify_proxy.api_keys import Principal
-from certify_proxy.certification.intake import Outcome, current_state
+from certify_proxy.certification.intake import Outcome, Settled, current_state
 from certify_proxy.certification.offers import stored_terms
 from certify_proxy.certification.ownership import owned_request
 from certify_proxy.certification.payment_headers import Authorization, decode_payment_header
 from certify_proxy.certification.states import AWAITING_PAYMENT, State
+from certify_proxy.certification.status import Related, status_view
 from certify_proxy.metrics import PAYMENT_VERIFICATIONS
 from certify_proxy.queue.payloads import SettlePayload
 from certify_proxy.runtime import Runtime
@@ -52,29 +54,38 @@ async def _load(runtime: Runtime, request_key: str) -> CertificationRequest:
     return request
 
 
+@dataclass(frozen=True)
+class PaidRetry:
+    """Whether a paid submission skips the write limit, and the caller's request it named (None when unknown)."""
+
+    exempt: bool
+    request: CertificationRequest | None = None
+
+
 async def exempt_paid_retry(
     runtime: Runtime, request_id: str, header: str, principal: Principal, token: str | None
-) -> bool:
+) -> PaidRetry:
     """Whether a submission is the paid retry of the caller's request awaiting payment, with a header that
     decodes: only those skip the write limit (a junk header or a finished request counts like any write).
     A replay of the very authorization already recorded for the request is exempt too: it writes nothing
     and answers the state, so a client (or fifty concurrent copies) retrying one payment is never refused.
 
     A keyed caller's request is found by its id; a keyless one only with its token (a keyless retry that
-    repeats the body instead counts as a write: recognising it would mean hashing the document here)."""
+    repeats the body instead counts as a write: recognising it would mean hashing the document here). The
+    request found is handed on (``ownership.paid_request`` need not read it again)."""
     decoded = decode_payment_header(header)
     if isinstance(decoded, Failure):
-        return False
+        return PaidRetry(exempt=False)
     auth = decoded[0]
     async with runtime.reads() as session:
         try:
             request = await owned_request(session, principal, request_id, token)
         except FailureError:
-            return False
+            return PaidRetry(exempt=False)
         if State(request.status) in AWAITING_PAYMENT:
-            return True
+            return PaidRetry(exempt=True, request=request)
         paid = await repo.payment_by_authorization(session, auth.network, auth.payer, auth.nonce)
-    return paid is not None and paid.request_key == request.request_key
+    return PaidRetry(exempt=paid is not None and paid.request_key == request.request_key, request=request)
 
 
 async def pay(runtime: Runtime, request: CertificationRequest, header: str) -> Outcome:
@@ -99,14 +110,14 @@ async def pay(runtime: Runtime, request: CertificationRequest, header: str) -> O
 
 async def _recorded(runtime: Runtime, request: CertificationRequest, auth: Authorization) -> Outcome | None:
     async with runtime.reads() as session:
-        payment = await repo.payment_by_authorization(session, auth.network, auth.payer, auth.nonce)
-        if payment is None:
-            payment = await repo.payment_for_request(session, request.request_key)
-            if payment is None:
-                return None
-            # The request is already paid by another authorization: never charge twice.
-        elif payment.request_key != request.request_key:
-            raise _fail(failure("nonce_already_used", "this authorization already paid for another request"))
+        by_authorization, for_request = await repo.payments_of(
+            session, request.request_key, auth.network, auth.payer, auth.nonce
+        )
+    if by_authorization is not None and by_authorization.request_key != request.request_key:
+        raise _fail(failure("nonce_already_used", "this authorization already paid for another request"))
+    if by_authorization is None and for_request is None:
+        return None
+    # This authorization is recorded for the request, or the request is already paid by another: never charge twice.
     return await current_state(runtime, request)
 
 
@@ -189,11 +200,16 @@ async def _record_payment(
                 # The reconciliation job recorded it first (a slow settle): nothing more to write.
                 raise _AlreadyRecorded
             reason = f"payment settled: {settled.transaction}"
-            await record_settlement(session, runtime.settings, locked, payment, settled, block, reason)
+            job = await record_settlement(session, runtime.settings, locked, payment, settled, block, reason)
+            # The state as this transaction leaves it: payment_verified, its certification queued, no proof yet
+            # (the request was not paid before, so no certification job could have run).
+            related = Related(payment=payment, certification=None, job=job)
+            await session.flush()  # the new step is read back with the history
+            view = await status_view(session, locked, runtime.settings.public_base_url, related)
+        outcome = Outcome(Settled.ACCEPTED, view)
     except _AlreadyRecorded:
         # No unique key is written here (the row was reserved before settling, and the job that could
         # enqueue the same certification locks the request first): a concurrent writer shows as this.
-        pass
-    outcome = await current_state(runtime, request)
+        outcome = await current_state(runtime, request)
     outcome.headers.update(headers)
     return outcome

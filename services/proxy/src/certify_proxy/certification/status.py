@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -19,7 +21,7 @@ from certify_proxy.certification.states import FINAL, State
 from certify_proxy.certification.steps import history_entries, step_durations
 from certify_proxy.queue.jobs import job_for_request
 from certify_proxy.store import repositories as repo
-from certify_proxy.store.models import CertificationRequest, JobKind, aware
+from certify_proxy.store.models import Certification, CertificationRequest, JobKind, Payment, aware
 
 
 def _iso(value: Any) -> str | None:
@@ -32,12 +34,46 @@ def status_url(base_url: str, request_id: str, token: str | None) -> str:
     return f"{base_url}/v1/status/{request_id}" + (f"?token={token}" if token else "")
 
 
-async def status_view(session: AsyncSession, request: CertificationRequest, base_url: str) -> StatusDocument:
-    """Everything a client may know about its request, in one document."""
-    payment = await repo.payment_for_request(session, request.request_key)
-    proof = await repo.certification_for_request(session, request.request_key)
+class JobState(Protocol):
+    """What the status document shows of the certification job (a ``Job`` row, or ``queue.jobs.Enqueued``)."""
+
+    @property
+    def status(self) -> str: ...
+    @property
+    def attempts(self) -> int: ...
+    @property
+    def run_at(self) -> datetime: ...
+    @property
+    def last_error(self) -> str | None: ...
+    @property
+    def payload(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Related:
+    """A request's payment, proof and certification job, when the caller holds them already (in its transaction)."""
+
+    payment: Payment | None
+    certification: Certification | None
+    job: JobState | None
+
+
+async def related_rows(session: AsyncSession, request_key: str) -> Related:
+    """The payment, proof and certification job of a request, as stored."""
+    return Related(
+        payment=await repo.payment_for_request(session, request_key),
+        certification=await repo.certification_for_request(session, request_key),
+        job=await job_for_request(session, JobKind.CERTIFY, request_key),
+    )
+
+
+async def status_view(
+    session: AsyncSession, request: CertificationRequest, base_url: str, related: Related | None = None
+) -> StatusDocument:
+    """Everything a client may know about its request, in one document (``related`` read when not given)."""
+    known = related if related is not None else await related_rows(session, request.request_key)
+    payment, proof, job = known.payment, known.certification, known.job
     steps = await repo.history(session, request.request_key)
-    job = await job_for_request(session, JobKind.CERTIFY, request.request_key)
     created, completed = aware(request.created_at), aware(request.completed_at)
     error = None
     if request.error_code is not None:

@@ -10,10 +10,18 @@ Each history entry also carries how long the request stayed in that state.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Protocol
 
 from certify_client.models import HistoryEntry, StepDurations
 from certify_proxy.queue.payloads import CertifyPayload
-from certify_proxy.store.models import Job, Payment, StateTransition, aware
+from certify_proxy.store.models import Payment, StateTransition, aware
+
+
+class JobPayloadRow(Protocol):
+    """A certification job's payload (JSON of :class:`CertifyPayload`)."""
+
+    @property
+    def payload(self) -> str: ...
 
 
 def _seconds(start: datetime | None, end: datetime | None) -> float | None:
@@ -45,7 +53,7 @@ def history_entries(steps: list[StateTransition], completed_at: datetime | None)
     return entries
 
 
-def step_durations(steps: list[StateTransition], payment: Payment | None, job: Job | None) -> StepDurations:
+def step_durations(steps: list[StateTransition], payment: Payment | None, job: JobPayloadRow | None) -> StepDurations:
     """Seconds each step took (null until it finished)."""
     first_at: dict[str, datetime] = {}
     for step in steps:

@@ -6,14 +6,28 @@ payment can never exist without its certification job. ``dedupe_key`` makes enqu
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from certify_common.errors import require
 from certify_common.tracing import current_trace_context
 from certify_proxy.queue.payloads import JobPayload
 from certify_proxy.store import jobs as job_rows
 from certify_proxy.store.models import Job, JobStatus, utcnow
+
+
+@dataclass(frozen=True)
+class Enqueued:
+    """The job a request's work is queued as: the row just written, or the one already under its key."""
+
+    id: int
+    status: str
+    attempts: int
+    run_at: datetime
+    last_error: str | None
+    payload: str
 
 
 async def enqueue(
@@ -24,33 +38,38 @@ async def enqueue(
     *,
     max_attempts: int,
     delay_s: float = 0.0,
-) -> Job:
+) -> Enqueued:
     """Add a job unless one with the same ``dedupe_key`` exists (then return that one).
 
+    One ``INSERT … ON CONFLICT (dedupe_key) DO NOTHING RETURNING id``: a new job costs one statement, and a
+    concurrent transaction enqueueing the same key waits for this one instead of failing on the unique key.
     The active span's context is stored with it: the job's runs start new traces linked to it.
     """
-    existing = await job_rows.by_dedupe_key(session, dedupe_key)
-    if existing is not None:
-        return existing
     now = utcnow()
-    job = Job(
-        kind=kind,
-        dedupe_key=dedupe_key,
-        payload=payload.to_json(),
-        status=JobStatus.QUEUED,
-        attempts=0,
-        max_attempts=max_attempts,
-        run_at=now + timedelta(seconds=delay_s),
-        lease_until=None,
-        locked_by=None,
-        last_error=None,
-        created_at=now,
-        updated_at=now,
-        trace_context=current_trace_context(),
-    )
-    session.add(job)
-    await session.flush()
-    return job
+    job = Enqueued(0, JobStatus.QUEUED, 0, now + timedelta(seconds=delay_s), None, payload.to_json())
+    values = {
+        "kind": kind,
+        "dedupe_key": dedupe_key,
+        "payload": job.payload,
+        "status": job.status,
+        "attempts": job.attempts,
+        "max_attempts": max_attempts,
+        "run_at": job.run_at,
+        "created_at": now,
+        "updated_at": now,
+        "trace_context": current_trace_context(),
+    }
+    for _ in range(2):  # the job that conflicted may be deleted before it is read: then the key is free again
+        job_id = await job_rows.insert_new(session, values)
+        if job_id is not None:
+            return replace(job, id=job_id)
+        existing = await job_rows.by_dedupe_key(session, dedupe_key)
+        if existing is not None:
+            job_id = require(existing.id, "the job id")
+            return Enqueued(
+                job_id, existing.status, existing.attempts, existing.run_at, existing.last_error, existing.payload
+            )
+    raise RuntimeError(f"the job {dedupe_key} conflicted and vanished twice")
 
 
 async def job_for_request(session: AsyncSession, kind: str, request_key: str) -> Job | None:

@@ -26,11 +26,6 @@ async def lock(session: AsyncSession, dead_letter_id: int) -> DeadLetter | None:
     return (await session.execute(statement)).scalar_one_or_none()
 
 
-async def replace_payloads(session: AsyncSession, job_id: int, payload: str) -> None:
-    """Overwrite the payload of every dead letter of a job (to forget a secret it carried)."""
-    await session.execute(sa.update(DEAD_LETTERS).where(DEAD_LETTERS.c.job_id == job_id).values(payload=payload))
-
-
 async def waiting_by_kind(session: AsyncSession) -> dict[str, int]:
     """How many dead letters of each job kind wait for an operator (not re-queued)."""
     statement = (

@@ -15,8 +15,10 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from certify_proxy.store.deadletters import DEAD_LETTERS
 from certify_proxy.store.models import Job, JobStatus, utcnow
 
 JOBS = cast(sa.Table, Job.__table__)  # type: ignore[attr-defined]
@@ -39,6 +41,15 @@ async def by_dedupe_key(session: AsyncSession, dedupe_key: str) -> Job | None:
     """The job enqueued under ``dedupe_key``, if any."""
     statement = sa.select(Job).where(JOBS.c.dedupe_key == dedupe_key)
     return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def insert_new(session: AsyncSession, values: dict[str, Any]) -> int | None:
+    """Insert a job row unless its ``dedupe_key`` is taken: the new id, or None (PostgreSQL and SQLite alike)."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert(JOBS) if dialect == "postgresql" else sqlite.insert(JOBS)
+    statement = insert.values(**values).on_conflict_do_nothing(index_elements=[JOBS.c.dedupe_key]).returning(JOBS.c.id)
+    job_id = (await session.execute(statement)).scalar_one_or_none()
+    return None if job_id is None else int(job_id)
 
 
 def _due(now: datetime) -> sa.ColumnElement[bool]:
@@ -163,9 +174,22 @@ async def requeue_dead(session: AsyncSession, job_id: int, now: datetime, *, max
     return cast(sa.CursorResult[Any], await session.execute(statement)).rowcount == 1
 
 
-async def replace_payload(session: AsyncSession, job_id: int, payload: str) -> None:
-    """Overwrite a job's payload whoever holds it (to forget a secret it carried)."""
-    await session.execute(sa.update(JOBS).where(JOBS.c.id == job_id).values(payload=payload))
+async def conclude_reconciliation(session: AsyncSession, dedupe_key: str, payload: str) -> None:
+    """Overwrite the payload of the job under ``dedupe_key`` and of its dead letters (to forget a secret it carried),
+    and mark the job done if it is only waiting (``queued``): its work was done by another path. A job that is
+    running keeps its state (its worker finishes it). Usually one statement: the dead letters are written only
+    when the job has some."""
+    done_if_waiting = sa.case((JOBS.c.status == JobStatus.QUEUED, JobStatus.DONE), else_=JOBS.c.status)
+    letters = sa.select(sa.func.count()).where(DEAD_LETTERS.c.job_id == JOBS.c.id).scalar_subquery()
+    statement = (
+        sa.update(JOBS)
+        .where(JOBS.c.dedupe_key == dedupe_key)
+        .values(payload=payload, status=done_if_waiting, updated_at=utcnow())
+        .returning(JOBS.c.id, letters)
+    )
+    row = (await session.execute(statement)).first()
+    if row is not None and row[1]:
+        await session.execute(sa.update(DEAD_LETTERS).where(DEAD_LETTERS.c.job_id == row[0]).values(payload=payload))
 
 
 async def stuck(session: AsyncSession, now: datetime, overdue: datetime, limit: int) -> list[Job]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlalchemy import func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -143,6 +144,23 @@ async def payment_by_authorization(session: AsyncSession, network: str, payer: s
         Payment.nonce == nonce.lower(),  # type: ignore[arg-type]
     )
     return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def payments_of(
+    session: AsyncSession, request_key: str, network: str, payer: str, nonce: str
+) -> tuple[Payment | None, Payment | None]:
+    """In one query: the payment recorded for an authorization (network, payer, nonce), and the request's payment
+    (the same row when that authorization paid for this request)."""
+    by_authorization = sa.and_(
+        Payment.network == network,  # type: ignore[arg-type]
+        Payment.payer == payer.lower(),  # type: ignore[arg-type]
+        Payment.nonce == nonce.lower(),  # type: ignore[arg-type]
+    )
+    statement = select(Payment).where(sa.or_(by_authorization, Payment.request_key == request_key))  # type: ignore[arg-type]
+    rows = list((await session.execute(statement)).scalars())
+    key = (network, payer.lower(), nonce.lower())
+    found = next((row for row in rows if (row.network, row.payer, row.nonce) == key), None)
+    return found, next((row for row in rows if row.request_key == request_key), None)
 
 
 async def payment_for_request(session: AsyncSession, request_key: str) -> Payment | None:

@@ -16,28 +16,21 @@ import logging
 from pydantic import BaseModel, Field
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from certify_common.errors import require
-from certify_proxy.queue import jobs
 from certify_proxy.queue.metrics import SETTLEMENTS_UNRESOLVED, SETTLEMENTS_UNRESOLVED_OLDEST_AGE
 from certify_proxy.runtime import Runtime
-from certify_proxy.store import deadletters as dead_letter_rows
 from certify_proxy.store import jobs as job_rows
 from certify_proxy.store import reconciliation as pending
-from certify_proxy.store.models import Job, JobKind, utcnow
+from certify_proxy.store.models import JobKind, utcnow
 from certify_proxy.tasks.periodic import Periodic
 
 logger = logging.getLogger("certify.proxy.reconciliation")
 
 
 async def forget_payment_header(session: AsyncSession, request_key: str) -> None:
-    """Drop the payment header kept for reconciliation from the request's settle job and its dead letters."""
-    job: Job | None = await jobs.job_for_request(session, JobKind.SETTLE_RECONCILE, request_key)
-    if job is None:
-        return
+    """Drop the payment header kept for reconciliation from the request's settle job and its dead letters; the job
+    is done if it was only waiting (the settlement was recorded: there is nothing left to reconcile)."""
     kept = json.dumps({"request_key": request_key}, separators=(",", ":"), sort_keys=True)
-    job_id = require(job.id, "the job id")
-    await job_rows.replace_payload(session, job_id, kept)
-    await dead_letter_rows.replace_payloads(session, job_id, kept)
+    await job_rows.conclude_reconciliation(session, f"{JobKind.SETTLE_RECONCILE}:{request_key}", kept)
 
 
 class UnresolvedSettlement(BaseModel):

@@ -9,7 +9,8 @@ through its RPC, or the identical body re-posted), so the payer can never be cha
 have been charged, so while the outcome is unknown the job is retried without limit on the job schedule
 (capped at its last delay), never dead-lettered, and shown to operators (:mod:`certify_proxy.tasks.reconciliation`).
 A definite refusal (including "expired unused on chain": nothing was charged) fails the request. Once the
-outcome is recorded, the payment header kept for the retries is deleted.
+outcome is recorded, the payment header kept for the retries is deleted, and a job that is still only waiting
+is marked done in the same statement (the paid POST recorded the outcome: nothing is left to reconcile).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from certify_common.errors import Failure, require
 from certify_proxy.certification.payment_headers import Authorization
 from certify_proxy.certification.states import State
 from certify_proxy.queue import jobs
+from certify_proxy.queue.jobs import Enqueued
 from certify_proxy.queue.payloads import CertifyPayload, SettlePayload
 from certify_proxy.queue.runner import UNBOUNDED, ClaimedJob
 from certify_proxy.queue.settings import retry_delay_s
@@ -88,8 +90,9 @@ async def record_settlement(
     settled: SettleResult,
     block: int | None,
     reason: str,
-) -> None:
-    """The one record of a settled payment, in the caller's transaction (``request`` locked by it).
+) -> Enqueued:
+    """The one record of a settled payment, in the caller's transaction (``request`` locked by it); returns the
+    certification job it queued.
 
     The payment row becomes ``settled`` with its transfer, the request ``payment_verified`` with its
     certification queued, and the payment header kept for reconciliation is forgotten (the authorization is
@@ -104,7 +107,7 @@ async def record_settlement(
     # lock), and a re-quote returns to payment_pending in one transaction: the request is never quoted here.
     repo.transition(session, request, State.PAYMENT_VERIFIED, reason)
     await forget_payment_header(session, request.request_key)
-    await jobs.enqueue(
+    return await jobs.enqueue(
         session,
         JobKind.CERTIFY,
         f"{JobKind.CERTIFY}:{request.request_key}",
@@ -180,6 +183,8 @@ class SettlementJob:
         async with transaction(runtime.sessions) as session:
             locked = require(await repo.get_request(session, request_key, for_update=True), "the settling request")
             payment = require(await repo.payment_for_request(session, request_key), "the reserved payment")
+            if await _recorded_meanwhile(context, session, payment):
+                return
             reason = f"payment settled on retry: {tx_hash}"
             await record_settlement(session, runtime.settings, locked, payment, settled, block, reason)
             # The authorization is spent: keep no copy of it in the job either.
@@ -192,6 +197,8 @@ class SettlementJob:
         async with transaction(runtime.sessions) as session:
             locked = require(await repo.get_request(session, request_key, for_update=True), "the settling request")
             payment = require(await repo.payment_for_request(session, request_key), "the reserved payment")
+            if await _recorded_meanwhile(context, session, payment):
+                return
             payment.status = PaymentStatus.FAILED
             session.add(payment)
             locked.error_code, locked.error_message, locked.error_retryable = fail.code, fail.message, False
@@ -212,6 +219,18 @@ class SettlementJob:
         request.error_retryable = True
         request.updated_at = utcnow()
         session.add(request)
+
+
+async def _recorded_meanwhile(context: JobContext, session: AsyncSession, payment: Payment) -> bool:
+    """Whether the paid POST recorded the outcome while this attempt was settling (it read the payment pending
+    before): then the job only finishes, in the caller's transaction, and records nothing twice."""
+    if payment.status == PaymentStatus.PENDING:
+        return False
+    await context.save_in(session, SettlePayload(request_key=payment.request_key))
+    await forget_payment_header(session, payment.request_key)
+    await context.finish(session)
+    logger.info("settlement already recorded by the paid submission")
+    return True
 
 
 def _clear_error(request: CertificationRequest) -> None:

@@ -11,7 +11,14 @@ from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from pydantic import ValidationError
 
-from certify_proxy.api.deps import CertifyCaller, RuntimeDep, enforce_limit, get_principal, payment_header
+from certify_proxy.api.deps import (
+    CertifyCaller,
+    RuntimeDep,
+    checked_paid_request,
+    enforce_limit,
+    get_principal,
+    payment_header,
+)
 from certify_proxy.api.responses import ANSWERED, UPSTREAM, WRITE, errors
 from certify_proxy.api.routes.common import prefer_wait, respond, settle_wait
 from certify_proxy.api.schemas import CertifyBody
@@ -79,7 +86,7 @@ async def post_certify(
     if paid is None:
         return respond(await intake.new_request(runtime, body, caller))
     # A paid retry that repeats the whole body (as x402 clients do) must describe the same request.
-    target = await paid_request(runtime, body, caller, token)
+    target = await paid_request(runtime, body, caller, token, checked_paid_request(request))
     outcome = await payments.pay(runtime, target, paid[1])
     return respond(
         await settle_wait(runtime, outcome, target.request_key, prefer_wait(prefer, runtime.settings.max_wait_s))

@@ -1,0 +1,199 @@
+"""The paid path's single statements on PostgreSQL and SQLite: enqueueing by ``INSERT … ON CONFLICT DO NOTHING``,
+closing a reconciliation job that is only waiting, and one query for an authorization's and a request's payment."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from certify_proxy.queue import jobs
+from certify_proxy.queue.payloads import CertifyPayload, SettlePayload
+from certify_proxy.settings import ProxySettings
+from certify_proxy.store import repositories as repo
+from certify_proxy.store.db import create_engine, session_factory, transaction
+from certify_proxy.store.migrate import upgrade_async
+from certify_proxy.store.models import (
+    CertificationRequest,
+    DeadLetter,
+    Job,
+    JobKind,
+    Payment,
+    PaymentStatus,
+    utcnow,
+)
+from certify_proxy.tasks.reconciliation import forget_payment_header
+
+pytestmark = pytest.mark.integration
+
+SECRET = "c2VjcmV0LWhlYWRlcg=="
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+async def engine(request: pytest.FixtureRequest, pg_url: str, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    url = pg_url if request.param == "postgresql" else f"sqlite+aiosqlite:///{tmp_path / 'jobs.db'}"
+    await upgrade_async(url)
+    engine = create_engine(ProxySettings(database_url=url, certify_env="test"))
+    yield engine
+    await engine.dispose()
+
+
+def _settle_job(request_key: str) -> tuple[str, SettlePayload]:
+    payload = SettlePayload(request_key=request_key, payment_header=SECRET, payment_requirements=None)
+    return f"{JobKind.SETTLE_RECONCILE}:{request_key}", payload
+
+
+async def _job(sessions: async_sessionmaker[AsyncSession], dedupe_key: str) -> Job:
+    async with sessions() as session:
+        rows = list((await session.execute(sa.select(Job).where(Job.dedupe_key == dedupe_key))).scalars())  # type: ignore[arg-type]
+    [job] = rows
+    return job
+
+
+async def _request(sessions: async_sessionmaker[AsyncSession]) -> str:
+    key = uuid.uuid4().hex
+    now = utcnow()
+    async with transaction(sessions) as session:
+        session.add(
+            CertificationRequest(
+                request_key=key,
+                owner="key:1",
+                request_id=f"r-{key[:8]}",
+                status="payment_pending",
+                fingerprint="f",
+                data_hash="0x" + "ab" * 32,
+                data_size_bytes=1,
+                network="base-sepolia",
+                client_type="agent",
+                public_token=f"token-{key}",
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    return key
+
+
+async def _paid(sessions: async_sessionmaker[AsyncSession], request_key: str, payer: str, nonce: str) -> None:
+    async with transaction(sessions) as session:
+        session.add(
+            Payment(
+                request_key=request_key,
+                network="base-sepolia",
+                payer=payer,
+                nonce=nonce,
+                amount_atomic=1000,
+                status=PaymentStatus.SETTLED,
+                created_at=utcnow(),
+            )
+        )
+
+
+async def test_enqueueing_a_key_twice_keeps_the_first_job_and_answers_it(engine: AsyncEngine) -> None:
+    sessions = session_factory(engine)
+    key = f"{JobKind.CERTIFY}:{uuid.uuid4().hex}"
+    async with transaction(sessions) as session:
+        first = await jobs.enqueue(session, JobKind.CERTIFY, key, CertifyPayload(request_key="a"), max_attempts=3)
+    async with transaction(sessions) as session:
+        again = await jobs.enqueue(
+            session, JobKind.CERTIFY, key, CertifyPayload(request_key="b"), max_attempts=9, delay_s=60
+        )
+    stored = await _job(sessions, key)
+    assert first.id == again.id == stored.id
+    assert (again.status, again.attempts, again.last_error) == ("queued", 0, None)
+    assert json.loads(again.payload) == json.loads(stored.payload) == {"request_key": "a"}
+    assert stored.max_attempts == 3
+
+
+async def test_a_concurrent_enqueue_of_the_same_key_waits_and_answers_the_committed_job(pg_url: str) -> None:
+    """On PostgreSQL a second transaction enqueueing an uncommitted key waits for the first, then keeps its job
+    (a SELECT-then-INSERT would fail on the unique key instead)."""
+    await upgrade_async(pg_url)
+    engine = create_engine(ProxySettings(database_url=pg_url, certify_env="test"))
+    sessions = session_factory(engine)
+    key = f"{JobKind.CERTIFY}:{uuid.uuid4().hex}"
+    try:
+        async with transaction(sessions) as holder:
+            first = await jobs.enqueue(holder, JobKind.CERTIFY, key, CertifyPayload(request_key="a"), max_attempts=3)
+
+            async def second() -> jobs.Enqueued:
+                async with transaction(sessions) as session:
+                    payload = CertifyPayload(request_key="b")
+                    return await jobs.enqueue(session, JobKind.CERTIFY, key, payload, max_attempts=3)
+
+            waiting = asyncio.create_task(second())
+            await asyncio.sleep(0.3)  # let it reach the row lock of the uncommitted key
+            assert not waiting.done()
+        assert (await waiting).id == first.id
+    finally:
+        await engine.dispose()
+
+
+async def test_a_recorded_settlement_closes_its_waiting_job_and_forgets_the_header_everywhere(
+    engine: AsyncEngine,
+) -> None:
+    sessions = session_factory(engine)
+    request_key = uuid.uuid4().hex
+    dedupe_key, payload = _settle_job(request_key)
+    async with transaction(sessions) as session:
+        job = await jobs.enqueue(session, JobKind.SETTLE_RECONCILE, dedupe_key, payload, max_attempts=1, delay_s=60)
+        session.add(
+            DeadLetter(
+                job_id=job.id,
+                kind=JobKind.SETTLE_RECONCILE,
+                payload=payload.to_json(),
+                error="e",
+                attempts=1,
+                created_at=utcnow(),
+            )
+        )
+    async with transaction(sessions) as session:
+        await forget_payment_header(session, request_key)
+
+    stored = await _job(sessions, dedupe_key)
+    assert stored.status == "done"
+    assert json.loads(stored.payload) == {"request_key": request_key}
+    async with sessions() as session:
+        statement = sa.select(DeadLetter.payload).where(DeadLetter.job_id == job.id)  # type: ignore[call-overload,arg-type]
+        letters = list((await session.execute(statement)).scalars())
+    assert [json.loads(letter) for letter in letters] == [{"request_key": request_key}]
+
+
+async def test_a_held_reconciliation_job_keeps_its_state_when_the_header_is_forgotten(engine: AsyncEngine) -> None:
+    sessions = session_factory(engine)
+    request_key = uuid.uuid4().hex
+    dedupe_key, payload = _settle_job(request_key)
+    async with transaction(sessions) as session:
+        await jobs.enqueue(session, JobKind.SETTLE_RECONCILE, dedupe_key, payload, max_attempts=1)
+        await session.execute(sa.update(Job).where(Job.dedupe_key == dedupe_key).values(status="running"))  # type: ignore[arg-type]
+    async with transaction(sessions) as session:
+        await forget_payment_header(session, request_key)
+        await forget_payment_header(session, "no-such-request")  # nothing to forget: no error
+
+    stored = await _job(sessions, dedupe_key)
+    assert stored.status == "running"  # its worker finishes it
+    assert SECRET not in stored.payload
+
+
+async def test_one_query_finds_the_authorizations_payment_and_the_requests(engine: AsyncEngine) -> None:
+    sessions = session_factory(engine)
+    mine, other = await _request(sessions), await _request(sessions)
+    await _paid(sessions, mine, "0xpayer", "0x01")
+    await _paid(sessions, other, "0xpayer", "0x02")
+
+    async with sessions() as session:
+        same = await repo.payments_of(session, mine, "base-sepolia", "0xPAYER", "0x01")
+        elsewhere = await repo.payments_of(session, mine, "base-sepolia", "0xpayer", "0x02")
+        unpaid_auth = await repo.payments_of(session, mine, "base-sepolia", "0xpayer", "0x03")
+        nothing = await repo.payments_of(session, "no-such-request", "base-sepolia", "0xpayer", "0x03")
+
+    assert [None if row is None else row.request_key for row in same] == [mine, mine]
+    assert [None if row is None else row.request_key for row in elsewhere] == [other, mine]
+    assert [None if row is None else row.request_key for row in unpaid_auth] == [None, mine]
+    assert nothing == (None, None)
