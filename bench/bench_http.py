@@ -29,7 +29,7 @@ from bench.http_phases import (
     open_loop,
     warm,
 )
-from bench.paid_phase import paid
+from bench.paid_phase import count_paid_round_trips, paid
 from bench.pgrelay import RoundTripRelay
 from bench.procs import CpuMeter, postgres_backends, redis_server, requests_by_worker, with_workers
 from bench.profile import current
@@ -77,6 +77,11 @@ def _count_phase(stack: BenchStack, relay: RoundTripRelay, state: Path, requests
         counted_bare.stop()
 
 
+#: Paid submissions counted through the relay (sequential: each costs a few tens of milliseconds).
+PAID_COUNTED = 20
+NO_WORKERS = {"JOB_WORKERS": "0"}
+
+
 def run(database_url: str, redis_url: str) -> dict[str, Any]:
     profile = current()
     figures: dict[str, Any] = {}
@@ -86,9 +91,12 @@ def run(database_url: str, redis_url: str) -> dict[str, Any]:
         stack = BenchStack(state, database_url, redis_url)
         bare: BareApp | None = None
         try:
-            stack.start(proxy_workers=1, proxy_database_url=relay.dsn(stack.database_url))
+            # The counting proxy runs no job workers: a paid submission's count is its own statements.
+            stack.start(proxy_workers=1, proxy_database_url=relay.dsn(stack.database_url), proxy_env=NO_WORKERS)
             figures["round_trips"] = _count_phase(stack, relay, state, profile.counted_requests)
+            figures["round_trips_paid"] = count_paid_round_trips(stack, relay, PAID_COUNTED)
             stack.restart_proxy(1)
+            stack.wait_jobs_done()  # the counted submissions' certifications run now, before anything is timed
             bare = BareApp(state, plain_dsn(stack.database_url)).start()
             stack_meter, bare_meter = _meters(stack, bare, redis_url)
             targets = _targets(stack, bare.port)
@@ -176,6 +184,11 @@ def report(figures: dict[str, Any]) -> None:
         f"{memory['start_mib']} MiB, end {memory['end_mib']} MiB, max {memory['max_mib']} MiB"
     )
     _report_paid(figures["paid"])
+    trips = figures["round_trips_paid"]
+    print(
+        f"   paid submission (one at a time, job workers off): DB round trips {trips['round_trips_per_submission']:.2f}"
+        f"/submission (answers {trips['outcomes']}; background {trips['background_per_s']}/s subtracted)"
+    )
     growth = 100 * memory["growth"]
     label = f"proxy RSS growth across {memory['requests']:,} 402s (target count 100,000)"
     verdict(label, growth, "flat within ±10 %", abs(growth) <= 10, " %")

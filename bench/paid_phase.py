@@ -131,6 +131,33 @@ async def _run(proxy: str, sandbox: str, requests: int, meter: CpuMeter | None) 
     }
 
 
+async def _count(proxy: str, sandbox: str, relay: Any, requests: int, idle_s: float) -> dict[str, Any]:
+    key = await _payer(sandbox)
+    async with CertifyClient(proxy, API_KEY, timeout_s=120) as client:
+        signed = await _offers(client, key, requests + 3)
+        for request_id, payment in signed[:3]:  # warm: pool connections open, statements prepared
+            await client.pay(request_id, payment)
+        before = relay.round_trips
+        await asyncio.sleep(idle_s)
+        idle_rate = (relay.round_trips - before) / idle_s
+        before, start = relay.round_trips, time.perf_counter()
+        outcomes = [str((await client.pay(request_id, payment)).status) for request_id, payment in signed[3:]]
+        elapsed = time.perf_counter() - start
+        counted = relay.round_trips - before
+    return {
+        "round_trips_per_submission": round(max(counted - idle_rate * elapsed, 0.0) / requests, 2),
+        "background_per_s": round(idle_rate, 2),
+        "outcomes": sorted(set(outcomes)),
+    }
+
+
+def count_paid_round_trips(stack: BenchStack, relay: Any, requests: int, idle_s: float = 3.0) -> dict[str, Any]:
+    """PostgreSQL round trips of one paid submission (sent one after another through the counting relay),
+    what the proxy does in the background meanwhile measured idle first and subtracted. Run it on a proxy
+    without job workers: the certification that follows is a job's work, not the submission's."""
+    return asyncio.run(_count(stack.url("proxy"), stack.url("sandbox"), relay, requests, idle_s))
+
+
 def paid(stack: BenchStack, requests: int, meter: CpuMeter | None = None) -> dict[str, Any]:
     """Run the paid phase against a started stack; ``meter`` gives CPU per submission by process group."""
     return asyncio.run(_run(stack.url("proxy"), stack.url("sandbox"), requests, meter))

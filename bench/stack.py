@@ -26,6 +26,7 @@ from certify_testkit.sockets import children
 
 ENTRYPOINT = repo_root() / "docker" / "entrypoint.sh"
 API_KEY = "bench-" + uuid.uuid4().hex
+_BUSY_JOBS = "SELECT count(*) FROM jobs WHERE status = 'running' OR (status = 'queued' AND run_at <= now())"
 
 
 def plain_dsn(url: str) -> str:
@@ -71,7 +72,11 @@ class BenchStack:
     def url(self, name: str, path: str = "") -> str:
         return f"http://127.0.0.1:{self.ports[name]}{path}"
 
-    def start(self, proxy_workers: int = 1, proxy_database_url: str | None = None) -> None:
+    def start(
+        self, proxy_workers: int = 1, proxy_database_url: str | None = None, proxy_env: dict[str, str] | None = None
+    ) -> None:
+        """Every service; the proxy with ``proxy_workers`` workers, optionally on another database URL and with
+        settings of its own (``proxy_env``, for this start only: :meth:`restart_proxy` starts it without)."""
         asyncio.run(_admin(self.admin_dsn, f'CREATE DATABASE "{self.database}"'))
         os.environ.update({"DEV_API_KEY": API_KEY, "CERTIFY_TEST_LOG_DIR": str(self.state_dir / "logs")})
         self.env = {
@@ -87,12 +92,14 @@ class BenchStack:
             for service in [service for service in self.services if service.name in stage]:
                 prepare(service, self.env, self.url("sandbox"))
                 if service.name == "proxy":
-                    self._start(service, proxy_workers, proxy_database_url)
+                    self._start(service, proxy_workers, proxy_database_url, proxy_env)
                 else:
                     self._start(service, 1)
 
-    def _start(self, service: Service, workers: int, database_url: str | None = None) -> None:
-        env = {**self.env, **image_env(self.state_dir, service.name, workers)}
+    def _start(
+        self, service: Service, workers: int, database_url: str | None = None, extra: dict[str, str] | None = None
+    ) -> None:
+        env = {**self.env, **image_env(self.state_dir, service.name, workers), **(extra or {})}
         if database_url:
             env["DATABASE_URL"] = database_url
         process = ServiceProcess(service.module, env=env, port=self.ports[service.name], argv=[str(ENTRYPOINT)])
@@ -115,6 +122,18 @@ class BenchStack:
         self.processes["proxy"].stop(timeout_s=30)
         wait_until(lambda: not port_taken(self.ports["proxy"]), timeout_s=30, what="the proxy's port to close")
         self._start(next(service for service in self.services if service.name == "proxy"), workers, database_url)
+
+    def wait_jobs_done(self, timeout_s: float = 120) -> None:
+        """Until no job of the proxy's queue is due or running (later ones, such as a delayed retry, may wait)."""
+
+        async def busy() -> int:
+            connection = await asyncpg.connect(plain_dsn(self.database_url))
+            try:
+                return int(await connection.fetchval(_BUSY_JOBS))
+            finally:
+                await connection.close()
+
+        wait_until(lambda: asyncio.run(busy()) == 0, timeout_s, 0.2, "the proxy's due jobs to finish")
 
     def pid(self, name: str) -> int:
         """The gunicorn master of one service (its workers are its children)."""
