@@ -36,11 +36,17 @@ help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
 install: $(STAMP) $(SYSTEM_STAMP) $(CHECKOV_STAMP) ## create .venv with every package (editable) and the dev tools; idempotent
+	@$(PY) -m compileall -q -j 0 $(SRC_DIRS) > /dev/null
+
+# Bytecode is compiled at install (site-packages) and by `install` (the editable sources, only what changed): where
+# PYTHONDONTWRITEBYTECODE is set (this machine sets it), imports cache nothing, and every process a test or `make run`
+# starts would compile its sources again (the proxy's imports: 6.7 s without bytecode, 3.9 s with). Python reads
+# up-to-date .pyc files whatever that variable says, and recompiles a changed source in memory.
 
 $(STAMP): constraints.txt requirements.in $(PYPROJECTS)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@test -x $(UV) && $(UV) --version | grep -q "$(UV_VERSION)" || $(PY) -m pip install -q "uv==$(UV_VERSION)"
-	$(UV) pip install --quiet --python $(PY) -c constraints.txt -r requirements.in $(addprefix -e ,$(PACKAGES))
+	$(UV) pip install --quiet --compile-bytecode --python $(PY) -c constraints.txt -r requirements.in $(addprefix -e ,$(PACKAGES))
 	@touch $@
 
 $(SYSTEM_STAMP): scripts/install-system.sh

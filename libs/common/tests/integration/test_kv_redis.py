@@ -25,7 +25,8 @@ async def test_redis_store_meets_the_contract(redis_url: str, redis_prefix: str)
 
 
 async def test_sequence_and_set_if_absent_are_atomic_across_clients(redis_url: str, redis_prefix: str) -> None:
-    clients = [RedisKeyValue(redis_url, redis_prefix) for _ in range(4)]
+    # 100 commands at once open 100 connections: on a loaded machine some take longer than the 2 s default.
+    clients = [RedisKeyValue(redis_url, redis_prefix, timeout_s=30) for _ in range(4)]
     try:
         values = await asyncio.gather(*(clients[i % 4].next_in_sequence("nonce", 1) for i in range(100)))
         assert sorted(values) == list(range(1, 101))
