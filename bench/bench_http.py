@@ -151,7 +151,7 @@ def report(figures: dict[str, Any]) -> None:
             f"   {name:<22} {summary['req_per_s']:8.1f} req/s  p50 {latency.get('50', 0):7.1f} ms  "
             f"p95 {latency.get('95', 0):7.1f} ms  unexpected status {summary['unexpected_status']}  errors "
             f"{summary['errors']}  DB round trips {figures['round_trips'][name]['round_trips_per_request']:.2f}/req "
-            f"(answers {figures['round_trips'][name]['statuses']})"
+            f"(answers {figures['round_trips'][name]['answers']})"
         )
         cpu = ", ".join(f"{group} {ms:.2f}" for group, ms in summary["cpu_ms_per_request"].items() if ms >= 0.005)
         print(f"   {'':<22} CPU ms/request: total {summary['cpu_ms_per_request_total']:.2f} = {cpu}")
@@ -186,8 +186,8 @@ def report(figures: dict[str, Any]) -> None:
     _report_paid(figures["paid"])
     trips = figures["round_trips_paid"]
     print(
-        f"   paid submission (one at a time, job workers off): DB round trips {trips['round_trips_per_submission']:.2f}"
-        f"/submission (answers {trips['outcomes']}; background {trips['background_per_s']}/s subtracted)"
+        f"   paid submission (one at a time, job workers off): DB round trips {trips['round_trips_per_request']:.2f}"
+        f"/submission (answers {trips['answers']}; background {trips['background_per_s']}/s subtracted)"
     )
     growth = 100 * memory["growth"]
     label = f"proxy RSS growth across {memory['requests']:,} 402s (target count 100,000)"

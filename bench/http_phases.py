@@ -92,30 +92,38 @@ def warm(target: Target, seconds: float = 5) -> None:
     wrk(target.url, target.body, target.headers, seconds)
 
 
-def _post(client: httpx.Client, target: Target, number: int) -> int:
+def _post(client: httpx.Client, target: Target, number: int) -> httpx.Response:
     body = target.body.replace("@ID@", f"count-{time.time_ns()}-{number}")
     return client.post(target.url, content=body, headers={"Content-Type": "application/json", **target.headers})
 
 
-def count_round_trips(target: Target, relay: Any, requests: int, idle_s: float = 3.0) -> dict[str, float]:
-    """Round trips to PostgreSQL per request, sequentially; what background tasks do meanwhile is measured
-    idle first and subtracted."""
+def counted_round_trips(
+    relay: Any, work: Callable[[], list[Any]], requests: int, idle_s: float = 3.0
+) -> dict[str, Any]:
+    """Round trips to PostgreSQL per request of ``work`` (it sends ``requests`` requests one after another and returns
+    their answers); what background tasks do meanwhile is measured idle first and subtracted."""
+    before = relay.round_trips
+    time.sleep(idle_s)
+    idle_rate = (relay.round_trips - before) / idle_s
+    before, start = relay.round_trips, time.perf_counter()
+    answers = work()
+    elapsed = time.perf_counter() - start
+    counted = relay.round_trips - before
+    return {
+        "round_trips_per_request": round(max(counted - idle_rate * elapsed, 0.0) / requests, 2),
+        "background_per_s": round(idle_rate, 2),
+        "answers": sorted(set(answers)),
+    }
+
+
+def count_round_trips(target: Target, relay: Any, requests: int) -> dict[str, Any]:
+    """Round trips to PostgreSQL per request of ``target``, sent one after another (:func:`counted_round_trips`)."""
     with httpx.Client(timeout=30) as client:
         for number in range(10):  # warm: pool connections open, statements prepared
             _post(client, target, number)
-        before = relay.round_trips
-        time.sleep(idle_s)
-        idle_rate = (relay.round_trips - before) / idle_s
-        before, start = relay.round_trips, time.perf_counter()
-        statuses = {_post(client, target, number).status_code for number in range(requests)}
-        elapsed = time.perf_counter() - start
-        counted = relay.round_trips - before
-    background = idle_rate * elapsed
-    return {
-        "round_trips_per_request": round(max(counted - background, 0.0) / requests, 2),
-        "background_per_s": round(idle_rate, 2),
-        "statuses": sorted(statuses),  # type: ignore[dict-item]
-    }
+        return counted_round_trips(
+            relay, lambda: [_post(client, target, number).status_code for number in range(requests)], requests
+        )
 
 
 def open_loop(target: Target, rate: float, seconds: float) -> dict[str, Any]:

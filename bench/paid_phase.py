@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from bench.http_phases import DOCUMENT
+from bench.http_phases import DOCUMENT, counted_round_trips
 from bench.procs import CpuMeter
 from bench.stack import API_KEY, BenchStack
 from certify_client.api import CertifyApiError, CertifyClient
@@ -131,31 +131,27 @@ async def _run(proxy: str, sandbox: str, requests: int, meter: CpuMeter | None) 
     }
 
 
-async def _count(proxy: str, sandbox: str, relay: Any, requests: int, idle_s: float) -> dict[str, Any]:
+async def _signed(proxy: str, sandbox: str, count: int) -> list[tuple[str, SignedPayment]]:
+    """``count`` offers signed by a new funded payer."""
     key = await _payer(sandbox)
     async with CertifyClient(proxy, API_KEY, timeout_s=120) as client:
-        signed = await _offers(client, key, requests + 3)
-        for request_id, payment in signed[:3]:  # warm: pool connections open, statements prepared
-            await client.pay(request_id, payment)
-        before = relay.round_trips
-        await asyncio.sleep(idle_s)
-        idle_rate = (relay.round_trips - before) / idle_s
-        before, start = relay.round_trips, time.perf_counter()
-        outcomes = [str((await client.pay(request_id, payment)).status) for request_id, payment in signed[3:]]
-        elapsed = time.perf_counter() - start
-        counted = relay.round_trips - before
-    return {
-        "round_trips_per_submission": round(max(counted - idle_rate * elapsed, 0.0) / requests, 2),
-        "background_per_s": round(idle_rate, 2),
-        "outcomes": sorted(set(outcomes)),
-    }
+        return await _offers(client, key, count)
 
 
-def count_paid_round_trips(stack: BenchStack, relay: Any, requests: int, idle_s: float = 3.0) -> dict[str, Any]:
-    """PostgreSQL round trips of one paid submission (sent one after another through the counting relay),
-    what the proxy does in the background meanwhile measured idle first and subtracted. Run it on a proxy
-    without job workers: the certification that follows is a job's work, not the submission's."""
-    return asyncio.run(_count(stack.url("proxy"), stack.url("sandbox"), relay, requests, idle_s))
+async def _pay_each(proxy: str, signed: list[tuple[str, SignedPayment]]) -> list[str]:
+    """Pay each offer, one after another: the statuses the client returns."""
+    async with CertifyClient(proxy, API_KEY, timeout_s=120) as client:
+        return [str((await client.pay(request_id, payment)).status) for request_id, payment in signed]
+
+
+def count_paid_round_trips(stack: BenchStack, relay: Any, requests: int) -> dict[str, Any]:
+    """PostgreSQL round trips of one paid submission (sent one after another through the counting relay; the
+    background subtracted, ``counted_round_trips``). Run it on a proxy without job workers: the certification that
+    follows is a job's work, not the submission's."""
+    proxy = stack.url("proxy")
+    signed = asyncio.run(_signed(proxy, stack.url("sandbox"), requests + 3))
+    asyncio.run(_pay_each(proxy, signed[:3]))  # warm: pool connections open, statements prepared
+    return counted_round_trips(relay, lambda: asyncio.run(_pay_each(proxy, signed[3:])), requests)
 
 
 def paid(stack: BenchStack, requests: int, meter: CpuMeter | None = None) -> dict[str, Any]:

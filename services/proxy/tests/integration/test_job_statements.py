@@ -30,6 +30,7 @@ from certify_proxy.store.models import (
     utcnow,
 )
 from certify_proxy.tasks.reconciliation import forget_payment_header
+from certify_testkit.processes import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -111,6 +112,15 @@ async def test_enqueueing_a_key_twice_keeps_the_first_job_and_answers_it(engine:
     assert stored.max_attempts == 3
 
 
+async def _waiting_on_a_lock(engine: AsyncEngine) -> bool:
+    """Whether a session of this database waits on a lock (the second enqueue, on the uncommitted key)."""
+    statement = sa.text(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    async with engine.connect() as connection:
+        return bool((await connection.execute(statement)).scalar_one())
+
+
 async def test_a_concurrent_enqueue_of_the_same_key_waits_and_answers_the_committed_job(pg_url: str) -> None:
     """On PostgreSQL a second transaction enqueueing an uncommitted key waits for the first, then keeps its job
     (a SELECT-then-INSERT would fail on the unique key instead)."""
@@ -128,7 +138,7 @@ async def test_a_concurrent_enqueue_of_the_same_key_waits_and_answers_the_commit
                     return await jobs.enqueue(session, JobKind.CERTIFY, key, payload, max_attempts=3)
 
             waiting = asyncio.create_task(second())
-            await asyncio.sleep(0.3)  # let it reach the row lock of the uncommitted key
+            await eventually(lambda: _waiting_on_a_lock(engine), timeout_s=30, what="the second enqueue to wait")
             assert not waiting.done()
         assert (await waiting).id == first.id
     finally:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -19,9 +18,9 @@ from certify_client.models import (
 )
 from certify_proxy.certification.states import FINAL, State
 from certify_proxy.certification.steps import history_entries, step_durations
-from certify_proxy.queue.jobs import job_for_request
+from certify_proxy.queue.jobs import Enqueued, job_for_request
 from certify_proxy.store import repositories as repo
-from certify_proxy.store.models import Certification, CertificationRequest, JobKind, Payment, aware
+from certify_proxy.store.models import Certification, CertificationRequest, Job, JobKind, Payment, aware
 
 
 def _iso(value: Any) -> str | None:
@@ -34,28 +33,13 @@ def status_url(base_url: str, request_id: str, token: str | None) -> str:
     return f"{base_url}/v1/status/{request_id}" + (f"?token={token}" if token else "")
 
 
-class JobState(Protocol):
-    """What the status document shows of the certification job (a ``Job`` row, or ``queue.jobs.Enqueued``)."""
-
-    @property
-    def status(self) -> str: ...
-    @property
-    def attempts(self) -> int: ...
-    @property
-    def run_at(self) -> datetime: ...
-    @property
-    def last_error(self) -> str | None: ...
-    @property
-    def payload(self) -> str: ...
-
-
 @dataclass(frozen=True)
 class Related:
     """A request's payment, proof and certification job, when the caller holds them already (in its transaction)."""
 
     payment: Payment | None
     certification: Certification | None
-    job: JobState | None
+    job: Job | Enqueued | None
 
 
 async def related_rows(session: AsyncSession, request_key: str) -> Related:
@@ -121,7 +105,7 @@ async def status_view(
         ),
         error=error,
         history=history_entries(steps, completed),
-        steps=step_durations(steps, payment, job),
+        steps=step_durations(steps, payment, None if job is None else job.payload),
         created_at=_iso(created),
         updated_at=_iso(request.updated_at),
         completed_at=_iso(completed),

@@ -10,18 +10,10 @@ Each history entry also carries how long the request stayed in that state.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Protocol
 
 from certify_client.models import HistoryEntry, StepDurations
 from certify_proxy.queue.payloads import CertifyPayload
 from certify_proxy.store.models import Payment, StateTransition, aware
-
-
-class JobPayloadRow(Protocol):
-    """A certification job's payload (JSON of :class:`CertifyPayload`)."""
-
-    @property
-    def payload(self) -> str: ...
 
 
 def _seconds(start: datetime | None, end: datetime | None) -> float | None:
@@ -53,14 +45,14 @@ def history_entries(steps: list[StateTransition], completed_at: datetime | None)
     return entries
 
 
-def step_durations(steps: list[StateTransition], payment: Payment | None, job: JobPayloadRow | None) -> StepDurations:
-    """Seconds each step took (null until it finished)."""
+def step_durations(steps: list[StateTransition], payment: Payment | None, job_payload: str | None) -> StepDurations:
+    """Seconds each step took (null until it finished); ``job_payload``: the certification job's (its progress)."""
     first_at: dict[str, datetime] = {}
     for step in steps:
         moment = aware(step.at)
         if moment is not None:
             first_at.setdefault(step.to_state, moment)
-    progress = CertifyPayload.model_validate_json(job.payload) if job is not None else None
+    progress = CertifyPayload.model_validate_json(job_payload) if job_payload is not None else None
     settle = None
     if payment is not None:
         settle = _seconds(aware(payment.created_at), aware(payment.settled_at))

@@ -136,13 +136,18 @@ async def history(session: AsyncSession, request_key: str) -> list[StateTransiti
     return list((await session.execute(statement)).scalars())
 
 
-async def payment_by_authorization(session: AsyncSession, network: str, payer: str, nonce: str) -> Payment | None:
-    """The payment recorded for one authorization (network, payer, nonce), if any."""
-    statement = select(Payment).where(
+def _of_authorization(network: str, payer: str, nonce: str) -> sa.ColumnElement[bool]:
+    """The payments row of one authorization (payer and nonce are stored in lower case)."""
+    return sa.and_(
         Payment.network == network,  # type: ignore[arg-type]
         Payment.payer == payer.lower(),  # type: ignore[arg-type]
         Payment.nonce == nonce.lower(),  # type: ignore[arg-type]
     )
+
+
+async def payment_by_authorization(session: AsyncSession, network: str, payer: str, nonce: str) -> Payment | None:
+    """The payment recorded for one authorization (network, payer, nonce), if any."""
+    statement = select(Payment).where(_of_authorization(network, payer, nonce))
     return (await session.execute(statement)).scalar_one_or_none()
 
 
@@ -151,11 +156,7 @@ async def payments_of(
 ) -> tuple[Payment | None, Payment | None]:
     """In one query: the payment recorded for an authorization (network, payer, nonce), and the request's payment
     (the same row when that authorization paid for this request)."""
-    by_authorization = sa.and_(
-        Payment.network == network,  # type: ignore[arg-type]
-        Payment.payer == payer.lower(),  # type: ignore[arg-type]
-        Payment.nonce == nonce.lower(),  # type: ignore[arg-type]
-    )
+    by_authorization = _of_authorization(network, payer, nonce)
     statement = select(Payment).where(sa.or_(by_authorization, Payment.request_key == request_key))  # type: ignore[arg-type]
     rows = list((await session.execute(statement)).scalars())
     key = (network, payer.lower(), nonce.lower())

@@ -161,9 +161,7 @@ class SettlementJob:
             payment = await repo.payment_for_request(session, request_key)
         if payment is None or payment.status != PaymentStatus.PENDING:
             async with transaction(runtime.sessions) as session:
-                await context.save_in(session, SettlePayload(request_key=request_key))
-                await forget_payment_header(session, request_key)
-                await context.finish(session)
+                await _conclude(context, session, request_key)
             return Done()
         if payload.payment_header is None or payload.payment_requirements is None:
             return Retry("the pending settlement's job holds no authorization")
@@ -204,9 +202,7 @@ class SettlementJob:
             locked.error_code, locked.error_message, locked.error_retryable = fail.code, fail.message, False
             repo.transition(session, locked, State.FAILED, f"settlement refused: {fail.code}")
             await enqueue_webhook(session, locked, runtime.settings)
-            await context.save_in(session, SettlePayload(request_key=request_key))
-            await forget_payment_header(session, request_key)
-            await context.finish(session)
+            await _conclude(context, session, request_key)
         logger.warning("deferred settlement refused", extra={"code": fail.code})
 
     async def dead_lettered(self, runtime: Runtime, session: AsyncSession, job: ClaimedJob, error: str) -> None:
@@ -226,11 +222,17 @@ async def _recorded_meanwhile(context: JobContext, session: AsyncSession, paymen
     before): then the job only finishes, in the caller's transaction, and records nothing twice."""
     if payment.status == PaymentStatus.PENDING:
         return False
-    await context.save_in(session, SettlePayload(request_key=payment.request_key))
-    await forget_payment_header(session, payment.request_key)
-    await context.finish(session)
+    await _conclude(context, session, payment.request_key)
     logger.info("settlement already recorded by the paid submission")
     return True
+
+
+async def _conclude(context: JobContext, session: AsyncSession, request_key: str) -> None:
+    """Finish the job with nothing left of the authorization, in the caller's transaction: its payload and
+    every copy of the payment header are reduced to the request key."""
+    await context.save_in(session, SettlePayload(request_key=request_key))
+    await forget_payment_header(session, request_key)
+    await context.finish(session)
 
 
 def _clear_error(request: CertificationRequest) -> None:
