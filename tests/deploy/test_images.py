@@ -48,9 +48,12 @@ def _stages(service: str, dockerfile: Path = DOCKERFILE) -> list[Stage]:
 @pytest.fixture(scope="module")
 def replays(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Replay]:
     """Each service's build stage replayed once, four at a time."""
+    # The folders are made here, not in the threads: the first mktemp of a worker creates its base folder, and
+    # threads racing to create it fail with FileExistsError.
+    folders = {service: tmp_path_factory.mktemp(f"image-{service}") for service in SERVICES}
 
     def replay(service: str) -> Replay:
-        return replay_build_stage(ROOT, _stages(service)[0], tmp_path_factory.mktemp(f"image-{service}"), UV)
+        return replay_build_stage(ROOT, _stages(service)[0], folders[service], UV)
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         return dict(zip(SERVICES, pool.map(replay, SERVICES), strict=True))
