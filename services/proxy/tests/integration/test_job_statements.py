@@ -7,6 +7,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from certify_proxy.queue.payloads import CertifyPayload, SettlePayload
 from certify_proxy.settings import ProxySettings
 from certify_proxy.store import repositories as repo
 from certify_proxy.store.db import create_engine, session_factory, transaction
+from certify_proxy.store.jobs import JOBS
 from certify_proxy.store.migrate import upgrade_async
 from certify_proxy.store.models import (
     CertificationRequest,
@@ -27,6 +29,7 @@ from certify_proxy.store.models import (
     JobKind,
     Payment,
     PaymentStatus,
+    aware,
     utcnow,
 )
 from certify_proxy.tasks.reconciliation import forget_payment_header
@@ -110,6 +113,56 @@ async def test_enqueueing_a_key_twice_keeps_the_first_job_and_answers_it(engine:
     assert (again.status, again.attempts, again.last_error) == ("queued", 0, None)
     assert json.loads(again.payload) == json.loads(stored.payload) == {"request_key": "a"}
     assert stored.max_attempts == 3
+
+
+async def test_arming_a_key_starts_an_idle_job_over_and_leaves_a_held_one_to_its_worker(engine: AsyncEngine) -> None:
+    sessions = session_factory(engine)
+    key, payload = _settle_job(uuid.uuid4().hex)
+    async with transaction(sessions) as session:
+        first = await jobs.arm(session, JobKind.SETTLE_RECONCILE, key, payload, max_attempts=0, delay_s=60)
+    assert first is not None
+    now = utcnow()
+    held = {"status": "running", "attempts": 3, "last_error": "boom", "locked_by": "w1"}
+    async with transaction(sessions) as session:
+        await session.execute(
+            sa.update(JOBS).where(JOBS.c.id == first.id).values(lease_until=now + timedelta(minutes=5), **held)
+        )
+        again = await jobs.arm(
+            session, JobKind.SETTLE_RECONCILE, key, SettlePayload(request_key="other"), max_attempts=0
+        )
+    assert again is None
+    stored = await _job(sessions, key)
+    assert (stored.status, stored.attempts, stored.locked_by, json.loads(stored.payload)["payment_header"]) == (
+        "running",
+        3,
+        "w1",
+        SECRET,
+    )
+
+    for status, lease_until in [("running", now - timedelta(seconds=1)), ("done", None), ("queued", None)]:
+        async with transaction(sessions) as session:
+            stale = {
+                "status": status,
+                "lease_until": lease_until,
+                "attempts": 3,
+                "last_error": "boom",
+                "locked_by": "w1",
+            }
+            await session.execute(sa.update(JOBS).where(JOBS.c.id == first.id).values(**stale))
+            fresh = SettlePayload(request_key=status, payment_header="bmV3", payment_requirements=None)
+            armed = await jobs.arm(session, JobKind.SETTLE_RECONCILE, key, fresh, max_attempts=0, delay_s=30)
+        assert armed is not None
+        assert (armed.id, armed.status, armed.attempts) == (first.id, "queued", 0)
+        stored = await _job(sessions, key)
+        assert (stored.status, stored.attempts, stored.last_error, stored.locked_by, stored.lease_until) == (
+            "queued",
+            0,
+            None,
+            None,
+            None,
+        ), status
+        assert json.loads(stored.payload) == {"request_key": status, "payment_header": "bmV3"}
+        assert abs((aware(stored.run_at) - armed.run_at).total_seconds()) < 1
 
 
 async def _waiting_on_a_lock(engine: AsyncEngine) -> bool:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from certify_common.contracts.x402 import SettleResult
-from certify_common.errors import Failure, failure, require
+from certify_common.errors import Failure, FailureError, failure, require
 from certify_proxy.certification import payments as paying
 from certify_proxy.certification.intake import Settled
 from certify_proxy.queue import runner as jobrunner
@@ -195,6 +195,54 @@ async def test_an_outcome_recorded_by_the_paid_post_while_the_job_settled_is_not
     assert job is not None
     assert job.status == "done"
     assert await _payload(stand, request.request_key) == {"request_key": request.request_key}
+
+
+async def test_a_new_authorization_waits_for_a_running_reconciliation_then_gets_the_job_started_over(stand) -> None:  # type: ignore[no-untyped-def]
+    """A settle that outlasts the write-ahead delay lets a worker take the reconciliation job mid-settle; when that
+    settle is then refused, the reservation is dropped but the running job stays. A second authorization must
+    not rest on that job (its run ends it with the first one's payload): it is asked to retry until the job has
+    ended, and then the job is started over with the second authorization."""
+    request = await stand.request()
+    claimed: list[jobrunner.ClaimedJob] = []
+
+    async def claim() -> None:
+        claimed.append(await _claim(stand))
+
+    refused = failure("insufficient_funds", "the payer's balance is too low")
+    _scripted(stand, _ClaimWhileSettling(claim, verify_payment=[VALID], settle_payment=[refused]))
+    with pytest.raises(FailureError) as first:
+        await paying.pay(stand.runtime, request, header("0x" + "01" * 32))
+    assert first.value.failure.code == "insufficient_funds"
+    assert await stand.payments(request.request_key) == []
+    second = header("0x" + "02" * 32)
+
+    stand.script(verify_payment=[VALID], settle_payment=[SETTLED])
+    with pytest.raises(FailureError) as waiting:
+        await paying.pay(stand.runtime, request, second)
+
+    assert (waiting.value.failure.code, waiting.value.failure.retryable) == ("payment_in_progress", True)
+    assert await stand.payments(request.request_key) == []  # nothing reserved, nothing settled
+    assert (await stand.get(request.request_key)).status == "payment_pending"
+    assert isinstance(await SettlementJob([1.0]).run(JobContext(stand.runtime, claimed[0], "w")), Done)
+    ended = await stand.job(JobKind.SETTLE_RECONCILE, request.request_key)
+    assert ended is not None
+    assert ended.status == "done"
+
+    stand.script(verify_payment=[VALID], settle_payment=[UNKNOWN])
+    outcome = await paying.pay(stand.runtime, request, second)
+
+    assert outcome.kind is Settled.ACCEPTED
+    [payment] = await stand.payments(request.request_key)
+    assert (payment.status, payment.nonce) == ("pending", "0x" + "02" * 32)
+    armed = await stand.job(JobKind.SETTLE_RECONCILE, request.request_key)
+    assert armed is not None
+    assert (armed.id, armed.status, armed.attempts, armed.locked_by) == (ended.id, "queued", 0, None)
+    assert (await _payload(stand, request.request_key))["payment_header"] == second
+    pool = stand.script(settle_payment=[SETTLED])
+    assert isinstance(await _run(stand), Done)
+    assert pool.calls == [("settle_payment", {"payment_header": second, "payment_requirements": REQUIREMENTS_V1})]
+    [payment] = await stand.payments(request.request_key)
+    assert payment.status == "settled"
 
 
 async def test_a_dead_lettered_reconciliation_leaves_the_request_retryable_and_says_why(stand) -> None:  # type: ignore[no-untyped-def]

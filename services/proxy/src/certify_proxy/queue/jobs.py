@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -30,6 +31,27 @@ class Enqueued:
     payload: str
 
 
+def _new_job(
+    kind: str, dedupe_key: str, payload: JobPayload, max_attempts: int, delay_s: float
+) -> tuple[Enqueued, dict[str, Any]]:
+    """A queued job as returned (its id not known yet) and the row's values."""
+    now = utcnow()
+    job = Enqueued(0, JobStatus.QUEUED, 0, now + timedelta(seconds=delay_s), None, payload.to_json())
+    values = {
+        "kind": kind,
+        "dedupe_key": dedupe_key,
+        "payload": job.payload,
+        "status": job.status,
+        "attempts": job.attempts,
+        "max_attempts": max_attempts,
+        "run_at": job.run_at,
+        "created_at": now,
+        "updated_at": now,
+        "trace_context": current_trace_context(),
+    }
+    return job, values
+
+
 async def enqueue(
     session: AsyncSession,
     kind: str,
@@ -45,20 +67,7 @@ async def enqueue(
     concurrent transaction enqueueing the same key waits for this one instead of failing on the unique key.
     The active span's context is stored with it: the job's runs start new traces linked to it.
     """
-    now = utcnow()
-    job = Enqueued(0, JobStatus.QUEUED, 0, now + timedelta(seconds=delay_s), None, payload.to_json())
-    values = {
-        "kind": kind,
-        "dedupe_key": dedupe_key,
-        "payload": job.payload,
-        "status": job.status,
-        "attempts": job.attempts,
-        "max_attempts": max_attempts,
-        "run_at": job.run_at,
-        "created_at": now,
-        "updated_at": now,
-        "trace_context": current_trace_context(),
-    }
+    job, values = _new_job(kind, dedupe_key, payload, max_attempts, delay_s)
     for _ in range(2):  # the job that conflicted may be deleted before it is read: then the key is free again
         job_id = await job_rows.insert_new(session, values)
         if job_id is not None:
@@ -70,6 +79,23 @@ async def enqueue(
                 job_id, existing.status, existing.attempts, existing.run_at, existing.last_error, existing.payload
             )
     raise RuntimeError(f"the job {dedupe_key} conflicted and vanished twice")
+
+
+async def arm(
+    session: AsyncSession,
+    kind: str,
+    dedupe_key: str,
+    payload: JobPayload,
+    *,
+    max_attempts: int,
+    delay_s: float = 0.0,
+) -> Enqueued | None:
+    """Queue the job under ``dedupe_key`` with this payload: a new row, or the existing one started over (its
+    earlier work concluded or abandoned). None while a worker holds it under a live lease: the caller must not
+    count on it (the worker's run ends it with its own payload)."""
+    job, values = _new_job(kind, dedupe_key, payload, max_attempts, delay_s)
+    job_id = await job_rows.arm_idle(session, values, values["created_at"])
+    return None if job_id is None else replace(job, id=job_id)
 
 
 async def job_for_request(session: AsyncSession, kind: str, request_key: str) -> Job | None:

@@ -52,6 +52,22 @@ async def insert_new(session: AsyncSession, values: dict[str, Any]) -> int | Non
     return None if job_id is None else int(job_id)
 
 
+async def arm_idle(session: AsyncSession, values: dict[str, Any], now: datetime) -> int | None:
+    """Insert a job row, or queue the one under its ``dedupe_key`` afresh with these values unless a live worker
+    holds it: the job's id, or None while it runs under a lease that has not expired (PostgreSQL and SQLite
+    alike). A re-armed row starts over: no attempts, no error, no holder."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert(JOBS) if dialect == "postgresql" else sqlite.insert(JOBS)
+    row = insert.values(**values)
+    fresh = {name: row.excluded[name] for name in values if name != "dedupe_key"}
+    idle = sa.or_(JOBS.c.status != JobStatus.RUNNING, JOBS.c.lease_until.is_(None), JOBS.c.lease_until < now)
+    statement = row.on_conflict_do_update(
+        index_elements=[JOBS.c.dedupe_key], set_={**fresh, "last_error": None, **_UNLOCKED}, where=idle
+    ).returning(JOBS.c.id)
+    job_id = (await session.execute(statement)).scalar_one_or_none()
+    return None if job_id is None else int(job_id)
+
+
 def _due(now: datetime) -> sa.ColumnElement[bool]:
     """Queued with ``run_at`` passed, or running under a lease that expired (its worker died)."""
     queued = sa.and_(JOBS.c.status == JobStatus.QUEUED, JOBS.c.run_at <= now)

@@ -22,7 +22,7 @@ from datetime import timedelta
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from certify_common.contracts.x402 import SettleResult
-from certify_common.errors import Failure, require
+from certify_common.errors import Failure, FailureError, failure, require
 from certify_proxy.certification.payment_headers import Authorization
 from certify_proxy.certification.states import State
 from certify_proxy.queue import jobs
@@ -51,6 +51,11 @@ async def reserve_settlement(runtime: Runtime, auth: Authorization, payload: Set
     (due after ``delay_s``, longer than any settle call) asks x402 again; x402 replays the first result for
     the same authorization, so the payment ends recorded and certified, never lost and never paid twice.
     The ``pending`` row also makes the database refuse a second authorization for the same request.
+
+    The request has one reconciliation job (its key names the request): a job left by an earlier reservation
+    whose settle was refused is started over with this authorization. While a worker still runs that job,
+    this reservation is refused as ``payment_in_progress`` (retryable, nothing written): the run would end the
+    job with the earlier authorization's payload, leaving this payment without its reconciliation.
     """
     request_key = payload.request_key
     async with transaction(runtime.sessions) as session:
@@ -72,7 +77,7 @@ async def reserve_settlement(runtime: Runtime, auth: Authorization, payload: Set
         )
         if State(locked.status) == State.QUOTED:
             repo.transition(session, locked, State.PAYMENT_PENDING, "payment received")
-        await jobs.enqueue(
+        armed = await jobs.arm(
             session,
             JobKind.SETTLE_RECONCILE,
             f"{JobKind.SETTLE_RECONCILE}:{request_key}",
@@ -80,6 +85,15 @@ async def reserve_settlement(runtime: Runtime, auth: Authorization, payload: Set
             max_attempts=UNBOUNDED,
             delay_s=delay_s,
         )
+        if armed is None:
+            raise FailureError(
+                failure(
+                    "payment_in_progress",
+                    "an earlier payment for this request is still being reconciled; retry",
+                    retryable=True,
+                    retry_after=2,
+                )
+            )
 
 
 async def record_settlement(
