@@ -156,12 +156,11 @@ class EvmRpc:
     async def _one_by_one(self, network: UsdcNetwork, requests: list[tuple[str, list[Any]]]) -> list[Any | Failure]:
         return list(await asyncio.gather(*(self.call(network, method, params) for method, params in requests)))
 
-    @staticmethod
-    def _word_value(result: Any) -> int | Failure:
+    def _word_value(self, network: UsdcNetwork, result: Any) -> int | Failure:
         try:
             return int(str(result), 16)
         except ValueError:
-            return failure("rpc_unavailable", "eth_call returned no word", retryable=True)
+            return self._unavailable(network, "answered eth_call without a word")
 
     async def authorization_used(
         self, network: UsdcNetwork, authorizer: str, nonce: str, block: str = "latest"
@@ -170,7 +169,7 @@ class EvmRpc:
         result = await self.call(
             network, "eth_call", _usdc_call(network, _authorization_state(authorizer, nonce), block)
         )
-        word = result if isinstance(result, Failure) else self._word_value(result)
+        word = result if isinstance(result, Failure) else self._word_value(network, result)
         return word if isinstance(word, Failure) else word != 0
 
     async def payer_state(self, network: UsdcNetwork, authorizer: str, nonce: str) -> tuple[bool, int] | Failure:
@@ -180,7 +179,9 @@ class EvmRpc:
         results = await self.calls(network, [("eth_call", spent), ("eth_call", balance)])
         if isinstance(results, Failure):
             return results
-        used, funds = (result if isinstance(result, Failure) else self._word_value(result) for result in results)
+        used, funds = (
+            result if isinstance(result, Failure) else self._word_value(network, result) for result in results
+        )
         if isinstance(used, Failure):
             return used
         if used:  # spent: the balance does not matter, even unread

@@ -98,4 +98,9 @@ async def test_an_answer_that_is_no_word_is_an_outage_not_a_verdict() -> None:
     rpc, _ = _rpc(lambda body: [{"jsonrpc": "2.0", "id": request["id"], "result": "0xzz"} for request in body])
     state = await rpc.payer_state(NETWORK, PAYER, NONCE)
     assert isinstance(state, Failure)
-    assert state.code == "rpc_unavailable"
+    assert (state.code, state.retryable, state.retry_after) == (
+        "rpc_unavailable",
+        True,
+        rpc.settings.x402_retry_after_s,
+    )
+    assert state.message == "base-sepolia RPC answered eth_call without a word"
