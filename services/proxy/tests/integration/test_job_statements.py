@@ -18,6 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from certify_proxy.queue import jobs
 from certify_proxy.queue.payloads import CertifyPayload, SettlePayload
 from certify_proxy.settings import ProxySettings
+from certify_proxy.store import jobs as job_rows
 from certify_proxy.store import repositories as repo
 from certify_proxy.store.db import create_engine, session_factory, transaction
 from certify_proxy.store.jobs import JOBS
@@ -139,20 +140,15 @@ async def test_arming_a_key_starts_an_idle_job_over_and_leaves_a_held_one_to_its
         SECRET,
     )
 
-    for status, lease_until in [("running", now - timedelta(seconds=1)), ("done", None), ("queued", None)]:
+    stale_states = [("running", now - timedelta(seconds=1), 30), ("done", None, 600), ("queued", None, 3600)]
+    for status, lease_until, delay_s in stale_states:
+        stale = {"status": status, "lease_until": lease_until, "attempts": 3, "last_error": "boom", "locked_by": "w1"}
         async with transaction(sessions) as session:
-            stale = {
-                "status": status,
-                "lease_until": lease_until,
-                "attempts": 3,
-                "last_error": "boom",
-                "locked_by": "w1",
-            }
             await session.execute(sa.update(JOBS).where(JOBS.c.id == first.id).values(**stale))
             fresh = SettlePayload(request_key=status, payment_header="bmV3", payment_requirements=None)
-            armed = await jobs.arm(session, JobKind.SETTLE_RECONCILE, key, fresh, max_attempts=0, delay_s=30)
+            armed = await jobs.arm(session, JobKind.SETTLE_RECONCILE, key, fresh, max_attempts=0, delay_s=delay_s)
         assert armed is not None
-        assert (armed.id, armed.status, armed.attempts) == (first.id, "queued", 0)
+        assert armed.id == first.id
         stored = await _job(sessions, key)
         assert (stored.status, stored.attempts, stored.last_error, stored.locked_by, stored.lease_until) == (
             "queued",
@@ -162,7 +158,12 @@ async def test_arming_a_key_starts_an_idle_job_over_and_leaves_a_held_one_to_its
             None,
         ), status
         assert json.loads(stored.payload) == {"request_key": status, "payment_header": "bmV3"}
-        assert abs((aware(stored.run_at) - armed.run_at).total_seconds()) < 1
+        assert abs((aware(stored.run_at) - (utcnow() + timedelta(seconds=delay_s))).total_seconds()) < 5
+        # The worker that held it (its lease expired, yet it may still run) can no longer write to it.
+        async with transaction(sessions) as session:
+            assert not await job_rows.finish(session, first.id, "w1")
+            assert not await job_rows.save_payload(session, first.id, "w1", "{}")
+            assert not await job_rows.renew_lease(session, first.id, "w1", utcnow() + timedelta(minutes=5))
 
 
 async def _waiting_on_a_lock(engine: AsyncEngine) -> bool:

@@ -5,6 +5,7 @@ is unknown, and never keeps the payment header once the outcome is recorded."""
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -21,7 +22,7 @@ from certify_proxy.queue.worker import Done, JobContext, Retry
 from certify_proxy.store import repositories as repo
 from certify_proxy.store.db import transaction
 from certify_proxy.store.models import CertificationRequest, JobKind, utcnow
-from certify_proxy.tasks.settle import SettlementJob, record_settlement
+from certify_proxy.tasks.settle import SettlementJob, cancel_reservation, record_settlement
 from certify_proxy.upstream.x402 import X402
 
 from .payment_stand import REQUIREMENTS_V1, SETTLED, TX, ScriptedX402, Stand, header, stand, verdict
@@ -209,20 +210,30 @@ async def test_a_new_authorization_waits_for_a_running_reconciliation_then_gets_
         claimed.append(await _claim(stand))
 
     refused = failure("insufficient_funds", "the payer's balance is too low")
+    first_header = header("0x" + "01" * 32)
     _scripted(stand, _ClaimWhileSettling(claim, verify_payment=[VALID], settle_payment=[refused]))
     with pytest.raises(FailureError) as first:
-        await paying.pay(stand.runtime, request, header("0x" + "01" * 32))
+        await paying.pay(stand.runtime, request, first_header)
     assert first.value.failure.code == "insufficient_funds"
     assert await stand.payments(request.request_key) == []
     second = header("0x" + "02" * 32)
 
-    stand.script(verify_payment=[VALID], settle_payment=[SETTLED])
+    pool = stand.script(verify_payment=[VALID], settle_payment=[SETTLED])
     with pytest.raises(FailureError) as waiting:
         await paying.pay(stand.runtime, request, second)
 
-    assert (waiting.value.failure.code, waiting.value.failure.retryable) == ("payment_in_progress", True)
+    answer = waiting.value.failure
+    assert (answer.code, answer.retryable) == ("payment_in_progress", True)
+    assert answer.message == "an earlier payment for this request is still being reconciled; retry"
+    # The worker renews its lease while it runs: the client is told to come back after at most one settle call.
+    assert answer.retry_after == math.ceil(stand.runtime.settings.mcp_call_timeout_s)
+    assert [tool for tool, _ in pool.calls] == ["verify_payment"]  # verified, refused before any settle
     assert await stand.payments(request.request_key) == []  # nothing reserved, nothing settled
     assert (await stand.get(request.request_key)).status == "payment_pending"
+    held = await stand.job(JobKind.SETTLE_RECONCILE, request.request_key)
+    assert held is not None
+    assert (held.status, held.locked_by) == ("running", "w")
+    assert (await _payload(stand, request.request_key))["payment_header"] == first_header
     assert isinstance(await SettlementJob([1.0]).run(JobContext(stand.runtime, claimed[0], "w")), Done)
     ended = await stand.job(JobKind.SETTLE_RECONCILE, request.request_key)
     assert ended is not None
@@ -243,6 +254,29 @@ async def test_a_new_authorization_waits_for_a_running_reconciliation_then_gets_
     assert pool.calls == [("settle_payment", {"payment_header": second, "payment_requirements": REQUIREMENTS_V1})]
     [payment] = await stand.payments(request.request_key)
     assert payment.status == "settled"
+
+
+async def test_a_refusal_the_job_meets_after_the_paid_post_dropped_the_reservation_only_ends_the_job(stand) -> None:  # type: ignore[no-untyped-def]
+    """The job read the payment pending; while it settled, the paid POST's own settle was refused and dropped the
+    reservation. The job's settle gets the same refusal (x402 replays it): nothing is left to fail or record."""
+    request, _ = await _deferred(stand)
+    claimed = await _claim(stand)
+    refused = failure("insufficient_funds", "the payer's balance is too low")
+
+    async def dropped_by_the_post() -> None:
+        await cancel_reservation(stand.runtime, request.request_key)
+
+    _scripted(stand, _ClaimWhileSettling(dropped_by_the_post, settle_payment=[refused]))
+    outcome = await SettlementJob([1.0]).run(JobContext(stand.runtime, claimed, "w"))
+
+    assert isinstance(outcome, Done)
+    assert await stand.payments(request.request_key) == []
+    row = await stand.get(request.request_key)
+    assert row.status == "payment_pending"  # not failed: the payer may still pay
+    job = await stand.job(JobKind.SETTLE_RECONCILE, request.request_key)
+    assert job is not None
+    assert job.status == "done"
+    assert await _payload(stand, request.request_key) == {"request_key": request.request_key}
 
 
 async def test_a_dead_lettered_reconciliation_leaves_the_request_retryable_and_says_why(stand) -> None:  # type: ignore[no-untyped-def]

@@ -1,7 +1,9 @@
 """Enqueue work into the durable jobs table (the worker loop that runs it belongs to the workflow engine).
 
 A job is written in the same transaction as the state change that calls for it, so a settled
-payment can never exist without its certification job. ``dedupe_key`` makes enqueueing idempotent.
+payment can never exist without its certification job. ``dedupe_key`` makes enqueueing idempotent
+(:func:`enqueue` keeps the job already under the key); :func:`arm` instead starts that job over with a new
+payload unless a worker holds it.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from datetime import timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -36,7 +37,16 @@ from certify_proxy.settings import ProxySettings
 from certify_proxy.store import jobs as job_rows
 from certify_proxy.store import repositories as repo
 from certify_proxy.store.db import transaction
-from certify_proxy.store.models import CertificationRequest, JobKind, JobStatus, Payment, PaymentStatus, utcnow
+from certify_proxy.store.models import (
+    CertificationRequest,
+    Job,
+    JobKind,
+    JobStatus,
+    Payment,
+    PaymentStatus,
+    aware,
+    utcnow,
+)
 from certify_proxy.tasks.reconciliation import forget_payment_header
 from certify_proxy.tasks.webhook import enqueue_webhook
 from certify_proxy.upstream.receipts import block_number
@@ -52,10 +62,11 @@ async def reserve_settlement(runtime: Runtime, auth: Authorization, payload: Set
     the same authorization, so the payment ends recorded and certified, never lost and never paid twice.
     The ``pending`` row also makes the database refuse a second authorization for the same request.
 
-    The request has one reconciliation job (its key names the request): a job left by an earlier reservation
-    whose settle was refused is started over with this authorization. While a worker still runs that job,
-    this reservation is refused as ``payment_in_progress`` (retryable, nothing written): the run would end the
-    job with the earlier authorization's payload, leaving this payment without its reconciliation.
+    The request has one reconciliation job (its key names the request). One left by an earlier reservation
+    (queued, done, or abandoned by a worker whose lease expired) is started over with this authorization. While a
+    worker holds it under a live lease, this reservation is refused as ``payment_in_progress`` (retryable, nothing
+    written, ``retry_after`` at most one settle call or what is left of the lease): the run would end the job with
+    the earlier authorization's payload, leaving this payment without its reconciliation.
     """
     request_key = payload.request_key
     async with transaction(runtime.sessions) as session:
@@ -86,14 +97,23 @@ async def reserve_settlement(runtime: Runtime, auth: Authorization, payload: Set
             delay_s=delay_s,
         )
         if armed is None:
+            held = await jobs.job_for_request(session, JobKind.SETTLE_RECONCILE, request_key)
             raise FailureError(
                 failure(
                     "payment_in_progress",
                     "an earlier payment for this request is still being reconciled; retry",
                     retryable=True,
-                    retry_after=2,
+                    retry_after=_until_released(held, runtime.settings.mcp_call_timeout_s),
                 )
             )
+
+
+def _until_released(job: Job | None, longest_s: float) -> int:
+    """Whole seconds until a held job is likely free: what is left of its lease (a worker that died keeps it that
+    long), at most one settle call (a live worker's run ends with its call; it renews the lease meanwhile)."""
+    lease_until = None if job is None else aware(job.lease_until)
+    left_s = longest_s if lease_until is None else (lease_until - utcnow()).total_seconds()
+    return max(1, math.ceil(min(left_s, longest_s)))
 
 
 async def record_settlement(
@@ -195,7 +215,7 @@ class SettlementJob:
         async with transaction(runtime.sessions) as session:
             locked = require(await repo.get_request(session, request_key, for_update=True), "the settling request")
             payment = require(await repo.payment_for_request(session, request_key), "the reserved payment")
-            if await _recorded_meanwhile(context, session, payment):
+            if await _recorded_meanwhile(context, session, payment, request_key):
                 return
             reason = f"payment settled on retry: {tx_hash}"
             await record_settlement(session, runtime.settings, locked, payment, settled, block, reason)
@@ -208,8 +228,8 @@ class SettlementJob:
         runtime = context.runtime
         async with transaction(runtime.sessions) as session:
             locked = require(await repo.get_request(session, request_key, for_update=True), "the settling request")
-            payment = require(await repo.payment_for_request(session, request_key), "the reserved payment")
-            if await _recorded_meanwhile(context, session, payment):
+            payment = await repo.payment_for_request(session, request_key)
+            if await _recorded_meanwhile(context, session, payment, request_key) or payment is None:
                 return
             payment.status = PaymentStatus.FAILED
             session.add(payment)
@@ -231,12 +251,15 @@ class SettlementJob:
         session.add(request)
 
 
-async def _recorded_meanwhile(context: JobContext, session: AsyncSession, payment: Payment) -> bool:
-    """Whether the paid POST recorded the outcome while this attempt was settling (it read the payment pending
-    before): then the job only finishes, in the caller's transaction, and records nothing twice."""
-    if payment.status == PaymentStatus.PENDING:
+async def _recorded_meanwhile(
+    context: JobContext, session: AsyncSession, payment: Payment | None, request_key: str
+) -> bool:
+    """Whether the paid POST concluded while this attempt was settling (it read the payment pending before): it
+    recorded the outcome, or a definite refusal dropped the reservation (no payment is left). Then the job only
+    finishes, in the caller's transaction, and records nothing twice."""
+    if payment is not None and payment.status == PaymentStatus.PENDING:
         return False
-    await _conclude(context, session, payment.request_key)
+    await _conclude(context, session, request_key)
     logger.info("settlement already recorded by the paid submission")
     return True
 
