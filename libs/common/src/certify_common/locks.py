@@ -135,4 +135,13 @@ async def _held(
         if renewer is not None:
             renewer.cancel()
             await asyncio.gather(renewer, return_exceptions=True)
+        await _release(backend, key, token, name)
+
+
+async def _release(backend: LeaseBackend, key: str, token: str, name: str) -> None:
+    """Release after the work under the lock is over: an outage of the store now must not replace the work's
+    outcome (a payment recorded would read as failed), and the TTL frees the lock anyway."""
+    try:
         await backend.release(key, token)
+    except Exception as exc:  # noqa: BLE001 - any backend outage: the lock expires with its TTL
+        logger.warning("lock release failed", extra={"lock": name, "error": type(exc).__name__})

@@ -46,3 +46,26 @@ async def test_memory_lock_release_by_a_non_owner_does_nothing() -> None:
 
 def test_memory_lock_refuses_a_renewal_interval_longer_than_half_its_ttl() -> None:
     check_renewal_must_fit_the_ttl(MemoryKeyValue("t"))
+
+
+class _ReleaseFails(MemoryKeyValue):
+    """A store that goes down once the work under a lock is done (its release raises)."""
+
+    async def release(self, key: str, token: str) -> bool:
+        raise ConnectionError("the store went away")
+
+
+async def test_a_release_the_store_fails_keeps_the_outcome_of_the_work_and_the_lock_expires(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = _ReleaseFails()
+    async with store.lock("work", ttl_s=0.2, wait_s=0.0):
+        outcome = "recorded"
+    assert outcome == "recorded"
+    assert "lock release failed" in caplog.text
+    with pytest.raises(ValueError, match="the work failed"):
+        async with store.lock("failing", ttl_s=0.2, wait_s=0.0):
+            raise ValueError("the work failed")  # the work's own error is what the caller sees
+    await asyncio.sleep(0.3)
+    async with store.lock("work", ttl_s=0.2, wait_s=0.0):  # the TTL freed it
+        pass

@@ -100,7 +100,7 @@ async def write_limited(runtime: RuntimeDep, principal: PrincipalDep) -> Princip
 async def _body_request_id(request: Request) -> str | None:
     try:
         body = await request.json()  # FastAPI has read the body already: this parses the cached bytes
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deep (the route refuses it as FastAPI does)
         return None
     request_id = body.get("request_id") if isinstance(body, dict) else None
     return request_id if isinstance(request_id, str) else None

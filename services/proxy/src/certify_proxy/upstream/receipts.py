@@ -20,11 +20,12 @@ async def block_number(client: httpx.AsyncClient, rpc_url: str | None, tx_hash: 
         try:
             answer = await client.post(rpc_url, json=body)
             answer.raise_for_status()
-            receipt = answer.json().get("result")
-        except (httpx.HTTPError, ValueError) as exc:
+            reply = answer.json()
+        except (httpx.HTTPError, ValueError, RecursionError) as exc:
             logger.warning("receipt lookup failed", extra={"error": type(exc).__name__})
             return None
         outcome["outcome"] = "ok"
+    receipt = reply.get("result") if isinstance(reply, dict) else None  # a node may answer any JSON
     if not isinstance(receipt, dict) or not isinstance(receipt.get("blockNumber"), str):
         return None
     try:
