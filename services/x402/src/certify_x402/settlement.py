@@ -13,9 +13,10 @@ it. Later callers get the recorded answer without a second call. When the outcom
    the SDK's own facilitator reconciles: an EIP-3009 nonce can be used once on chain, so a re-sent
    authorization can never move money twice, and the facilitator answers a re-sent pending payload from
    its pending store (keyed by the signature) instead of broadcasting again;
-3. if that answer is "nonce already used" (an earlier attempt went through but its answer was lost), the
-   chain is asked again; without an RPC the call stays a retryable ``settlement_unconfirmed``, never a
-   second payment.
+3. if that answer is a refusal of any kind ("nonce already used" when an earlier attempt went through but its
+   answer was lost; or the re-sent body tripping on the first transfer at a facilitator without a pending store),
+   the chain is asked again and alone decides; until it can, and always without an RPC, the call stays a
+   retryable ``settlement_unconfirmed``: never a refusal of a payment that may have moved, never a second payment.
 
 A new authorization (another nonce) is never made here: only the payer can sign one.
 """
@@ -188,7 +189,7 @@ class Settlement:
         return self._outcome(record, replayed=False)
 
     async def _found_on_chain(
-        self, key: str, record: SettlementRecord, network: UsdcNetwork, payment: Payment
+        self, key: str, record: SettlementRecord, network: UsdcNetwork, payment: Payment, why: str
     ) -> Settled | Failure:
         if self.rpc.configured(network):
             resolved = await resolve(self.rpc, network, payment.authorization)
@@ -196,7 +197,7 @@ class Settlement:
                 return resolved
             if resolved is not None:
                 return await self._conclude(key, record, payment, resolved)
-        return self._pending(record, "settlement_unconfirmed", "the nonce is used; the transaction is not known yet")
+        return self._pending(record, "settlement_unconfirmed", f"{why}; the chain does not show the outcome yet")
 
     async def _finish(
         self,
@@ -215,12 +216,20 @@ class Settlement:
             record.state, record.transaction = "pending", str(answer.get("transaction") or "") or record.transaction
             await self._save(key, record, payment)
             return self._pending(record, "settlement_pending", "broadcast, not confirmed yet: ask again later")
-        if answer.get("success") is not True and our_reason(reason) == "nonce_already_used":
+        if answer.get("success") is not True:
             network = lookup(str(record.body["paymentRequirements"].get("network")))
-            if network is not None and (reconciling or self.rpc.configured(network)):
-                # An earlier attempt may have used the nonce (its answer, or this service's record, was lost):
-                # the chain tells whether this very authorization paid.
-                return await self._found_on_chain(key, record, network, payment)
+            nonce_used = our_reason(reason) == "nonce_already_used"
+            if network is not None and (reconciling or (nonce_used and self.rpc.configured(network))):
+                # An earlier attempt may have moved the money (its answer, or this service's record, was lost). A
+                # refusal of the re-sent body does not say it did not: the nonce is spent, or a facilitator without
+                # a pending store re-checks (or re-broadcasts) and trips on the first transfer (the balance it
+                # drained, a duplicate that reverts). Only the chain tells whether this very authorization paid.
+                why = (
+                    "the nonce is used"
+                    if nonce_used
+                    else f"the facilitator refused the re-sent payment ({reason or 'no reason'})"
+                )
+                return await self._found_on_chain(key, record, network, payment, why)
         record.state, record.answer = "done", answer
         record.transaction = str(answer.get("transaction") or "") or record.transaction
         await self._save(key, record, payment)

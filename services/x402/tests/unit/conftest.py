@@ -32,6 +32,9 @@ class RecordingTransport(httpx.AsyncBaseTransport):
         self.bodies: list[tuple[str, dict[str, Any]]] = []
         self.timeouts_left = 0
         self.lost_answers_left = 0
+        #: Answers that replace the sandbox's to the next /settle calls, once it acted: a facilitator that
+        #: answers a re-sent body otherwise (no pending store: it re-checks, or re-broadcasts a duplicate).
+        self.settle_answers: list[dict[str, Any]] = []
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content) if request.content else {}
@@ -43,6 +46,8 @@ class RecordingTransport(httpx.AsyncBaseTransport):
         if self.lost_answers_left > 0:
             self.lost_answers_left -= 1
             raise httpx.ReadTimeout("the facilitator acted but its answer was lost", request=request)
+        if self.settle_answers and request.url.path.endswith("/facilitator/settle"):
+            return httpx.Response(200, json=self.settle_answers.pop(0))
         return response
 
     def posted(self, path: str) -> list[dict[str, Any]]:

@@ -242,6 +242,52 @@ async def test_a_lost_settle_answer_without_an_rpc_stays_retryable_and_never_pay
     assert stack.ledgers.authorization_transfers() == 1
 
 
+def _tripped_on_the_first_transfer(payer: str) -> dict[str, Any]:
+    """What a facilitator without a pending store may answer a re-sent body whose first transfer went through: it
+    re-checks the balance that transfer drained (or re-broadcasts a duplicate that reverts)."""
+    reverted = "0x" + "ee" * 32
+    return {
+        "success": False,
+        "errorReason": "invalid_exact_evm_insufficient_balance",
+        "payer": payer,
+        "transaction": reverted,
+        "network": "eip155:84532",
+    }
+
+
+async def test_a_lost_settle_answer_is_never_turned_into_a_refusal_by_the_re_sent_payments_answer(
+    stack: Any, pay: Callable[..., str]
+) -> None:
+    header, requirements = await paid(stack, pay)
+    stack.transport.lost_answers_left = 1
+    assert failure_of(await settle(stack, header, requirements))["code"] == "facilitator_timeout"
+    payer = json.loads(base64.b64decode(header))["payload"]["authorization"]["from"]
+    stack.transport.settle_answers = [_tripped_on_the_first_transfer(payer)] * 2
+
+    for _ in range(2):  # not once, and not when asked again: the refusal is never recorded as the outcome
+        unconfirmed = failure_of(await settle(stack, header, requirements))
+        assert (unconfirmed["code"], unconfirmed["retryable"]) == ("settlement_unconfirmed", True)
+        assert "refused the re-sent payment (invalid_exact_evm_insufficient_balance)" in unconfirmed["message"]
+    assert stack.ledgers.authorization_transfers() == 1
+
+
+@pytest.mark.x402_settings(x402_rpc_urls={"base-sepolia": "http://sandbox.test/rpc/base-sepolia"})
+async def test_a_refused_re_sent_payment_is_decided_by_the_chain(stack: Any, pay: Callable[..., str]) -> None:
+    """With an RPC the chain is asked before re-sending; here it shows nothing yet (the transfer happens between that
+    look and the re-sent body, as a lagging node would show it), so the refusal sends x402 to the chain again."""
+    header, requirements = await paid(stack, pay)
+    stack.transport.timeouts_left = 1  # the first body never reached the facilitator: nothing moved yet
+    assert failure_of(await settle(stack, header, requirements))["code"] == "facilitator_timeout"
+    payer = json.loads(base64.b64decode(header))["payload"]["authorization"]["from"]
+    stack.transport.settle_answers = [_tripped_on_the_first_transfer(payer)]  # the sandbox transfers, answers this
+
+    settled = (await settle(stack, header, requirements)).structured_content
+
+    [tx] = [tx for tx in stack.ledgers.by_network["base-sepolia"].transactions.values() if tx.kind == "authorization"]
+    assert settled["success"] is True
+    assert settled["transaction"] == tx.tx_hash
+
+
 @pytest.mark.x402_settings(x402_rpc_urls={"base-sepolia": "http://sandbox.test/rpc/base-sepolia"})
 async def test_a_lost_settle_answer_is_found_on_chain_by_its_authorization_event_without_asking_again(
     stack: Any, pay: Callable[..., str]
