@@ -43,35 +43,58 @@ def _hmac(key: bytes, message: bytes) -> bytes:
     return hashlib.sha256(key.translate(_OUTER) + b"\x5c" * 32 + inner).digest()
 
 
-def _rfc6979(x: bytes, digest: bytes) -> int:
-    """RFC 6979 (HMAC-SHA256) for a 32-byte secret ``x`` and a 32-byte digest (qlen = hlen = 256)."""
-    # bits2octets: the digest as an integer reduced mod n; equal-length bytes compare as numbers.
-    h = digest if digest < _ORDER_BYTES else (int.from_bytes(digest, "big") - CURVE_ORDER).to_bytes(32, "big")
-    v = b"\x01" * 32
-    k = _hmac(b"\x00" * 32, v + b"\x00" + x + h)
-    v = _hmac(k, v)
-    k = _hmac(k, v + b"\x01" + x + h)
-    v = _hmac(k, v)
-    for _ in range(64):  # a candidate is out of range with probability ~2^-128
+#: The first HMAC's key is all zeros: its padded inner and outer blocks are constants.
+_ZERO_KEY_INNER = b"\x36" * 64
+_ZERO_KEY_OUTER = hashlib.sha256(b"\x5c" * 64)
+_V0 = b"\x01" * 32
+
+
+class _Nonces:
+    """RFC 6979 (HMAC-SHA256) for one 32-byte secret ``x`` and 32-byte digests (qlen = hlen = 256).
+
+    The first HMAC hashes ``ipad(0) || V || 0x00 || x`` before the digest: that prefix is hashed once per secret
+    and its state copied for each digest (a wallet signs many digests with one secret)."""
+
+    def __init__(self, x: bytes) -> None:
+        self.x = x
+        self._first = hashlib.sha256(_ZERO_KEY_INNER + _V0 + b"\x00" + x)
+
+    def nonce(self, digest: bytes) -> int:
+        # bits2octets: the digest as an integer reduced mod n; equal-length bytes compare as numbers.
+        h = digest if digest < _ORDER_BYTES else (int.from_bytes(digest, "big") - CURVE_ORDER).to_bytes(32, "big")
+        inner = self._first.copy()
+        inner.update(h)
+        outer = _ZERO_KEY_OUTER.copy()
+        outer.update(inner.digest())
+        k = outer.digest()
+        v = _hmac(k, _V0)
+        k = _hmac(k, v + b"\x01" + self.x + h)
         v = _hmac(k, v)
-        candidate = int.from_bytes(v, "big")
-        if 1 <= candidate < CURVE_ORDER:
-            return candidate
-        k = _hmac(k, v + b"\x00")  # pragma: no cover - needs a candidate >= n (probability ~2^-128)
-        v = _hmac(k, v)  # pragma: no cover
-    raise RuntimeError("RFC 6979 produced no nonce")  # pragma: no cover - unreachable in practice
+        for _ in range(64):  # a candidate is out of range with probability ~2^-128
+            v = _hmac(k, v)
+            candidate = int.from_bytes(v, "big")
+            if 1 <= candidate < CURVE_ORDER:
+                return candidate
+            k = _hmac(k, v + b"\x00")  # pragma: no cover - needs a candidate >= n (probability ~2^-128)
+            v = _hmac(k, v)  # pragma: no cover
+        raise RuntimeError("RFC 6979 produced no nonce")  # pragma: no cover - unreachable in practice
 
 
 def rfc6979_nonce(secret: int, digest: bytes) -> int:
     """The deterministic ECDSA nonce of RFC 6979 (HMAC-SHA256) for a 32-byte digest."""
-    return _rfc6979(secret.to_bytes(32, "big"), digest)
+    return _Nonces(secret.to_bytes(32, "big")).nonce(digest)
+
+
+#: DER's INTEGER tag with each length a 32-byte scalar can take (1 to 33 bytes).
+_INTEGER = [b"\x02" + bytes((length,)) for length in range(34)]
+_SEQUENCE = [b"\x30" + bytes((length,)) for length in range(71)]
 
 
 def _der_integer(value: bytes) -> bytes:
     stripped = value.lstrip(b"\x00") or b"\x00"
     if stripped[0] & 0x80:
         stripped = b"\x00" + stripped
-    return b"\x02" + bytes((len(stripped),)) + stripped
+    return _INTEGER[len(stripped)] + stripped
 
 
 def compact_to_der(r: bytes, s: bytes) -> bytes:
@@ -81,7 +104,7 @@ def compact_to_der(r: bytes, s: bytes) -> bytes:
     without a parse/serialise round trip that costs more than the signature's own arithmetic.
     """
     body = _der_integer(r) + _der_integer(s)
-    return b"\x30" + bytes((len(body),)) + body
+    return _SEQUENCE[len(body)] + body
 
 
 def der_to_rs(signature_der: bytes) -> tuple[int, int]:
@@ -132,6 +155,7 @@ class Wallet:
     public_key_hex: str
     address: str
     _secret: int = field(repr=False, compare=False)
+    _nonces: _Nonces = field(repr=False, compare=False)
 
     @classmethod
     def from_hex(cls, private_key_hex: str) -> Wallet:
@@ -144,7 +168,7 @@ class Wallet:
             raise InvalidKeyError("private key is outside the secp256k1 range")
         key = PrivateKey(bytes.fromhex(text))
         public_key_hex = key.public_key.format(compressed=False).hex()
-        return cls(key, public_key_hex, address_of(public_key_hex), secret)
+        return cls(key, public_key_hex, address_of(public_key_hex), secret, _Nonces(secret.to_bytes(32, "big")))
 
     def sign_text(self, message_text: str) -> str:
         """DER hex of the signature over ``sha256(message_text)``, byte for byte as the official library."""
@@ -152,7 +176,7 @@ class Wallet:
         compact = self._private_key.sign_recoverable(digest, hasher=None)
         r, s_low = int.from_bytes(compact[:32], "big"), int.from_bytes(compact[32:64], "big")
         secret = self._secret
-        k = rfc6979_nonce(secret, digest)
+        k = self._nonces.nonce(digest)
         e = (int.from_bytes(digest, "big") + r * secret) % CURVE_ORDER
         ks = k * s_low % CURVE_ORDER
         if ks == e:

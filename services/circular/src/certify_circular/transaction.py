@@ -10,9 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from certify_circular.keys import Wallet, address_of, strip_0x, verify_signature
 
@@ -79,9 +78,8 @@ def transaction_id(blockchain: str, sender: str, recipient: str, payload_hex: st
     return hashlib.sha256(preimage.encode("utf-8")).hexdigest()
 
 
-@dataclass(frozen=True)
-class SignedTransaction:
-    """A transaction ready for ``Circular_AddTransaction_`` (all wire values are strings)."""
+class SignedTransaction(NamedTuple):
+    """A transaction ready for ``Circular_AddTransaction_`` (all wire values are strings; immutable, built in C)."""
 
     id: str
     sender: str
@@ -134,16 +132,11 @@ def build_certificate(
     # transaction_id's preimage, the fields already without 0x (a wallet's address never has one).
     preimage = chain + wallet.address + wallet.address + payload + nonce_text + timestamp
     tx_id = hashlib.sha256(preimage.encode("utf-8")).hexdigest()
+    # Positional, in the field order (id, sender, recipient, timestamp, payload, nonce, signature, blockchain, type).
+    address = wallet.address
+    signature = wallet.sign_text(tx_id)
     return SignedTransaction(
-        id=tx_id,
-        sender=wallet.address,
-        recipient=wallet.address,
-        timestamp=timestamp,
-        payload=payload,
-        nonce=nonce_text,
-        signature=wallet.sign_text(tx_id),
-        blockchain=chain,
-        type=CERTIFICATE_TYPE,
+        tx_id, address, address, timestamp, payload, nonce_text, signature, chain, CERTIFICATE_TYPE
     )
 
 

@@ -3,6 +3,7 @@ libraries they replace."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 
@@ -51,6 +52,6 @@ def test_a_digest_above_the_curve_order_is_reduced_before_deriving_the_nonce() -
 
 def test_a_wallet_whose_key_and_secret_disagree_refuses_to_sign() -> None:
     good = Wallet.from_hex("42" * 32)
-    broken = Wallet(PrivateKey(bytes.fromhex("43" * 32)), good.public_key_hex, good.address, int("42" * 32, 16))
+    broken = dataclasses.replace(good, _private_key=PrivateKey(bytes.fromhex("43" * 32)))
     with pytest.raises(RuntimeError, match="disagree"):
         broken.sign_text("anything")
