@@ -87,6 +87,7 @@ class BenchStack:
             "LOG_LEVEL": "WARNING",
             "RATE_LIMIT_WRITES_PER_MIN": "100000000",
             "RATE_LIMIT_READS_PER_MIN": "100000000",
+            "RATE_LIMIT_PAID_RETRIES_PER_MIN": "100000000",
         }
         for stage in STAGES:
             for service in [service for service in self.services if service.name in stage]:

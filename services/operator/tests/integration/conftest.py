@@ -75,6 +75,7 @@ def _with_proxy(servers: dict[str, Any], redis_env: dict[str, str], pg_url: str)
             "MCP_CIRCULAR_URL": servers["circular"].mcp_url,
             "MCP_RECONNECT_MAX_BACKOFF_S": "1",
             "RATE_LIMIT_WRITES_PER_MIN": "10000",
+            "RATE_LIMIT_PAID_RETRIES_PER_MIN": "10000",
             "RATE_LIMIT_READS_PER_MIN": "1000000",
             "JOB_WORKERS": "2",
             "JOB_POLL_INTERVAL_S": "0.1",

@@ -52,7 +52,7 @@ def register_series() -> None:
     for status in ("completed", "failed"):
         CERTIFICATIONS.labels(status)
         CERTIFICATIONS_RECOVERED.labels(status)
-    for kind in ("writes", "reads"):
+    for kind in ("writes", "reads", "paid_retries"):
         RATE_LIMITED.labels(kind)
     for outcome in ("delivered", "failed"):
         WEBHOOK_DELIVERIES.labels(outcome)

@@ -103,6 +103,12 @@ class ProxySettings(WorkflowSettings):
         10, ge=1, description="POST /v1/quote and new POST /v1/certify per key (per IP when open) per minute."
     )
     rate_limit_reads_per_min: int = Field(120, ge=1, description="Status and QR reads per key (or IP) per minute.")
+    rate_limit_paid_retries_per_min: int = Field(
+        120,
+        ge=1,
+        description="Paid POST /v1/certify for a request awaiting payment (each is verified by x402; not writes) per "
+        "key (or IP) per minute.",
+    )
     default_network: NetworkName = Field("base-sepolia", description="Network offered when a request names none.")
     x402_networks: CommaList[NetworkName] = Field(
         default_factory=lambda: list(_ALL_NETWORKS),

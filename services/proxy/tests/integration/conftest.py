@@ -66,6 +66,7 @@ def proxy_env(
         ),
         "MCP_RECONNECT_MAX_BACKOFF_S": "1",
         "RATE_LIMIT_WRITES_PER_MIN": "10000",
+        "RATE_LIMIT_PAID_RETRIES_PER_MIN": "10000",
         # These tests pin the request/payment side (issue 5): no worker takes the queued jobs, no balance task.
         "JOB_WORKERS": "0",
         "BALANCE_CHECK_INTERVAL_S": "0",
@@ -127,10 +128,12 @@ def proxy(stack: dict[str, ServiceProcess], pg_url: str, redis_env: dict[str, st
 
 @pytest.fixture(scope="session")
 def proxy_b(stack: dict[str, ServiceProcess], pg_url: str, redis_env: dict[str, str]) -> Iterator[ServiceProcess]:
-    """A second proxy process on the same database and Redis (shared locks and windows), writes 10/min."""
+    """A second proxy process on the same database and Redis (shared locks and windows), writes 10/min, paid
+    retries 120/min (the defaults)."""
     port = free_port()
     env = proxy_env(stack, pg_url, redis_env, port)
     env.pop("RATE_LIMIT_WRITES_PER_MIN")
+    env.pop("RATE_LIMIT_PAID_RETRIES_PER_MIN")
     process = start_proxy(env, port)
     try:
         yield process

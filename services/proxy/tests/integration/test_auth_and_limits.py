@@ -84,6 +84,29 @@ def test_writes_over_the_limit_get_429_with_retry_after_but_paid_retries_pass(
     assert (again.status_code, again.json()["code"]) == (429, "rate_limited")
 
 
+def test_paid_retries_that_never_pay_have_a_limit_of_their_own(proxy_b: Any, kit: Any, db: Any) -> None:
+    """Each paid retry of a request awaiting payment is verified by x402: outside the write limit, they count
+    against their own (120 a minute by default), so headers that never pay cannot be sent without bound."""
+    key = _admin(db.url, "keys", "create", "never-pays")["api_key"]
+    offer = _new(proxy_b, key).json()
+    unfunded = "0x" + "5a" * 32  # a payer without USDC: every verification refuses it
+    with httpx.Client(base_url=proxy_b.url, headers={"X-API-Key": key}, timeout=30) as client:
+        answers = [
+            client.post(
+                "/v1/certify",
+                json={"request_id": offer["request_id"]},
+                headers={"X-PAYMENT": kit.sign(offer, key=unfunded)},
+            )
+            for _ in range(121)
+        ]
+    refused = answers[-1]
+    assert [answer.status_code for answer in answers[:120]] == [402] * 120
+    assert {answer.json()["code"] for answer in answers[:120]} == {"insufficient_funds"}
+    assert (refused.status_code, refused.json()["code"]) == (429, "rate_limited")
+    assert refused.json()["message"] == "more than 120 paid retries of a request awaiting payment per minute"
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+
+
 def test_a_payment_header_that_is_no_paid_retry_does_not_lift_the_write_limit(
     proxy: Any, proxy_b: Any, kit: Any, db: Any
 ) -> None:

@@ -225,6 +225,7 @@ async def test_only_a_decodable_paid_retry_of_a_request_awaiting_payment_skips_t
     caller = Principal("key:1", 1, False)
     retry = await paying.exempt_paid_retry(stand.runtime, request.request_id, payment_header, caller, None)
     assert retry.exempt is exempt
+    assert retry.verified is exempt  # what skips the write limit goes on to x402: it counts as a paid retry
     found = None if retry.request is None else retry.request.request_key
     assert found == (None if payment_header == "%%%" else request.request_key)  # handed on when the header decodes
 
@@ -252,7 +253,8 @@ async def test_a_replay_of_the_recorded_authorization_skips_the_write_limit_and_
     await paying.pay(stand.runtime, request, paid)
     caller = Principal("key:1", 1, False)
 
-    assert (await paying.exempt_paid_retry(stand.runtime, request.request_id, paid, caller, None)).exempt
+    replay = await paying.exempt_paid_retry(stand.runtime, request.request_id, paid, caller, None)
+    assert (replay.exempt, replay.verified) == (True, False)  # answered from the record: counted by no limit
     assert not (await paying.exempt_paid_retry(stand.runtime, request.request_id, header(), caller, None)).exempt
 
 

@@ -63,18 +63,26 @@ async def get_principal(
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
+#: What each limit counts, as its 429 names it.
+_COUNTED = {"writes": "writes", "reads": "reads", "paid_retries": "paid retries of a request awaiting payment"}
+
+
 async def enforce_limit(runtime: Runtime, subject: str, kind: str) -> None:
-    """Count one request of ``kind`` (writes or reads) for ``subject``; 429 with Retry-After when over."""
-    limit = (
-        runtime.settings.rate_limit_writes_per_min if kind == "writes" else runtime.settings.rate_limit_reads_per_min
-    )
+    """Count one request of ``kind`` (writes, reads or paid_retries) for ``subject``; 429 with Retry-After when over."""
+    settings = runtime.settings
+    limits = {
+        "writes": settings.rate_limit_writes_per_min,
+        "reads": settings.rate_limit_reads_per_min,
+        "paid_retries": settings.rate_limit_paid_retries_per_min,
+    }
+    limit = limits[kind]
     decision = await runtime.limiter.hit(f"{kind}:{subject}", limit, 60.0)
     if not decision.allowed:
         RATE_LIMITED.labels(kind).inc()
         raise ApiError(
             failure(
                 "rate_limited",
-                f"more than {limit} {kind} per minute",
+                f"more than {limit} {_COUNTED[kind]} per minute",
                 retryable=True,
                 retry_after=round(decision.retry_after_s, 3),
                 limit=limit,
@@ -108,7 +116,8 @@ async def _body_request_id(request: Request) -> str | None:
 
 async def certify_limited(request: Request, runtime: RuntimeDep, principal: PrincipalDep) -> Principal:
     """``POST /v1/certify`` counts against the write limit, except the paid retry of one of the caller's
-    requests that awaits payment, with a payment header that decodes (paying settles it at most once).
+    requests that awaits payment, with a payment header that decodes (paying settles it at most once): that
+    counts against the paid-retry limit (it is verified by x402), and a replay of a recorded payment against none.
     The request the check found is kept for the route (:func:`checked_paid_request`)."""
     paid = payment_header(request)
     request_id = await _body_request_id(request) if paid is not None else None
@@ -118,7 +127,9 @@ async def certify_limited(request: Request, runtime: RuntimeDep, principal: Prin
             runtime, request_id, paid[1], principal, request.query_params.get("token")
         )
         request.state.paid_request = retry.request
-    if retry is None or not retry.exempt:
+    if retry is not None and retry.verified:
+        await enforce_limit(runtime, principal.subject, "paid_retries")
+    elif retry is None or not retry.exempt:
         await enforce_limit(runtime, principal.subject, "writes")
     return principal
 

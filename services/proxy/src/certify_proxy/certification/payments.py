@@ -56,19 +56,25 @@ async def _load(runtime: Runtime, request_key: str) -> CertificationRequest:
 
 @dataclass(frozen=True)
 class PaidRetry:
-    """Whether a paid submission skips the write limit, and the caller's request it named (None when unknown)."""
+    """Whether a paid submission skips the write limit, and the caller's request it named (None when unknown).
+
+    ``verified``: the request awaits payment, so the header goes on to x402's verification; such retries count
+    against a limit of their own (``RATE_LIMIT_PAID_RETRIES_PER_MIN``), so that headers that never pay cannot
+    be sent for verification without bound."""
 
     exempt: bool
     request: CertificationRequest | None = None
+    verified: bool = False
 
 
 async def exempt_paid_retry(
     runtime: Runtime, request_id: str, header: str, principal: Principal, token: str | None
 ) -> PaidRetry:
     """Whether a submission is the paid retry of the caller's request awaiting payment, with a header that
-    decodes: only those skip the write limit (a junk header or a finished request counts like any write).
-    A replay of the very authorization already recorded for the request is exempt too: it writes nothing
-    and answers the state, so a client (or fifty concurrent copies) retrying one payment is never refused.
+    decodes: only those skip the write limit (a junk header or a finished request counts like any write); they
+    count against the paid-retry limit instead (``PaidRetry.verified``). A replay of the very authorization
+    already recorded for the request is exempt from both: it writes nothing, verifies nothing and answers the
+    state, so a client (or fifty concurrent copies) retrying one payment is never refused.
 
     A keyed caller's request is found by its id; a keyless one only with its token (a keyless retry that
     repeats the body instead counts as a write: recognising it would mean hashing the document here). The
@@ -83,7 +89,7 @@ async def exempt_paid_retry(
         except FailureError:
             return PaidRetry(exempt=False)
         if State(request.status) in AWAITING_PAYMENT:
-            return PaidRetry(exempt=True, request=request)
+            return PaidRetry(exempt=True, request=request, verified=True)
         paid = await repo.payment_by_authorization(session, auth.network, auth.payer, auth.nonce)
     return PaidRetry(exempt=paid is not None and paid.request_key == request.request_key, request=request)
 
