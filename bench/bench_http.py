@@ -217,6 +217,11 @@ def _report_paid(paid: dict[str, Any]) -> None:
         f"{paid['duplicated_authorizations']} authorizations sent twice at once: {paid['duplicate_transfers']} "
         f"transfers, outcomes {paid['duplicate_outcomes']}"
     )
+    if paid.get("certified_s") is not None:
+        print(
+            f"   certifications the {paid['submissions']} payments queued, all confirmed on the sandbox chain "
+            f"{paid['certified_s']} s after the first payment: {paid['certified_per_s']}/s (JOB_WORKERS per process)"
+        )
     cpu = paid["cpu_ms_per_submission"]
     parts = ", ".join(f"{group} {ms:.2f}" for group, ms in sorted(cpu.items(), key=lambda item: -item[1]) if ms >= 0.05)
     print(

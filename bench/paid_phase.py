@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -80,7 +81,9 @@ async def _pay_all(client: CertifyClient, signed: list[tuple[str, SignedPayment]
     return time.perf_counter() - start, list(outcomes)
 
 
-async def _run(proxy: str, sandbox: str, requests: int, meter: CpuMeter | None) -> dict[str, Any]:
+async def _run(
+    proxy: str, sandbox: str, requests: int, meter: CpuMeter | None, drained: Callable[[], None] | None
+) -> dict[str, Any]:
     key = await _payer(sandbox)
     async with CertifyClient(proxy, API_KEY, timeout_s=120) as client:
         signed = await _offers(client, key, requests)
@@ -88,9 +91,15 @@ async def _run(proxy: str, sandbox: str, requests: int, meter: CpuMeter | None) 
         if meter is not None:
             await asyncio.to_thread(meter.start)  # the meter's PostgreSQL lookup runs a loop of its own
         client_cpu = time.process_time()
+        paying_from = time.perf_counter()
         seconds, outcomes = await _pay_all(client, signed)
         client_cpu = time.process_time() - client_cpu
         spent = await asyncio.to_thread(meter.stop) if meter is not None else {}
+        # The certifications the payments queued, confirmed on the sandbox chain: how fast the queue drains.
+        certified_s = None
+        if drained is not None:
+            await asyncio.to_thread(drained)
+            certified_s = time.perf_counter() - paying_from
         after = await _stats(sandbox)
         twice = await _offers(client, key, DUPLICATED)
         _, duplicate_outcomes = await _pay_all(client, twice + twice)
@@ -128,6 +137,8 @@ async def _run(proxy: str, sandbox: str, requests: int, meter: CpuMeter | None) 
         "slow_chain_s_per_submission": round(chain_s, 3),
         "slow_wall_s_per_submission": round(wall_s, 3),
         "overhead_share": round((wall_s - chain_s) / wall_s, 4) if wall_s else None,
+        "certified_s": None if certified_s is None else round(certified_s, 2),
+        "certified_per_s": None if certified_s is None else round(requests / certified_s, 1),
     }
 
 
@@ -155,5 +166,6 @@ def count_paid_round_trips(stack: BenchStack, relay: Any, requests: int) -> dict
 
 
 def paid(stack: BenchStack, requests: int, meter: CpuMeter | None = None) -> dict[str, Any]:
-    """Run the paid phase against a started stack; ``meter`` gives CPU per submission by process group."""
-    return asyncio.run(_run(stack.url("proxy"), stack.url("sandbox"), requests, meter))
+    """Run the paid phase against a started stack; ``meter`` gives CPU per submission by process group. The time
+    until the certifications the payments queued are all done is measured too (the queue's drain rate)."""
+    return asyncio.run(_run(stack.url("proxy"), stack.url("sandbox"), requests, meter, stack.wait_jobs_done))

@@ -18,8 +18,15 @@ from certify_common.settings_types import CommaList
 class WorkflowSettings(ServiceSettings):
     """The job queue and everything its workers do."""
 
-    job_workers: int = Field(2, ge=0, le=64, description="Worker tasks per proxy process; 0 disables the workers.")
-    job_poll_interval_s: float = Field(1.0, gt=0, le=60, description="Pause of an idle worker between queue checks.")
+    job_workers: int = Field(
+        16,
+        ge=0,
+        le=64,
+        description="Jobs run at once per proxy process (asyncio tasks, mostly waiting on MCP calls); 0 disables them.",
+    )
+    job_poll_interval_s: float = Field(
+        1.0, gt=0, le=60, description="Pause between queue checks of an idle process (one of its idle workers polls)."
+    )
     job_lease_s: float = Field(
         120.0, gt=0, le=3600, description="How long a claimed job is held; a dead worker's job is taken over after it."
     )

@@ -99,6 +99,9 @@ class Workers:
         self.node = f"{os.uname().nodename}:{os.getpid()}:{secrets.token_hex(3)}"
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        #: Idle workers: one polls the queue every JOB_POLL_INTERVAL_S, the others wait for a claim to wake them.
+        self._polling = False
+        self._claimed = asyncio.Condition()
 
     def start(self) -> None:
         """Start the worker tasks (none when ``JOB_WORKERS=0``)."""
@@ -115,10 +118,25 @@ class Workers:
         self._tasks.clear()
 
     async def _idle(self) -> None:
+        """Wait before claiming again. One idle worker polls (every ``JOB_POLL_INTERVAL_S``); the others wait until
+        a claim wakes them, so an idle process sends one claim per interval whatever ``JOB_WORKERS`` is."""
+        if self._polling:
+            async with self._claimed:
+                await self._claimed.wait()
+            return
+        self._polling = True
         try:
             await asyncio.wait_for(self._stopping.wait(), self.runtime.settings.job_poll_interval_s)
         except TimeoutError:
             return
+        finally:
+            self._polling = False
+
+    async def _wake_one(self) -> None:
+        """A job was claimed: more may be due, and this worker no longer polls; one waiting sibling claims next
+        (and wakes another if it finds a job too, or becomes the poller if it finds none)."""
+        async with self._claimed:
+            self._claimed.notify(1)
 
     async def _loop(self, worker_id: str) -> None:
         settings = self.runtime.settings
@@ -135,6 +153,7 @@ class Workers:
             if job is None:
                 await self._idle()
                 continue
+            await self._wake_one()
             request_key = request_key_of(job.payload)
             attributes: dict[str, str | int] = {
                 "certify.job.kind": job.kind,

@@ -1,0 +1,126 @@
+"""Idle workers of one process send one queue check per JOB_POLL_INTERVAL_S between them (not one each), and a
+burst of due jobs still runs on every worker at once: a claim wakes a waiting sibling, which claims the next."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, cast
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from certify_proxy.queue import jobs, runner
+from certify_proxy.queue.payloads import CertifyPayload
+from certify_proxy.queue.worker import Done, JobContext, Outcome, Workers
+from certify_proxy.runtime import Runtime
+from certify_proxy.settings import ProxySettings
+from certify_proxy.store.db import create_engine, session_factory, transaction
+from certify_proxy.store.migrate import upgrade_async
+from certify_proxy.store.models import JobKind
+
+WORKERS = 8
+POLL_S = 0.1
+
+
+class Gate:
+    """A handler whose attempts all wait until released; it records how many ran at the same time."""
+
+    def __init__(self) -> None:
+        self.retry_delays_s = [5.0]
+        self.running = 0
+        self.most = 0
+        self.release = asyncio.Event()
+
+    async def run(self, context: JobContext) -> Outcome:
+        self.running += 1
+        self.most = max(self.most, self.running)
+        try:
+            await self.release.wait()
+        finally:
+            self.running -= 1
+        return Done()
+
+    async def dead_lettered(self, *args: Any) -> None:
+        raise AssertionError("never dead-lettered here")
+
+
+@pytest.fixture
+async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'queue.db'}"
+    await upgrade_async(url)
+    settings = ProxySettings(database_url=url, job_workers=WORKERS, job_poll_interval_s=POLL_S, job_lease_s=300)
+    engine: AsyncEngine = create_engine(settings)
+    fake = SimpleNamespace(
+        settings=settings, engine=engine, sessions=session_factory(engine), pool=SimpleNamespace(servers={})
+    )
+    try:
+        yield cast(Runtime, fake)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+def claims(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Every claim the workers make: True when it found a job."""
+    made: list[bool] = []
+    claim = runner.claim
+
+    async def counted(*args: Any, **kwargs: Any) -> runner.ClaimedJob | None:
+        job = await claim(*args, **kwargs)
+        made.append(job is not None)
+        return job
+
+    monkeypatch.setattr(runner, "claim", counted)
+    return made
+
+
+async def _enqueue(runtime: Runtime, count: int) -> None:
+    async with transaction(runtime.sessions) as session:
+        for number in range(count):
+            key = f"burst-{number}"
+            await jobs.enqueue(session, JobKind.CERTIFY, key, CertifyPayload(request_key=key), max_attempts=3)
+
+
+async def test_an_idle_process_checks_the_queue_once_per_interval_whatever_its_worker_count(
+    runtime: Runtime, claims: list[bool]
+) -> None:
+    workers = Workers(runtime, {JobKind.CERTIFY: Gate()})
+    workers.start()
+    try:
+        await asyncio.sleep(0.3)  # the start: every worker claims once, finds nothing, and all but one wait
+        claims.clear()
+        await asyncio.sleep(20 * POLL_S)
+        idle = len(claims)
+    finally:
+        await workers.stop()
+    # One poller: about 20 checks in 20 intervals (each also spends a claim's time); 8 polling workers made ~160.
+    assert 10 <= idle <= 21, idle
+    assert not any(claims)
+
+
+async def test_a_burst_of_due_jobs_runs_on_every_worker_at_once(runtime: Runtime, claims: list[bool]) -> None:
+    handler = Gate()
+    workers = Workers(runtime, {JobKind.CERTIFY: handler})
+    workers.start()
+    try:
+        await asyncio.sleep(0.3)  # idle: one worker polls, the others wait
+        await _enqueue(runtime, WORKERS + 3)
+
+        async def all_busy() -> None:
+            while handler.running < WORKERS:
+                await asyncio.sleep(0.01)
+
+        await asyncio.wait_for(all_busy(), 10)
+        assert handler.most == WORKERS  # never more than the workers
+        handler.release.set()  # the three left run as workers come free, without waiting for the poll
+
+        async def drained() -> None:
+            while sum(claims) < WORKERS + 3:
+                await asyncio.sleep(0.01)
+
+        await asyncio.wait_for(drained(), 10)
+    finally:
+        await workers.stop()
