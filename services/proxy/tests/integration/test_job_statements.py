@@ -9,6 +9,7 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -245,19 +246,28 @@ async def test_a_held_reconciliation_job_keeps_its_state_when_the_header_is_forg
     assert SECRET not in stored.payload
 
 
-async def test_one_query_finds_the_authorizations_payment_and_the_requests(engine: AsyncEngine) -> None:
+async def test_one_query_finds_the_request_the_authorizations_payment_and_the_requests(engine: AsyncEngine) -> None:
     sessions = session_factory(engine)
-    mine, other = await _request(sessions), await _request(sessions)
+    mine, other, unpaid = await _request(sessions), await _request(sessions), await _request(sessions)
     await _paid(sessions, mine, "0xpayer", "0x01")
     await _paid(sessions, other, "0xpayer", "0x02")
 
     async with sessions() as session:
-        same = await repo.payments_of(session, mine, "base-sepolia", "0xPAYER", "0x01")
-        elsewhere = await repo.payments_of(session, mine, "base-sepolia", "0xpayer", "0x02")
-        unpaid_auth = await repo.payments_of(session, mine, "base-sepolia", "0xpayer", "0x03")
-        nothing = await repo.payments_of(session, "no-such-request", "base-sepolia", "0xpayer", "0x03")
+        same = await repo.request_and_payments(session, mine, "base-sepolia", "0xPAYER", "0x01")
+        elsewhere = await repo.request_and_payments(session, mine, "base-sepolia", "0xpayer", "0x02")
+        unpaid_auth = await repo.request_and_payments(session, mine, "base-sepolia", "0xpayer", "0x03")
+        neither = await repo.request_and_payments(session, unpaid, "base-sepolia", "0xpayer", "0x03")
+        paid_elsewhere = await repo.request_and_payments(session, unpaid, "base-sepolia", "0xpayer", "0x02")
+        nothing = await repo.request_and_payments(session, "no-such-request", "base-sepolia", "0xpayer", "0x01")
 
-    assert [None if row is None else row.request_key for row in same] == [mine, mine]
-    assert [None if row is None else row.request_key for row in elsewhere] == [other, mine]
-    assert [None if row is None else row.request_key for row in unpaid_auth] == [None, mine]
-    assert nothing == (None, None)
+    def keys(found: tuple[Any, ...]) -> list[str | None]:
+        return [None if row is None else row.request_key for row in found]
+
+    assert keys(same) == [mine, mine, mine]
+    assert keys(elsewhere) == [mine, other, mine]
+    assert keys(unpaid_auth) == [mine, None, mine]
+    assert keys(neither) == [unpaid, None, None]
+    assert keys(paid_elsewhere) == [unpaid, other, None]
+    assert nothing == (None, None, None)  # the authorization's payment is not looked for without the request
+    assert same[0] is not None
+    assert same[0].status == "payment_pending"

@@ -46,14 +46,6 @@ def _fail(fail: Failure) -> FailureError:
     return FailureError(fail)
 
 
-async def _load(runtime: Runtime, request_key: str) -> CertificationRequest:
-    async with runtime.reads() as session:
-        request = await repo.get_request(session, request_key)
-    if request is None:
-        raise RuntimeError("a request being paid for vanished")
-    return request
-
-
 @dataclass(frozen=True)
 class PaidRetry:
     """Whether a paid submission skips the write limit, and the caller's request it named (None when unknown).
@@ -114,17 +106,23 @@ async def pay(runtime: Runtime, request: CertificationRequest, header: str) -> O
         ) from exc
 
 
-async def _recorded(runtime: Runtime, request: CertificationRequest, auth: Authorization) -> Outcome | None:
+async def _current(
+    runtime: Runtime, request_key: str, auth: Authorization
+) -> tuple[CertificationRequest, Outcome | None]:
+    """The request as stored now, and its current state when a payment is already recorded for it or for this
+    authorization (never charge twice); one query."""
     async with runtime.reads() as session:
-        by_authorization, for_request = await repo.payments_of(
-            session, request.request_key, auth.network, auth.payer, auth.nonce
+        request, by_authorization, for_request = await repo.request_and_payments(
+            session, request_key, auth.network, auth.payer, auth.nonce
         )
-    if by_authorization is not None and by_authorization.request_key != request.request_key:
+    if request is None:
+        raise RuntimeError("a request being paid for vanished")
+    if by_authorization is not None and by_authorization.request_key != request_key:
         raise _fail(failure("nonce_already_used", "this authorization already paid for another request"))
     if by_authorization is None and for_request is None:
-        return None
-    # This authorization is recorded for the request, or the request is already paid by another: never charge twice.
-    return await current_state(runtime, request)
+        return request, None
+    # This authorization is recorded for the request, or the request is already paid by another: its state.
+    return request, await current_state(runtime, request)
 
 
 def _requirements(request: CertificationRequest, auth: Authorization) -> PaymentRequirements:
@@ -138,10 +136,9 @@ def _requirements(request: CertificationRequest, auth: Authorization) -> Payment
 
 
 async def _pay_locked(runtime: Runtime, request: CertificationRequest, auth: Authorization, header: str) -> Outcome:
-    recorded = await _recorded(runtime, request, auth)
+    request, recorded = await _current(runtime, request.request_key, auth)
     if recorded is not None:
         return recorded
-    request = await _load(runtime, request.request_key)
     if State(request.status) not in AWAITING_PAYMENT:
         return await current_state(runtime, request)
     requirements = _requirements(request, auth)
@@ -169,7 +166,7 @@ async def _pay_locked(runtime: Runtime, request: CertificationRequest, auth: Aut
         await reserve_settlement(runtime, auth, pending, due_s)
     except IntegrityError:
         # Another authorization (or process without our lock) reserved this request first: report that state.
-        recorded = await _recorded(runtime, request, auth)
+        _, recorded = await _current(runtime, request.request_key, auth)
         if recorded is None:
             raise
         return recorded

@@ -151,17 +151,27 @@ async def payment_by_authorization(session: AsyncSession, network: str, payer: s
     return (await session.execute(statement)).scalar_one_or_none()
 
 
-async def payments_of(
+async def request_and_payments(
     session: AsyncSession, request_key: str, network: str, payer: str, nonce: str
-) -> tuple[Payment | None, Payment | None]:
-    """In one query: the payment recorded for an authorization (network, payer, nonce), and the request's payment
-    (the same row when that authorization paid for this request)."""
-    by_authorization = _of_authorization(network, payer, nonce)
-    statement = select(Payment).where(sa.or_(by_authorization, Payment.request_key == request_key))  # type: ignore[arg-type]
-    rows = list((await session.execute(statement)).scalars())
+) -> tuple[CertificationRequest | None, Payment | None, Payment | None]:
+    """In one query: the request, the payment recorded for an authorization (network, payer, nonce), and the
+    request's payment (the same row when that authorization paid for this request). No request: (None, None, None).
+
+    The request joined with the payments rows matching either (at most two: both keys are unique)."""
+    of_request = Payment.request_key == CertificationRequest.request_key
+    either = sa.or_(_of_authorization(network, payer, nonce), of_request)  # type: ignore[arg-type]
+    statement = (
+        select(CertificationRequest, Payment)
+        .outerjoin(Payment, either)  # type: ignore[arg-type]
+        .where(CertificationRequest.request_key == request_key)  # type: ignore[arg-type]
+    )
+    rows = list((await session.execute(statement)).tuples())
+    if not rows:
+        return None, None, None
+    payments = [payment for _, payment in rows if payment is not None]
     key = (network, payer.lower(), nonce.lower())
-    found = next((row for row in rows if (row.network, row.payer, row.nonce) == key), None)
-    return found, next((row for row in rows if row.request_key == request_key), None)
+    found = next((row for row in payments if (row.network, row.payer, row.nonce) == key), None)
+    return rows[0][0], found, next((row for row in payments if row.request_key == request_key), None)
 
 
 async def payment_for_request(session: AsyncSession, request_key: str) -> Payment | None:
