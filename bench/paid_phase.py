@@ -29,6 +29,8 @@ CHAIN_S = 2.0
 SLOW_SUBMISSIONS = 5
 DUPLICATED = 10
 OFFER_ATTEMPTS = 10
+#: Paid submissions before the counted ones: more than twice the proxy's pooled connections.
+WARM_PAID = 12
 
 
 async def _stats(sandbox: str) -> dict[str, Any]:
@@ -160,9 +162,11 @@ def count_paid_round_trips(stack: BenchStack, relay: Any, requests: int) -> dict
     background subtracted, ``counted_round_trips``). Run it on a proxy without job workers: the certification that
     follows is a job's work, not the submission's."""
     proxy = stack.url("proxy")
-    signed = asyncio.run(_signed(proxy, stack.url("sandbox"), requests + 3))
-    asyncio.run(_pay_each(proxy, signed[:3]))  # warm: pool connections open, statements prepared
-    return counted_round_trips(relay, lambda: asyncio.run(_pay_each(proxy, signed[3:])), requests)
+    signed = asyncio.run(_signed(proxy, stack.url("sandbox"), requests + WARM_PAID))
+    # Warm: every pooled connection opened and each statement prepared on it (the pool hands connections out in
+    # turn, and a statement's first use on a connection costs a prepare round trip).
+    asyncio.run(_pay_each(proxy, signed[:WARM_PAID]))
+    return counted_round_trips(relay, lambda: asyncio.run(_pay_each(proxy, signed[WARM_PAID:])), requests)
 
 
 def paid(stack: BenchStack, requests: int, meter: CpuMeter | None = None) -> dict[str, Any]:

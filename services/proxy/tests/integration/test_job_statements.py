@@ -271,3 +271,41 @@ async def test_one_query_finds_the_request_the_authorizations_payment_and_the_re
     assert nothing == (None, None, None)  # the authorization's payment is not looked for without the request
     assert same[0] is not None
     assert same[0].status == "payment_pending"
+
+
+async def test_the_locked_read_finds_the_request_with_its_payment(engine: AsyncEngine) -> None:
+    sessions = session_factory(engine)
+    paid, unpaid = await _request(sessions), await _request(sessions)
+    await _paid(sessions, paid, "0xpayer", "0x09")
+    async with transaction(sessions) as session:
+        found = await repo.locked_request_and_payment(session, paid)
+        bare = await repo.locked_request_and_payment(session, unpaid)
+        missing = await repo.locked_request_and_payment(session, "no-such-request")
+    assert [None if row is None else row.request_key for row in found] == [paid, paid]
+    assert found[1] is not None
+    assert found[1].nonce == "0x09"
+    assert [None if row is None else row.request_key for row in bare] == [unpaid, None]
+    assert missing == (None, None)
+
+
+async def test_the_locked_read_holds_the_request_until_the_transaction_ends(pg_url: str) -> None:
+    """On PostgreSQL the request row is locked (FOR UPDATE OF the request only: its payment, on the outer join's
+    nullable side, is not): a second locker waits for the first transaction."""
+    await upgrade_async(pg_url)
+    engine = create_engine(ProxySettings(database_url=pg_url, certify_env="test"))
+    sessions = session_factory(engine)
+    try:
+        request_key = await _request(sessions)
+        async with transaction(sessions) as holder:
+            await repo.locked_request_and_payment(holder, request_key)
+
+            async def second() -> None:
+                async with transaction(sessions) as session:
+                    await repo.locked_request_and_payment(session, request_key)
+
+            waiting = asyncio.create_task(second())
+            await eventually(lambda: _waiting_on_a_lock(engine), timeout_s=30, what="the second locker to wait")
+            assert not waiting.done()
+        await waiting
+    finally:
+        await engine.dispose()

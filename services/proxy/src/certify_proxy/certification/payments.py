@@ -195,8 +195,8 @@ async def _record_payment(
     headers = {"PAYMENT-RESPONSE": receipt, "X-PAYMENT-RESPONSE": receipt}
     try:
         async with transaction(runtime.sessions) as session:
-            locked = require(await repo.get_request(session, request.request_key, for_update=True), "the paid request")
-            payment = await repo.payment_for_request(session, locked.request_key)
+            found, payment = await repo.locked_request_and_payment(session, request.request_key)
+            locked = require(found, "the paid request")
             if payment is None:
                 raise RuntimeError("the payment reserved before settlement is missing")
             if payment.status != PaymentStatus.PENDING:
