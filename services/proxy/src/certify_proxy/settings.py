@@ -106,8 +106,8 @@ class ProxySettings(WorkflowSettings):
     rate_limit_paid_retries_per_min: int = Field(
         120,
         ge=1,
-        description="Paid POST /v1/certify for a request awaiting payment (each is verified by x402; not writes) per "
-        "key (or IP) per minute.",
+        description="Verifications by x402 of paid POST /v1/certify for a request awaiting payment (not writes; a "
+        "replay of a recorded payment is not counted) per key (or IP) per minute.",
     )
     default_network: NetworkName = Field("base-sepolia", description="Network offered when a request names none.")
     x402_networks: CommaList[NetworkName] = Field(

@@ -225,7 +225,7 @@ async def test_only_a_decodable_paid_retry_of_a_request_awaiting_payment_skips_t
     caller = Principal("key:1", 1, False)
     retry = await paying.exempt_paid_retry(stand.runtime, request.request_id, payment_header, caller, None)
     assert retry.exempt is exempt
-    assert retry.verified is exempt  # what skips the write limit goes on to x402: it counts as a paid retry
+    assert retry.awaiting is exempt  # what skips the write limit may go on to x402: its verification is counted
     found = None if retry.request is None else retry.request.request_key
     assert found == (None if payment_header == "%%%" else request.request_key)  # handed on when the header decodes
 
@@ -254,8 +254,45 @@ async def test_a_replay_of_the_recorded_authorization_skips_the_write_limit_and_
     caller = Principal("key:1", 1, False)
 
     replay = await paying.exempt_paid_retry(stand.runtime, request.request_id, paid, caller, None)
-    assert (replay.exempt, replay.verified) == (True, False)  # answered from the record: counted by no limit
+    assert (replay.exempt, replay.awaiting) == (True, False)  # answered from the record: counted by no limit
     assert not (await paying.exempt_paid_retry(stand.runtime, request.request_id, header(), caller, None)).exempt
+
+
+async def test_the_paid_retry_limit_is_counted_right_before_x402_verifies_and_never_for_a_replay(stand) -> None:  # type: ignore[no-untyped-def]
+    """A retry that skipped the write limit is admitted (counted against the paid-retry limit) only when its
+    authorization goes to x402: a replay of a payment already reserved, still settling, is answered without it."""
+    pool = stand.script(
+        verify_payment=[VALID], settle_payment=[failure("facilitator_timeout", "no answer", retryable=True)]
+    )
+    request = await stand.request()
+    paid = header()
+    admitted: list[list[str]] = []
+
+    async def admit() -> None:
+        admitted.append([tool for tool, _ in pool.calls])  # what x402 was asked before the admission
+
+    first = await paying.pay(stand.runtime, request, paid, admit)
+    again = await paying.pay(stand.runtime, request, paid, admit)  # the request still awaits payment (pending)
+
+    assert (first.kind, again.kind) == (Settled.ACCEPTED, Settled.ACCEPTED)
+    assert (await stand.get(request.request_key)).status == "payment_pending"
+    assert admitted == [[]]  # once, before verify_payment; the replay of the pending payment verified nothing
+    assert [tool for tool, _ in pool.calls] == ["verify_payment", "settle_payment"]
+
+
+async def test_a_paid_retry_over_its_limit_is_refused_before_x402_with_nothing_written(stand) -> None:  # type: ignore[no-untyped-def]
+    pool = stand.script(verify_payment=[VALID], settle_payment=[SETTLED])
+    request = await stand.request()
+
+    async def over_the_limit() -> None:
+        raise FailureError(failure("rate_limited", "more than 1 paid retries of a request awaiting payment per minute"))
+
+    with pytest.raises(FailureError) as refused:
+        await paying.pay(stand.runtime, request, header(), over_the_limit)
+
+    assert refused.value.failure.code == "rate_limited"
+    assert pool.calls == []
+    assert await stand.payments(request.request_key) == []
 
 
 async def test_a_paid_submission_uses_the_request_the_limit_check_found_only_when_it_is_the_one_named(stand) -> None:  # type: ignore[no-untyped-def]

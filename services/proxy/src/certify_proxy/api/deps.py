@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Header, Query, Request
@@ -13,6 +13,7 @@ from certify_proxy.api.errors import ApiError
 from certify_proxy.api_keys import Principal
 from certify_proxy.certification import payments
 from certify_proxy.certification.ownership import match_token
+from certify_proxy.certification.payments import PaidRetry
 from certify_proxy.metrics import RATE_LIMITED
 from certify_proxy.runtime import Runtime
 from certify_proxy.store import repositories as repo
@@ -117,8 +118,8 @@ async def _body_request_id(request: Request) -> str | None:
 async def certify_limited(request: Request, runtime: RuntimeDep, principal: PrincipalDep) -> Principal:
     """``POST /v1/certify`` counts against the write limit, except the paid retry of one of the caller's
     requests that awaits payment, with a payment header that decodes (paying settles it at most once): that
-    counts against the paid-retry limit (it is verified by x402), and a replay of a recorded payment against none.
-    The request the check found is kept for the route (:func:`checked_paid_request`)."""
+    counts against the paid-retry limit when x402 verifies it (:func:`paid_retry_admission`), and a replay of a
+    recorded payment against none. What the check found is kept for the route (:func:`checked_paid_retry`)."""
     paid = payment_header(request)
     request_id = await _body_request_id(request) if paid is not None else None
     retry = None
@@ -126,18 +127,31 @@ async def certify_limited(request: Request, runtime: RuntimeDep, principal: Prin
         retry = await payments.exempt_paid_retry(
             runtime, request_id, paid[1], principal, request.query_params.get("token")
         )
-        request.state.paid_request = retry.request
-    if retry is not None and retry.verified:
-        await enforce_limit(runtime, principal.subject, "paid_retries")
-    elif retry is None or not retry.exempt:
+        request.state.paid_retry = retry
+    if retry is None or not retry.exempt:
         await enforce_limit(runtime, principal.subject, "writes")
     return principal
 
 
-def checked_paid_request(request: Request) -> CertificationRequest | None:
-    """The caller's request that :func:`certify_limited` read for a paid submission, if it found one."""
-    found: CertificationRequest | None = getattr(request.state, "paid_request", None)
+def checked_paid_retry(request: Request) -> PaidRetry | None:
+    """What :func:`certify_limited` found for a paid submission (the caller's request it names, whether it awaits
+    payment), if it looked."""
+    found: PaidRetry | None = getattr(request.state, "paid_retry", None)
     return found
+
+
+def paid_retry_admission(
+    runtime: Runtime, principal: Principal, retry: PaidRetry | None
+) -> Callable[[], Awaitable[None]] | None:
+    """For a paid retry that skipped the write limit because its request awaits payment: what counts its
+    verification against the paid-retry limit (``payments.pay`` runs it right before x402 is asked)."""
+    if retry is None or not retry.awaiting:
+        return None
+
+    async def admit() -> None:
+        await enforce_limit(runtime, principal.subject, "paid_retries")
+
+    return admit
 
 
 async def read_limited(runtime: RuntimeDep, principal: PrincipalDep) -> Principal:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
@@ -50,23 +51,24 @@ def _fail(fail: Failure) -> FailureError:
 class PaidRetry:
     """Whether a paid submission skips the write limit, and the caller's request it named (None when unknown).
 
-    ``verified``: the request awaits payment, so the header goes on to x402's verification; such retries count
-    against a limit of their own (``RATE_LIMIT_PAID_RETRIES_PER_MIN``), so that headers that never pay cannot
-    be sent for verification without bound."""
+    ``awaiting``: the request awaits payment, so unless the header replays a payment already recorded, it goes
+    on to x402's verification; those verifications count against a limit of their own
+    (``RATE_LIMIT_PAID_RETRIES_PER_MIN``, see :func:`pay`'s ``admit``), so that headers that never pay cannot be
+    sent for verification without bound."""
 
     exempt: bool
     request: CertificationRequest | None = None
-    verified: bool = False
+    awaiting: bool = False
 
 
 async def exempt_paid_retry(
     runtime: Runtime, request_id: str, header: str, principal: Principal, token: str | None
 ) -> PaidRetry:
     """Whether a submission is the paid retry of the caller's request awaiting payment, with a header that
-    decodes: only those skip the write limit (a junk header or a finished request counts like any write); they
-    count against the paid-retry limit instead (``PaidRetry.verified``). A replay of the very authorization
-    already recorded for the request is exempt from both: it writes nothing, verifies nothing and answers the
-    state, so a client (or fifty concurrent copies) retrying one payment is never refused.
+    decodes: only those skip the write limit (a junk header or a finished request counts like any write); the
+    verification they lead to counts against the paid-retry limit instead (``PaidRetry.awaiting``). A replay of
+    the very authorization already recorded for the request counts against neither: it writes nothing, verifies
+    nothing and answers the state, so a client (or fifty concurrent copies) retrying one payment is never refused.
 
     A keyed caller's request is found by its id; a keyless one only with its token (a keyless retry that
     repeats the body instead counts as a write: recognising it would mean hashing the document here). The
@@ -81,13 +83,19 @@ async def exempt_paid_retry(
         except FailureError:
             return PaidRetry(exempt=False)
         if State(request.status) in AWAITING_PAYMENT:
-            return PaidRetry(exempt=True, request=request, verified=True)
+            return PaidRetry(exempt=True, request=request, awaiting=True)
         paid = await repo.payment_by_authorization(session, auth.network, auth.payer, auth.nonce)
     return PaidRetry(exempt=paid is not None and paid.request_key == request.request_key, request=request)
 
 
-async def pay(runtime: Runtime, request: CertificationRequest, header: str) -> Outcome:
-    """Handle one paid submission for ``request`` (already resolved for the caller: ``ownership.py``)."""
+async def pay(
+    runtime: Runtime, request: CertificationRequest, header: str, admit: Callable[[], Awaitable[None]] | None = None
+) -> Outcome:
+    """Handle one paid submission for ``request`` (already resolved for the caller: ``ownership.py``).
+
+    ``admit`` runs right before the authorization is sent to x402 for verification, and only then (a payment
+    already recorded is answered without it): the route counts the verification against the caller's paid-retry
+    limit there, and its refusal (429) ends the submission with nothing written."""
     decoded = decode_payment_header(header)
     if isinstance(decoded, Failure):
         PAYMENT_VERIFICATIONS.labels(decoded.code).inc()
@@ -99,7 +107,7 @@ async def pay(runtime: Runtime, request: CertificationRequest, header: str) -> O
             runtime.kv.lock(f"pay:auth:{auth.key}", ttl_s=lock_s, wait_s=lock_s),
             runtime.kv.lock(f"pay:request:{request.request_key}", ttl_s=lock_s, wait_s=lock_s),
         ):
-            return await _pay_locked(runtime, request, auth, header)
+            return await _pay_locked(runtime, request, auth, header, admit)
     except LockTimeoutError as exc:
         raise _fail(
             failure("payment_in_progress", "this payment is being processed; retry", retryable=True, retry_after=2)
@@ -135,7 +143,13 @@ def _requirements(request: CertificationRequest, auth: Authorization) -> Payment
     return PaymentRequirements.model_validate(requirements)
 
 
-async def _pay_locked(runtime: Runtime, request: CertificationRequest, auth: Authorization, header: str) -> Outcome:
+async def _pay_locked(
+    runtime: Runtime,
+    request: CertificationRequest,
+    auth: Authorization,
+    header: str,
+    admit: Callable[[], Awaitable[None]] | None,
+) -> Outcome:
     request, recorded = await _current(runtime, request.request_key, auth)
     if recorded is not None:
         return recorded
@@ -145,6 +159,8 @@ async def _pay_locked(runtime: Runtime, request: CertificationRequest, auth: Aut
     valid_until = aware(request.quote_valid_until)
     if valid_until is not None and valid_until < utcnow():
         raise _fail(failure("quote_expired", "the quote expired: send the request again for a new offer"))
+    if admit is not None:
+        await admit()
     verdict = await runtime.x402.verify(header, requirements)
     if isinstance(verdict, Failure):
         raise _fail(verdict)

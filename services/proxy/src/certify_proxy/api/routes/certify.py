@@ -14,9 +14,10 @@ from pydantic import ValidationError
 from certify_proxy.api.deps import (
     CertifyCaller,
     RuntimeDep,
-    checked_paid_request,
+    checked_paid_retry,
     enforce_limit,
     get_principal,
+    paid_retry_admission,
     payment_header,
 )
 from certify_proxy.api.responses import ANSWERED, UPSTREAM, WRITE, errors
@@ -86,8 +87,9 @@ async def post_certify(
     if paid is None:
         return respond(await intake.new_request(runtime, body, caller))
     # A paid retry that repeats the whole body (as x402 clients do) must describe the same request.
-    target = await paid_request(runtime, body, caller, token, checked_paid_request(request))
-    outcome = await payments.pay(runtime, target, paid[1])
+    retry = checked_paid_retry(request)
+    target = await paid_request(runtime, body, caller, token, None if retry is None else retry.request)
+    outcome = await payments.pay(runtime, target, paid[1], paid_retry_admission(runtime, caller, retry))
     return respond(
         await settle_wait(runtime, outcome, target.request_key, prefer_wait(prefer, runtime.settings.max_wait_s))
     )
