@@ -219,8 +219,9 @@ def _report_paid(paid: dict[str, Any]) -> None:
     )
     if paid.get("certified_s") is not None:
         print(
-            f"   certifications the {paid['submissions']} payments queued, all confirmed on the sandbox chain "
-            f"{paid['certified_s']} s after the first payment: {paid['certified_per_s']}/s (JOB_WORKERS per process)"
+            f"   certifications the {paid['submissions']} payments queued: all finished {paid['certified_s']} s after "
+            f"the first payment, {paid['completed']} completed on the sandbox chain and {paid['failed']} failed: "
+            f"{paid['completed_per_s']} completed/s"
         )
     cpu = paid["cpu_ms_per_submission"]
     parts = ", ".join(f"{group} {ms:.2f}" for group, ms in sorted(cpu.items(), key=lambda item: -item[1]) if ms >= 0.05)

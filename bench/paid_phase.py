@@ -13,6 +13,7 @@ import asyncio
 import secrets
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -83,13 +84,20 @@ async def _pay_all(client: CertifyClient, signed: list[tuple[str, SignedPayment]
     return time.perf_counter() - start, list(outcomes)
 
 
-async def _run(
-    proxy: str, sandbox: str, requests: int, meter: CpuMeter | None, drained: Callable[[], None] | None
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Drain:
+    """The queue's side of the paid phase: wait until the certifications are finished, count requests by state."""
+
+    wait: Callable[[], None]
+    by_status: Callable[[], dict[str, int]]
+
+
+async def _run(proxy: str, sandbox: str, requests: int, meter: CpuMeter | None, drain: Drain | None) -> dict[str, Any]:
     key = await _payer(sandbox)
     async with CertifyClient(proxy, API_KEY, timeout_s=120) as client:
         signed = await _offers(client, key, requests)
         before = await _stats(sandbox)
+        states_before = await asyncio.to_thread(drain.by_status) if drain is not None else {}
         if meter is not None:
             await asyncio.to_thread(meter.start)  # the meter's PostgreSQL lookup runs a loop of its own
         client_cpu = time.process_time()
@@ -98,10 +106,12 @@ async def _run(
         client_cpu = time.process_time() - client_cpu
         spent = await asyncio.to_thread(meter.stop) if meter is not None else {}
         # The certifications the payments queued, confirmed on the sandbox chain: how fast the queue drains.
-        certified_s = None
-        if drained is not None:
-            await asyncio.to_thread(drained)
+        certified_s, finished = None, {}
+        if drain is not None:
+            await asyncio.to_thread(drain.wait)
             certified_s = time.perf_counter() - paying_from
+            states = await asyncio.to_thread(drain.by_status)
+            finished = {state: states.get(state, 0) - states_before.get(state, 0) for state in ("completed", "failed")}
         after = await _stats(sandbox)
         twice = await _offers(client, key, DUPLICATED)
         _, duplicate_outcomes = await _pay_all(client, twice + twice)
@@ -140,7 +150,9 @@ async def _run(
         "slow_wall_s_per_submission": round(wall_s, 3),
         "overhead_share": round((wall_s - chain_s) / wall_s, 4) if wall_s else None,
         "certified_s": None if certified_s is None else round(certified_s, 2),
-        "certified_per_s": None if certified_s is None else round(requests / certified_s, 1),
+        "completed": finished.get("completed"),
+        "failed": finished.get("failed"),
+        "completed_per_s": None if certified_s is None else round(finished["completed"] / certified_s, 1),
     }
 
 
@@ -171,5 +183,6 @@ def count_paid_round_trips(stack: BenchStack, relay: Any, requests: int) -> dict
 
 def paid(stack: BenchStack, requests: int, meter: CpuMeter | None = None) -> dict[str, Any]:
     """Run the paid phase against a started stack; ``meter`` gives CPU per submission by process group. The time
-    until the certifications the payments queued are all done is measured too (the queue's drain rate)."""
-    return asyncio.run(_run(stack.url("proxy"), stack.url("sandbox"), requests, meter, stack.wait_jobs_done))
+    until the certifications the payments queued have all finished (completed or failed, counted) is measured too."""
+    drain = Drain(stack.wait_certifications, stack.requests_by_status)
+    return asyncio.run(_run(stack.url("proxy"), stack.url("sandbox"), requests, meter, drain))

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -27,6 +28,9 @@ from certify_testkit.sockets import children
 ENTRYPOINT = repo_root() / "docker" / "entrypoint.sh"
 API_KEY = "bench-" + uuid.uuid4().hex
 _BUSY_JOBS = "SELECT count(*) FROM jobs WHERE status = 'running' OR (status = 'queued' AND run_at <= now())"
+#: Certification jobs not finished: running, or queued whether due now or later (a retry waits for its delay).
+_CERTIFY_BACKLOG = "SELECT count(*) FROM jobs WHERE kind = 'certify' AND status IN ('queued', 'running')"
+_REQUESTS_BY_STATUS = "SELECT status, count(*) FROM certification_requests GROUP BY status"
 
 
 def plain_dsn(url: str) -> str:
@@ -135,6 +139,24 @@ class BenchStack:
                 await connection.close()
 
         wait_until(lambda: asyncio.run(busy()) == 0, timeout_s, 0.2, "the proxy's due jobs to finish")
+
+    def _ask(self, statement: str) -> list[Any]:
+        async def ask() -> list[Any]:
+            connection = await asyncpg.connect(plain_dsn(self.database_url))
+            try:
+                return list(await connection.fetch(statement))
+            finally:
+                await connection.close()
+
+        return asyncio.run(ask())
+
+    def requests_by_status(self) -> dict[str, int]:
+        """How many of the proxy's requests are in each state."""
+        return {str(row[0]): int(row[1]) for row in self._ask(_REQUESTS_BY_STATUS)}
+
+    def wait_certifications(self, timeout_s: float = 600) -> None:
+        """Until no certification job is queued (due now or later) or running: each has completed or failed."""
+        wait_until(lambda: int(self._ask(_CERTIFY_BACKLOG)[0][0]) == 0, timeout_s, 0.1, "the certification jobs")
 
     def pid(self, name: str) -> int:
         """The gunicorn master of one service (its workers are its children)."""

@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from certify_common.contracts.x402 import SettleResult
 from certify_common.errors import Failure, FailureError, failure, require
@@ -21,6 +22,7 @@ from certify_proxy.queue.payloads import SettlePayload
 from certify_proxy.queue.worker import Done, JobContext, Retry
 from certify_proxy.store import repositories as repo
 from certify_proxy.store.db import transaction
+from certify_proxy.store.jobs import JOBS
 from certify_proxy.store.models import CertificationRequest, JobKind, utcnow
 from certify_proxy.tasks.settle import SettlementJob, cancel_reservation, record_settlement
 from certify_proxy.upstream.x402 import X402
@@ -234,6 +236,14 @@ async def test_a_new_authorization_waits_for_a_running_reconciliation_then_gets_
     assert held is not None
     assert (held.status, held.locked_by) == ("running", "w")
     assert (await _payload(stand, request.request_key))["payment_header"] == first_header
+    # A lease with less left than a settle call (its worker died, say): the client comes back when it runs out.
+    stand.runtime.settings = stand.runtime.settings.model_copy(update={"mcp_call_timeout_s": 30.0})
+    async with transaction(stand.runtime.sessions) as session:
+        shortened = sa.update(JOBS).where(JOBS.c.id == held.id).values(lease_until=utcnow() + timedelta(seconds=2.5))
+        await session.execute(shortened)
+    with pytest.raises(FailureError) as soon:
+        await paying.pay(stand.runtime, request, second)
+    assert (soon.value.failure.code, soon.value.failure.retry_after) == ("payment_in_progress", 3)
     assert isinstance(await SettlementJob([1.0]).run(JobContext(stand.runtime, claimed[0], "w")), Done)
     ended = await stand.job(JobKind.SETTLE_RECONCILE, request.request_key)
     assert ended is not None

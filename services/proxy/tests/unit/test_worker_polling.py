@@ -48,10 +48,12 @@ class Gate:
 
 
 @pytest.fixture
-async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
+async def runtime(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Runtime]:
+    """Workers' runtime on SQLite; the poll interval is POLL_S unless the test parametrises it (indirect)."""
+    poll_s = float(getattr(request, "param", POLL_S))
     url = f"sqlite+aiosqlite:///{tmp_path / 'queue.db'}"
     await upgrade_async(url)
-    settings = ProxySettings(database_url=url, job_workers=WORKERS, job_poll_interval_s=POLL_S, job_lease_s=300)
+    settings = ProxySettings(database_url=url, job_workers=WORKERS, job_poll_interval_s=poll_s, job_lease_s=300)
     engine: AsyncEngine = create_engine(settings)
     fake = SimpleNamespace(
         settings=settings, engine=engine, sessions=session_factory(engine), pool=SimpleNamespace(servers={})
@@ -101,7 +103,13 @@ async def test_an_idle_process_checks_the_queue_once_per_interval_whatever_its_w
     assert not any(claims)
 
 
+LONG_POLL_S = 2.0
+
+
+@pytest.mark.parametrize("runtime", [LONG_POLL_S], indirect=True)
 async def test_a_burst_of_due_jobs_runs_on_every_worker_at_once(runtime: Runtime, claims: list[bool]) -> None:
+    """The poller finds the burst (within one interval); each claim wakes a sibling, so every worker is busy at
+    once, and the jobs left run as workers come free: none of it waits for another poll."""
     handler = Gate()
     workers = Workers(runtime, {JobKind.CERTIFY: handler})
     workers.start()
@@ -113,14 +121,16 @@ async def test_a_burst_of_due_jobs_runs_on_every_worker_at_once(runtime: Runtime
             while handler.running < WORKERS:
                 await asyncio.sleep(0.01)
 
-        await asyncio.wait_for(all_busy(), 10)
+        await asyncio.wait_for(all_busy(), LONG_POLL_S + 5)
         assert handler.most == WORKERS  # never more than the workers
-        handler.release.set()  # the three left run as workers come free, without waiting for the poll
+        handler.release.set()
+        released_at = asyncio.get_running_loop().time()
 
         async def drained() -> None:
-            while sum(claims) < WORKERS + 3:
+            while sum(claims) < WORKERS + 3 or handler.running:
                 await asyncio.sleep(0.01)
 
-        await asyncio.wait_for(drained(), 10)
+        await asyncio.wait_for(drained(), LONG_POLL_S + 5)
+        assert asyncio.get_running_loop().time() - released_at < LONG_POLL_S / 2  # no poll waited for
     finally:
         await workers.stop()

@@ -109,8 +109,9 @@ async def reserve_settlement(runtime: Runtime, auth: Authorization, payload: Set
 
 
 def _until_released(job: Job | None, longest_s: float) -> int:
-    """Whole seconds until a held job is likely free: what is left of its lease (a worker that died keeps it that
-    long), at most one settle call (a live worker's run ends with its call; it renews the lease meanwhile)."""
+    """Whole seconds after which a held job is surely free or its holder's settle call over (an upper bound): what
+    is left of its lease (a worker that died keeps it that long), at most one settle call (a live worker renews its
+    lease, and its run ends with its call)."""
     lease_until = None if job is None else aware(job.lease_until)
     left_s = longest_s if lease_until is None else (lease_until - utcnow()).total_seconds()
     return max(1, math.ceil(min(left_s, longest_s)))
