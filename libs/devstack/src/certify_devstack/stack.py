@@ -133,11 +133,16 @@ def _run_step(args: list[str], env: dict[str, str], what: str) -> str:
     return done.stdout.strip()
 
 
+#: CIRX the sandbox credits the circular dev wallet at start: about 25,000 certifications at the sandbox's fee (a
+#: benchmark's few hundred paid submissions, or a long `make run`, never run the wallet dry).
+DEV_WALLET_CIRX = "100000"
+
+
 def prepare(service: Service, env: dict[str, str], sandbox_url: str) -> None:
     """What a service needs before it starts: the circular wallet registered and funded on the sandbox;
     the proxy's database migrated (``certify-admin db upgrade``, as a deployment does before its proxies)."""
     if service.name == "circular" and sandbox_url:
-        args = ["certify_circular.devwallet", "--fund", "1000", "--sandbox-url", sandbox_url]
+        args = ["certify_circular.devwallet", "--fund", DEV_WALLET_CIRX, "--sandbox-url", sandbox_url]
         wallet = _run_step(args, env, "register the circular dev wallet")
         print(f"circular dev wallet {wallet} registered and funded on the sandbox", flush=True)
     if service.name == "proxy":
