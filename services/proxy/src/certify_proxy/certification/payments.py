@@ -211,8 +211,10 @@ async def _record_payment(
     headers = {"PAYMENT-RESPONSE": receipt, "X-PAYMENT-RESPONSE": receipt}
     try:
         async with transaction(runtime.sessions) as session:
-            found, payment = await repo.locked_request_and_payment(session, request.request_key)
-            locked = require(found, "the paid request")
+            locked = require(await repo.get_request(session, request.request_key, for_update=True), "the paid request")
+            # Read after the lock, in a statement of its own: a SELECT … FOR UPDATE that waited for another writer
+            # re-reads only the locked row, so a payment joined into it could be the version from before the wait.
+            payment = await repo.payment_for_request(session, locked.request_key)
             if payment is None:
                 raise RuntimeError("the payment reserved before settlement is missing")
             if payment.status != PaymentStatus.PENDING:

@@ -38,21 +38,6 @@ async def get_request(
     return (await session.execute(statement)).scalar_one_or_none()
 
 
-async def locked_request_and_payment(
-    session: AsyncSession, request_key: str
-) -> tuple[CertificationRequest | None, Payment | None]:
-    """The request locked for the rest of the transaction (PostgreSQL; its payment row is not locked) with its
-    payment, if one was recorded: one statement where a lock then a read took two."""
-    statement = (
-        select(CertificationRequest, Payment)
-        .outerjoin(Payment, Payment.request_key == CertificationRequest.request_key)  # type: ignore[arg-type]
-        .where(CertificationRequest.request_key == request_key)  # type: ignore[arg-type]
-        .with_for_update(of=CertificationRequest)  # type: ignore[arg-type]
-    )
-    row = (await session.execute(statement)).tuples().first()
-    return (None, None) if row is None else (row[0], row[1])
-
-
 async def find_request(session: AsyncSession, owner: str, request_id: str) -> CertificationRequest | None:
     """The request ``owner`` created under its ``request_id`` (ids are scoped per owner)."""
     statement = select(CertificationRequest).where(

@@ -155,8 +155,8 @@ async def defer_settlement(runtime: Runtime, request_key: str, fail: Failure) ->
     """A settle answered a retryable failure: say so on the request and let the job retry soon."""
     settings = runtime.settings
     async with transaction(runtime.sessions) as session:
-        found, payment = await repo.locked_request_and_payment(session, request_key)
-        locked = require(found, "the settling request")
+        locked = require(await repo.get_request(session, request_key, for_update=True), "the settling request")
+        payment = await repo.payment_for_request(session, request_key)
         job = await jobs.job_for_request(session, JobKind.SETTLE_RECONCILE, request_key)
         if payment is not None and payment.status == PaymentStatus.PENDING and fail.details.get("transaction"):
             payment.tx_hash = str(fail.details["transaction"])
@@ -214,9 +214,8 @@ class SettlementJob:
         tx_hash = settled.transaction or None
         block = await block_number(runtime.http, runtime.settings.evm_rpc_urls.get(network), tx_hash)
         async with transaction(runtime.sessions) as session:
-            found, reserved = await repo.locked_request_and_payment(session, request_key)
-            locked = require(found, "the settling request")
-            payment = require(reserved, "the reserved payment")
+            locked = require(await repo.get_request(session, request_key, for_update=True), "the settling request")
+            payment = require(await repo.payment_for_request(session, request_key), "the reserved payment")
             if await _recorded_meanwhile(context, session, payment, request_key):
                 return
             reason = f"payment settled on retry: {tx_hash}"
@@ -229,8 +228,8 @@ class SettlementJob:
     async def _refused(self, context: JobContext, request_key: str, fail: Failure) -> None:
         runtime = context.runtime
         async with transaction(runtime.sessions) as session:
-            found, payment = await repo.locked_request_and_payment(session, request_key)
-            locked = require(found, "the settling request")
+            locked = require(await repo.get_request(session, request_key, for_update=True), "the settling request")
+            payment = await repo.payment_for_request(session, request_key)
             if await _recorded_meanwhile(context, session, payment, request_key) or payment is None:
                 return
             payment.status = PaymentStatus.FAILED
