@@ -130,17 +130,11 @@ class BenchStack:
 
     def wait_jobs_done(self, timeout_s: float = 120) -> None:
         """Until no job of the proxy's queue is due or running (later ones, such as a delayed retry, may wait)."""
-
-        async def busy() -> int:
-            connection = await asyncpg.connect(plain_dsn(self.database_url))
-            try:
-                return int(await connection.fetchval(_BUSY_JOBS))
-            finally:
-                await connection.close()
-
-        wait_until(lambda: asyncio.run(busy()) == 0, timeout_s, 0.2, "the proxy's due jobs to finish")
+        wait_until(lambda: int(self._ask(_BUSY_JOBS)[0][0]) == 0, timeout_s, 0.2, "the proxy's due jobs to finish")
 
     def _ask(self, statement: str) -> list[Any]:
+        """The rows of one statement on the proxy's database, on a connection of its own."""
+
         async def ask() -> list[Any]:
             connection = await asyncpg.connect(plain_dsn(self.database_url))
             try:

@@ -6,20 +6,18 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any, cast
+from typing import Any
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from certify_proxy.queue import jobs, runner
 from certify_proxy.queue.payloads import CertifyPayload
 from certify_proxy.queue.worker import Done, JobContext, Outcome, Workers
 from certify_proxy.runtime import Runtime
-from certify_proxy.settings import ProxySettings
-from certify_proxy.store.db import create_engine, session_factory, transaction
-from certify_proxy.store.migrate import upgrade_async
+from certify_proxy.store.db import transaction
 from certify_proxy.store.models import JobKind
+
+from .queue_stand import queue_runtime
 
 WORKERS = 8
 POLL_S = 0.1
@@ -51,17 +49,8 @@ class Gate:
 async def runtime(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Runtime]:
     """Workers' runtime on SQLite; the poll interval is POLL_S unless the test parametrises it (indirect)."""
     poll_s = float(getattr(request, "param", POLL_S))
-    url = f"sqlite+aiosqlite:///{tmp_path / 'queue.db'}"
-    await upgrade_async(url)
-    settings = ProxySettings(database_url=url, job_workers=WORKERS, job_poll_interval_s=poll_s, job_lease_s=300)
-    engine: AsyncEngine = create_engine(settings)
-    fake = SimpleNamespace(
-        settings=settings, engine=engine, sessions=session_factory(engine), pool=SimpleNamespace(servers={})
-    )
-    try:
-        yield cast(Runtime, fake)
-    finally:
-        await engine.dispose()
+    async with queue_runtime(tmp_path, job_workers=WORKERS, job_poll_interval_s=poll_s, job_lease_s=300) as runtime:
+        yield runtime
 
 
 @pytest.fixture

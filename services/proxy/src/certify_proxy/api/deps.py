@@ -64,26 +64,25 @@ async def get_principal(
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-#: What each limit counts, as its 429 names it.
-_COUNTED = {"writes": "writes", "reads": "reads", "paid_retries": "paid retries of a request awaiting payment"}
+#: Each limit's setting, and what it counts as its 429 names it.
+_LIMITS = {
+    "writes": ("rate_limit_writes_per_min", "writes"),
+    "reads": ("rate_limit_reads_per_min", "reads"),
+    "paid_retries": ("rate_limit_paid_retries_per_min", "paid retries of a request awaiting payment"),
+}
 
 
 async def enforce_limit(runtime: Runtime, subject: str, kind: str) -> None:
     """Count one request of ``kind`` (writes, reads or paid_retries) for ``subject``; 429 with Retry-After when over."""
-    settings = runtime.settings
-    limits = {
-        "writes": settings.rate_limit_writes_per_min,
-        "reads": settings.rate_limit_reads_per_min,
-        "paid_retries": settings.rate_limit_paid_retries_per_min,
-    }
-    limit = limits[kind]
+    setting, counted = _LIMITS[kind]
+    limit: int = getattr(runtime.settings, setting)
     decision = await runtime.limiter.hit(f"{kind}:{subject}", limit, 60.0)
     if not decision.allowed:
         RATE_LIMITED.labels(kind).inc()
         raise ApiError(
             failure(
                 "rate_limited",
-                f"more than {limit} {_COUNTED[kind]} per minute",
+                f"more than {limit} {counted} per minute",
                 retryable=True,
                 retry_after=round(decision.retry_after_s, 3),
                 limit=limit,

@@ -43,11 +43,19 @@ async def by_dedupe_key(session: AsyncSession, dedupe_key: str) -> Job | None:
     return (await session.execute(statement)).scalar_one_or_none()
 
 
+def _insert(session: AsyncSession) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT into ``jobs`` in the session's dialect (both have ``ON CONFLICT``)."""
+    return postgresql.insert(JOBS) if session.get_bind().dialect.name == "postgresql" else sqlite.insert(JOBS)
+
+
 async def insert_new(session: AsyncSession, values: dict[str, Any]) -> int | None:
     """Insert a job row unless its ``dedupe_key`` is taken: the new id, or None (PostgreSQL and SQLite alike)."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert(JOBS) if dialect == "postgresql" else sqlite.insert(JOBS)
-    statement = insert.values(**values).on_conflict_do_nothing(index_elements=[JOBS.c.dedupe_key]).returning(JOBS.c.id)
+    statement = (
+        _insert(session)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=[JOBS.c.dedupe_key])
+        .returning(JOBS.c.id)
+    )
     job_id = (await session.execute(statement)).scalar_one_or_none()
     return None if job_id is None else int(job_id)
 
@@ -56,9 +64,7 @@ async def arm_idle(session: AsyncSession, values: dict[str, Any], now: datetime)
     """Insert a job row, or queue the one under its ``dedupe_key`` afresh with these values unless a live worker
     holds it: the job's id, or None while it runs under a lease that has not expired (PostgreSQL and SQLite
     alike). A re-armed row starts over: no attempts, no error, no holder."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert(JOBS) if dialect == "postgresql" else sqlite.insert(JOBS)
-    row = insert.values(**values)
+    row = _insert(session).values(**values)
     fresh = {name: row.excluded[name] for name in values if name != "dedupe_key"}
     idle = sa.or_(JOBS.c.status != JobStatus.RUNNING, JOBS.c.lease_until.is_(None), JOBS.c.lease_until < now)
     statement = row.on_conflict_do_update(
